@@ -1,0 +1,3 @@
+import { swanTsup } from '../../tsup.config.base.js';
+
+export default swanTsup();

@@ -1,0 +1,173 @@
+import { createHash } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { Actor } from './actor.js';
+
+/** What happened to an audited action. */
+export type AuditOutcome = 'allowed' | 'denied' | 'not_found' | 'error';
+
+/** One audit entry. Never put PII or secrets in `reason` or `details`. */
+export interface AuditEntry {
+  actor: Actor | { id: string; role: string } | null;
+  /** UPPER_SNAKE action, e.g. `PII_ACCESS`, `PII_DELETED`. */
+  action: string;
+  /** Table or resource kind, e.g. `client_profile_pii`. */
+  resource: string;
+  resourceId?: string | null;
+  outcome?: AuditOutcome;
+  reason?: string | null;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * Appends an entry inside the caller's transaction (`trx` from `withActor`), so the entry and the
+ * audited change commit or roll back together. The chainer links it later (see
+ * {@link chainAuditLog}); requests never wait for one another.
+ *
+ * @example
+ * ```ts
+ * await withActor(db, actor, async (trx) => {
+ *   await appendAudit(trx, { actor, action: 'PII_ACCESS', resource: 'client_profile_pii', resourceId: id, reason });
+ * });
+ * ```
+ */
+export async function appendAudit(db: Kysely<any>, entry: AuditEntry): Promise<void> {
+  await sql`insert into swan_audit_log (actor_id, actor_role, action, resource, resource_id, outcome, reason, details)
+    values (${entry.actor?.id ?? null}, ${entry.actor?.role ?? null}, ${entry.action}, ${entry.resource},
+            ${entry.resourceId ?? null}, ${entry.outcome ?? 'allowed'}, ${entry.reason ?? null},
+            ${JSON.stringify(entry.details ?? {})}::jsonb)`.execute(db);
+}
+
+/**
+ * Links every committed, unchained entry into the chain and returns how many it linked.
+ * With `wait: false` it returns 0 at once when another chainer is busy.
+ */
+export async function chainAuditLog(db: Kysely<any>, options: { wait?: boolean; batch?: number } = {}): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { rows } = await sql<{ n: number }>`select swan_audit_chain(${options.batch ?? 5000}, ${options.wait ?? true}) as n`.execute(db);
+    const n = Number(rows[0]?.n ?? 0);
+    total += n;
+    if (n === 0) return total;
+  }
+}
+
+/**
+ * Runs {@link chainAuditLog} every `intervalMs` (default 250 ms) until the returned `stop()`.
+ * Several instances may run it: one links, the others skip.
+ */
+export function startAuditChainer(
+  db: Kysely<any>,
+  options: { intervalMs?: number; onError?: (error: unknown) => void } = {},
+): { stop(): Promise<void> } {
+  let running: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = running.then(() => chainAuditLog(db, { wait: false })).catch((e) => options.onError?.(e));
+  }, options.intervalMs ?? 250);
+  timer.unref?.();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+/** Result of {@link verifyAuditChain}. */
+export interface AuditVerification {
+  valid: boolean;
+  /** Chained entries checked. */
+  entries: number;
+  /** Id of the first entry whose link or hash does not hold. */
+  firstBrokenId?: number;
+}
+
+const ZERO_HASH = '0'.repeat(64);
+
+function field(v: string | null): string {
+  return v === null ? '~' : `${Buffer.byteLength(v, 'utf8')}:${v}`;
+}
+
+interface ChainRow {
+  id: number;
+  chain_seq: number;
+  prev_hash: string | null;
+  hash: string | null;
+  occurred: string;
+  actor_id: string | null;
+  actor_role: string | null;
+  action: string;
+  resource: string;
+  resource_id: string | null;
+  outcome: string;
+  reason: string | null;
+  details: string;
+}
+
+/** SHA-256 (hex) of an entry's canonical encoding: the same bytes `swan_audit_chain` hashes. */
+export function auditHash(row: Omit<ChainRow, 'hash' | 'prev_hash'>, prevHash: string): string {
+  const canonical = [
+    String(row.chain_seq),
+    prevHash,
+    String(row.id),
+    row.occurred,
+    row.actor_id,
+    row.actor_role,
+    row.action,
+    row.resource,
+    row.resource_id,
+    row.outcome,
+    row.reason,
+    row.details,
+  ]
+    .map(field)
+    .join('|');
+  return createHash('sha256').update(canonical, 'utf8').digest('hex');
+}
+
+/**
+ * Links what is pending, then recomputes every chained entry in order: sequence without gaps,
+ * each `prev_hash` equal to the previous hash, each hash equal to the hash of its content, and
+ * the last entry equal to the recorded chain head. Reports the first broken entry.
+ *
+ * @example
+ * ```ts
+ * const { valid, entries, firstBrokenId } = await verifyAuditChain(db);
+ * ```
+ */
+export async function verifyAuditChain(db: Kysely<any>, options: { chainFirst?: boolean; pageSize?: number } = {}): Promise<AuditVerification> {
+  if (options.chainFirst ?? true) await chainAuditLog(db);
+  const pageSize = options.pageSize ?? 5000;
+  let prev = ZERO_HASH;
+  let expectedSeq = 1;
+  let entries = 0;
+  let after = 0;
+  for (;;) {
+    const { rows } = await sql<ChainRow>`
+      select id, chain_seq, prev_hash, hash,
+             to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as occurred,
+             actor_id, actor_role, action, resource, resource_id, outcome, reason, details::text as details
+        from swan_audit_log
+       where chain_seq > ${after}
+       order by chain_seq
+       limit ${pageSize}`.execute(db);
+    for (const row of rows) {
+      const seq = Number(row.chain_seq);
+      const broken = seq !== expectedSeq || row.prev_hash !== prev || row.hash !== auditHash({ ...row, chain_seq: seq }, prev);
+      if (broken) return { valid: false, entries, firstBrokenId: Number(row.id) };
+      prev = row.hash as string;
+      expectedSeq = seq + 1;
+      entries += 1;
+      after = seq;
+    }
+    if (rows.length < pageSize) break;
+  }
+  const { rows: head } = await sql<{ chain_seq: number; hash: string }>`select chain_seq, hash from swan_audit_head`.execute(db);
+  const h = head[0];
+  const headMatches = h ? Number(h.chain_seq) === expectedSeq - 1 && h.hash === prev : entries === 0;
+  if (!headMatches) {
+    // the newest entries were removed: the break is right after the last entry still present
+    const { rows: next } = await sql<{ id: number }>`select id from swan_audit_log where chain_seq is null or chain_seq > ${after} order by id limit 1`.execute(db);
+    return { valid: false, entries, firstBrokenId: next[0] ? Number(next[0].id) : 0 };
+  }
+  return { valid: true, entries };
+}
