@@ -13,6 +13,12 @@ export interface DatabaseConfig {
   poolSize?: number | undefined;
   /** Application name reported to PostgreSQL. */
   applicationName?: string | undefined;
+  /**
+   * Called when an idle pooled connection fails (server restart, admin termination). The pool
+   * drops that connection and opens a new one on demand; without a handler such an error would
+   * crash the process, so the default ignores it.
+   */
+  onPoolError?: ((error: Error) => void) | undefined;
 }
 
 const engines = new WeakMap<object, DatabaseEngine>();
@@ -42,7 +48,7 @@ export function createDatabase<DB = any>(config: DatabaseConfig = {}): Kysely<DB
           const pg = await import('pg');
           const Pool = pg.default?.Pool ?? (pg as unknown as typeof pg.default).Pool;
           const types = pg.default?.types ?? (pg as unknown as typeof pg.default).types;
-          return new Pool({
+          const pool = new Pool({
             connectionString: url,
             max: config.poolSize ?? 10,
             application_name: config.applicationName ?? 'swan',
@@ -51,6 +57,8 @@ export function createDatabase<DB = any>(config: DatabaseConfig = {}): Kysely<DB
                 oid === INT8_OID ? (v: string) => Number(v) : types.getTypeParser(oid, format as 'text')) as typeof types.getTypeParser,
             },
           });
+          pool.on('error', (error: Error) => config.onPoolError?.(error));
+          return pool;
         },
       }),
     });
