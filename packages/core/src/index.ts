@@ -8,3 +8,4 @@ export * from './audit.js';
 export * from './guard.js';
 export { migrations } from './generated/migrations.js';
 export * from './contracts.js';
+export * from './adapter.js';

@@ -1,1 +1,168 @@
-export {};
+import express from 'express';
+import type { ErrorRequestHandler, Express, Request, RequestHandler, Response, Router } from 'express';
+import {
+  DEFAULT_BODY_LIMIT,
+  SwanError,
+  errorInfoOf,
+  errors,
+  isSwanError,
+  renderError,
+  renderResponse,
+  runRoute,
+  toSwanRequest,
+  type AdapterOptions,
+  type ErrorInfo,
+  type FrameworkRequest,
+  type Guard,
+  type GuardContext,
+  type RenderedResponse,
+  type Route,
+} from '@swan/core';
+
+/** Options shared by {@link swanRouter}, {@link expressGuard}, {@link errorHandler} and {@link mountSwan}. */
+export type SwanExpressOptions = AdapterOptions;
+export type { ErrorInfo };
+
+const JSON_TYPES = ['application/json', 'application/*+json'];
+
+function bodyParsers(route: Route): RequestHandler[] {
+  const limit = route.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  switch (route.body ?? 'json') {
+    case 'json':
+      return [express.json({ limit, strict: false, type: JSON_TYPES })];
+    case 'raw':
+      return [express.raw({ limit, type: () => true })];
+    case 'form':
+      return [express.raw({ limit, type: 'application/x-www-form-urlencoded' })];
+    case 'none':
+      return [];
+  }
+}
+
+const frameworkRequest = (req: Request): FrameworkRequest => ({
+  method: req.method,
+  originalUrl: req.originalUrl,
+  origin: `${req.protocol}://${req.get('host')}`,
+  params: req.params,
+  query: req.query,
+  headers: req.headers,
+  body: req.body,
+  ip: req.ip ?? req.socket.remoteAddress ?? '',
+});
+
+/** Body-parser errors → contract codes; everything else unchanged (→ 500 `INTERNAL`). */
+function fromExpressError(error: unknown): unknown {
+  if (isSwanError(error)) return error;
+  const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
+  if (type === 'entity.too.large') return new SwanError({ code: 'PAYLOAD_TOO_LARGE', message: 'Request body is too large' });
+  if (type === 'entity.parse.failed') return new SwanError({ code: 'INVALID_JSON', message: 'Request body is not valid JSON' });
+  if (typeof status === 'number' && status >= 400 && status < 500) return errors.validation('Request body could not be read');
+  return error;
+}
+
+function write(res: Response, out: RenderedResponse): void {
+  res.status(out.status).set(out.headers);
+  if (out.payload === undefined) res.end();
+  else res.type(out.contentType).send(out.payload);
+}
+
+function sendError(res: Response, req: Request, error: unknown, onError: AdapterOptions['onError']): void {
+  write(res, renderError(error, errorInfoOf(req), onError));
+}
+
+const guardContext = (res: Response): GuardContext => ({ setHeader: (name, value) => void res.set(name, value) });
+
+/**
+ * Maps any error to the Swan envelope: `SwanError` with its status and headers, body-parser
+ * errors to `PAYLOAD_TOO_LARGE` / `INVALID_JSON` / `VALIDATION_FAILED`, anything else to a bare
+ * 500 `INTERNAL` (reported to `onError`).
+ *
+ * @example
+ * ```ts
+ * app.use(errorHandler({ onError: (err, { method, path }) => logger.error('request failed', { method, path, err }) }));
+ * ```
+ */
+export function errorHandler(options: Pick<SwanExpressOptions, 'onError'> = {}): ErrorRequestHandler {
+  return (error, req, res, next) => {
+    if (res.headersSent) return next(error);
+    sendError(res, req, fromExpressError(error), options.onError);
+  };
+}
+
+/**
+ * Answers every request that reaches it with 404 `NOT_FOUND` in the envelope. Mount it after all routes.
+ *
+ * @example
+ * ```ts
+ * app.use(notFoundHandler());
+ * ```
+ */
+export function notFoundHandler(): RequestHandler {
+  return (req, res) => sendError(res, req, errors.notFound('Route not found'), undefined);
+}
+
+/**
+ * An Express router serving Swan routes: per-route body parsing (`json` with its limit, `raw`,
+ * `form`, `none`), actor resolution, access checks, guards and the error envelope.
+ * Mount it before any global body parser, or raw-body routes lose their bytes.
+ *
+ * @example
+ * ```ts
+ * const app = express();
+ * app.use(swanRouter([...piiRoutes({ db })], { actor: resolveActor, publicUrl: process.env.PUBLIC_URL }));
+ * ```
+ */
+export function swanRouter(routes: readonly Route[], options: SwanExpressOptions): Router {
+  const router = express.Router();
+  const routeErrors = errorHandler(options);
+  for (const route of routes) {
+    const handler: RequestHandler = async (req, res) => {
+      try {
+        const swanReq = toSwanRequest(frameworkRequest(req), route.body ?? 'json', options.publicUrl);
+        write(res, renderResponse(await runRoute(route, swanReq, options.actor, guardContext(res))));
+      } catch (error) {
+        sendError(res, req, error, options.onError);
+      }
+    };
+    router[route.method.toLowerCase() as Lowercase<Route['method']>](route.path, ...bodyParsers(route), handler, routeErrors);
+  }
+  return router;
+}
+
+/**
+ * Runs a Swan guard as native Express middleware on the host app's own routes. Headers the
+ * guard sets (rate-limit headers) are sent whatever the outcome; a rejection is answered with
+ * the envelope. With `actor`, the guard sees the resolved caller (else `req.actor` is `null`).
+ *
+ * @example
+ * ```ts
+ * app.post('/reports', express.json(), expressGuard(rateLimit('reports'), { actor: resolveActor }), reportsHandler);
+ * ```
+ */
+export function expressGuard(guard: Guard, options: Partial<SwanExpressOptions> = {}): RequestHandler {
+  return async (req, res, next) => {
+    try {
+      const swanReq = toSwanRequest(frameworkRequest(req), undefined, options.publicUrl);
+      swanReq.actor = options.actor ? await options.actor(swanReq) : null;
+      await guard(swanReq, guardContext(res));
+    } catch (error) {
+      return sendError(res, req, error, options.onError);
+    }
+    next();
+  };
+}
+
+/**
+ * Mounts `routes`, then the 404 and error handlers (so register the host's own routes first).
+ *
+ * @example
+ * ```ts
+ * const app = express();
+ * app.get('/healthz', health);
+ * mountSwan(app, routes, { actor: resolveActor, publicUrl: config.publicUrl, onError: log });
+ * app.listen(3000);
+ * ```
+ */
+export function mountSwan(app: Express, routes: readonly Route[], options: SwanExpressOptions): Express {
+  return app.use(swanRouter(routes, options), notFoundHandler(), errorHandler(options));
+}

@@ -1,1 +1,176 @@
-export {};
+import type {
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+  preHandlerAsyncHookHandler,
+} from 'fastify';
+import {
+  DEFAULT_BODY_LIMIT,
+  SwanError,
+  errorInfoOf,
+  errors,
+  isSwanError,
+  renderError,
+  renderResponse,
+  runRoute,
+  toSwanRequest,
+  type AdapterOptions,
+  type ErrorInfo,
+  type FrameworkRequest,
+  type Guard,
+  type GuardContext,
+  type RenderedResponse,
+  type Route,
+} from '@swan/core';
+
+/** Options shared by {@link swanPlugin}, {@link fastifyGuard} and {@link mountSwan}. */
+export type SwanFastifyOptions = AdapterOptions;
+export type { ErrorInfo };
+
+/** Options of {@link swanPlugin}: the routes to serve plus {@link SwanFastifyOptions}. */
+export interface SwanPluginOptions extends SwanFastifyOptions {
+  routes: readonly Route[];
+}
+
+type BodyKind = NonNullable<Route['body']>;
+const BODY_KINDS: readonly BodyKind[] = ['json', 'raw', 'form', 'none'];
+
+/** Content-type parsers of one body kind, in its own encapsulated context. Other types are read (within the limit) and dropped. */
+function useParsers(ctx: FastifyInstance, kind: BodyKind): void {
+  ctx.removeAllContentTypeParsers();
+  const keep = (_req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) => done(null, body);
+  if (kind === 'json') {
+    const json = ctx.getDefaultJsonParser('error', 'error');
+    // An empty JSON body reads as `{}`, as in Express (body-parser).
+    ctx.addContentTypeParser(/^application\/([\w.+-]+\+)?json(;|$)/, { parseAs: 'string' }, (req, body, done) =>
+      body === '' ? done(null, {}) : json(req, body as string, done),
+    );
+  }
+  if (kind === 'form') ctx.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, keep);
+  ctx.addContentTypeParser('*', { parseAs: 'buffer' }, kind === 'raw' ? keep : (_req, _body, done) => done(null, undefined));
+}
+
+const frameworkRequest = (req: FastifyRequest): FrameworkRequest => ({
+  method: req.method,
+  originalUrl: req.originalUrl,
+  origin: `${req.protocol}://${req.host}`,
+  params: req.params,
+  query: req.query,
+  headers: req.headers,
+  body: req.body,
+  ip: req.ip,
+});
+
+/** Fastify's own errors → contract codes (its 415 is our 400); everything else unchanged (→ 500). */
+function fromFastifyError(error: unknown): unknown {
+  if (isSwanError(error)) return error;
+  const { code, statusCode } = (error ?? {}) as { code?: unknown; statusCode?: unknown };
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new SwanError({ code: 'PAYLOAD_TOO_LARGE', message: 'Request body is too large' });
+  if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error instanceof SyntaxError) {
+    return new SwanError({ code: 'INVALID_JSON', message: 'Request body is not valid JSON' });
+  }
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) return errors.validation('Request body could not be read');
+  return error;
+}
+
+function write(reply: FastifyReply, out: RenderedResponse): FastifyReply {
+  reply.code(out.status).headers(out.headers);
+  return out.payload === undefined ? reply.send() : reply.type(out.contentType).send(out.payload);
+}
+
+function sendError(reply: FastifyReply, error: unknown, onError: AdapterOptions['onError']): FastifyReply {
+  return write(reply, renderError(error, errorInfoOf(reply.request), onError));
+}
+
+const guardContext = (reply: FastifyReply): GuardContext => ({ setHeader: (name, value) => void reply.header(name, value) });
+
+/**
+ * Fastify error handler answering with the Swan envelope (Fastify's 413/415/JSON errors mapped
+ * to `PAYLOAD_TOO_LARGE` / `VALIDATION_FAILED` / `INVALID_JSON`, unknown errors to 500 `INTERNAL`).
+ *
+ * @example
+ * ```ts
+ * app.setErrorHandler(swanErrorHandler({ onError: (err) => app.log.error(err) }));
+ * ```
+ */
+export function swanErrorHandler(options: Pick<SwanFastifyOptions, 'onError'> = {}) {
+  return (error: unknown, _request: FastifyRequest, reply: FastifyReply): FastifyReply =>
+    sendError(reply, fromFastifyError(error), options.onError);
+}
+
+/**
+ * An encapsulated Fastify plugin serving Swan routes. Each body kind (`json`, `raw`, `form`,
+ * `none`) gets its own child context with its own content-type parsers, so raw and form routes
+ * never change how JSON routes (or the host's routes) parse; each route has its own `bodyLimit`.
+ *
+ * @example
+ * ```ts
+ * await app.register(swanPlugin, { routes: piiRoutes({ db }), actor: resolveActor, publicUrl: process.env.PUBLIC_URL });
+ * ```
+ */
+export const swanPlugin: FastifyPluginAsync<SwanPluginOptions> = async (app, options) => {
+  app.setErrorHandler(swanErrorHandler(options));
+  for (const kind of BODY_KINDS) {
+    const routes = options.routes.filter((route) => (route.body ?? 'json') === kind);
+    if (routes.length === 0) continue;
+    await app.register(async (ctx) => {
+      useParsers(ctx, kind);
+      for (const route of routes) {
+        ctx.route({
+          method: route.method,
+          url: route.path,
+          bodyLimit: route.bodyLimit ?? DEFAULT_BODY_LIMIT,
+          handler: async (request, reply) => {
+            try {
+              const req = toSwanRequest(frameworkRequest(request), kind, options.publicUrl);
+              return write(reply, renderResponse(await runRoute(route, req, options.actor, guardContext(reply))));
+            } catch (error) {
+              return sendError(reply, error, options.onError);
+            }
+          },
+        });
+      }
+    });
+  }
+};
+
+/**
+ * Runs a Swan guard as a Fastify `preHandler` on the host app's own routes. Headers the guard
+ * sets are sent whatever the outcome; a rejection is answered with the envelope. With `actor`,
+ * the guard sees the resolved caller (else `req.actor` is `null`).
+ *
+ * @example
+ * ```ts
+ * app.post('/reports', { preHandler: fastifyGuard(rateLimit('reports'), { actor: resolveActor }) }, reportsHandler);
+ * ```
+ */
+export function fastifyGuard(guard: Guard, options: Partial<SwanFastifyOptions> = {}): preHandlerAsyncHookHandler {
+  return async (request, reply) => {
+    try {
+      const req = toSwanRequest(frameworkRequest(request), undefined, options.publicUrl);
+      req.actor = options.actor ? await options.actor(req) : null;
+      await guard(req, guardContext(reply));
+    } catch (error) {
+      return sendError(reply, error, options.onError);
+    }
+  };
+}
+
+/**
+ * Registers {@link swanPlugin} and sets the app's not-found handler (404 `NOT_FOUND` in the
+ * envelope) and error handler, so no Fastify-formatted error ever reaches a client.
+ *
+ * @example
+ * ```ts
+ * const app = Fastify({ trustProxy: true });
+ * mountSwan(app, routes, { actor: resolveActor, publicUrl: config.publicUrl });
+ * await app.listen({ port: 3000 });
+ * ```
+ */
+export function mountSwan(app: FastifyInstance, routes: readonly Route[], options: SwanFastifyOptions): FastifyInstance {
+  app.register(swanPlugin, { ...options, routes });
+  app.setNotFoundHandler((request, reply) => sendError(reply, errors.notFound('Route not found'), undefined));
+  app.setErrorHandler(swanErrorHandler(options));
+  return app;
+}

@@ -1,2 +1,3 @@
 export * from './services.js';
 export * from './db.js';
+export * from './contract.js';
