@@ -1,0 +1,128 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import express from 'express';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { isUuid, ROLES, SwanError, type ActorResolver, type Role } from '@swan/core';
+import { expressGuard, mountSwan as mountExpress } from '@swan/express';
+import { fastifyGuard, mountSwan as mountFastify } from '@swan/fastify';
+import { testEngines, type TestDatabase } from '@swan/test-utils';
+import { ConsentService, consentRoutes, MAX_SIGNATURE_BYTES, seedConsentVersion30 } from '../src/index.js';
+import { admin, createClient, createDb } from './setup.js';
+
+/** Test-only actor resolver: `X-Test-Actor: <uuid>:<role>` (a host would verify a JWT here). */
+const actor: ActorResolver = (req) => {
+  const raw = req.headers['x-test-actor'];
+  if (!raw) return null;
+  const [id, role] = raw.split(':');
+  if (!isUuid(id) || !(ROLES as readonly string[]).includes(role ?? '')) throw new SwanError({ code: 'UNAUTHENTICATED', message: 'bad test actor' });
+  return { id, role: role as Role };
+};
+
+interface App {
+  url: string;
+  close(): Promise<void>;
+}
+
+async function expressApp(service: ConsentService): Promise<App> {
+  const app = express();
+  app.set('trust proxy', false);
+  app.post('/host/photos', expressGuard(service.requireConsent('photo_analysis'), { actor }), (_req, res) => {
+    res.json({ success: true, stored: true });
+  });
+  mountExpress(app, consentRoutes(service), { actor });
+  const server: Server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function fastifyApp(service: ConsentService): Promise<App> {
+  const app: FastifyInstance = Fastify();
+  app.post('/host/photos', { preHandler: fastifyGuard(service.requireConsent('photo_analysis'), { actor }) }, async () => ({ success: true, stored: true }));
+  mountFastify(app, consentRoutes(service), { actor });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return { url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, close: () => app.close() };
+}
+
+// One PGlite database for both adapters (the SQL itself is tested on both engines elsewhere).
+let t: TestDatabase;
+let service: ConsentService;
+beforeAll(async () => {
+  t = await createDb(testEngines()[0]!);
+  service = new ConsentService({ db: t.db });
+  await seedConsentVersion30(t.db);
+});
+afterAll(() => t?.close());
+
+describe.each([
+  { name: 'express', make: expressApp, VERSION: '9.1' },
+  { name: 'fastify', make: fastifyApp, VERSION: '9.2' },
+])('consent routes over $name', ({ make, VERSION }) => {
+  let app: App;
+  beforeAll(async () => {
+    app = await make(service);
+  });
+  afterAll(() => app?.close());
+
+  const call = async (method: string, path: string, who: string | null, body?: unknown) => {
+    const headers: Record<string, string> = { 'user-agent': 'contract-test/1' };
+    if (who) headers['x-test-actor'] = who;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(app.url + path, { method, headers, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  it('serves the API.md contract: grant, check, list, revoke, and the guard on a host route', async () => {
+    const clientId = await createClient(t.admin);
+    const me = `${clientId}:client`;
+    const boss = `${admin.id}:admin`;
+    const trainer = `${randomUUID()}:trainer`;
+
+    expect((await call('POST', '/host/photos', me)).body).toMatchObject({ success: false, error: { code: 'CONSENT_REQUIRED' } });
+    expect((await call('POST', '/api/consent/grant', null, { clientId, consentType: 'photo_analysis', consentVersion: '3.0', consentGranted: true })).status).toBe(401);
+    expect((await call('POST', '/api/consent/grant', trainer, { clientId, consentType: 'photo_analysis', consentVersion: '3.0', consentGranted: true })).status).toBe(403);
+    expect((await call('POST', '/api/consent/grant', `${randomUUID()}:client`, { clientId, consentType: 'photo_analysis', consentVersion: '3.0', consentGranted: true })).body)
+      .toMatchObject({ success: false, error: { code: 'FORBIDDEN' } });
+
+    const granted = await call('POST', '/api/consent/grant', me, { clientId, consentType: 'photo_analysis', consentVersion: '3.0', consentGranted: true });
+    expect(granted.status).toBe(200);
+    expect(granted.body).toMatchObject({ success: true, consent: { clientId, consentType: 'photo_analysis', userAgent: 'contract-test/1', consentMethod: 'web_form' } });
+    expect(granted.body.consent.ipAddress).toMatch(/127\.0\.0\.1/);
+
+    expect(await call('POST', '/host/photos', me)).toEqual({ status: 200, body: { success: true, stored: true } });
+    expect(await call('GET', `/api/consent/check/${clientId}/photo_analysis`, trainer)).toMatchObject({ status: 200, body: { success: true, hasConsent: true } });
+    const list = await call('GET', `/api/consent/${clientId}`, me);
+    expect(list.body.consents[0]).toMatchObject({ consentType: 'photo_analysis', summary: expect.stringContaining('AI-powered') });
+    expect((await call('GET', `/api/consent/${clientId}`, trainer)).status).toBe(403);
+
+    expect(await call('POST', '/api/consent/revoke', me, { clientId, consentType: 'photo_analysis', reason: 'stop' })).toMatchObject({ status: 200, body: { success: true } });
+    // the very next request is refused
+    expect(await call('POST', '/host/photos', me)).toMatchObject({ status: 403, body: { error: { code: 'CONSENT_REQUIRED' } } });
+    expect((await call('GET', `/api/consent/check/${clientId}/photo_analysis`, boss)).body.hasConsent).toBe(false);
+    expect(await call('POST', '/api/consent/revoke', me, { clientId, consentType: 'photo_analysis', reason: 'again' })).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
+  });
+
+  it('answers bad input with the codes of API.md', async () => {
+    const clientId = await createClient(t.admin);
+    const boss = `${admin.id}:admin`;
+    const grant = (body: unknown) => call('POST', '/api/consent/grant', boss, body);
+    const code = async (p: Promise<{ status: number; body: any }>) => { const r = await p; return [r.status, r.body.error?.code]; };
+    expect(await code(grant({ clientId, consentType: 'telepathy', consentVersion: '3.0' }))).toEqual([400, 'VALIDATION_FAILED']);
+    expect(await code(grant({ clientId, consentType: 'ai_processing', consentVersion: '7.7' }))).toEqual([404, 'NOT_FOUND']);
+    expect(await code(grant({ clientId: randomUUID(), consentType: 'ai_processing', consentVersion: '3.0' }))).toEqual([404, 'NOT_FOUND']);
+    expect(await code(grant({ clientId: 'abc', consentType: 'ai_processing', consentVersion: '3.0' }))).toEqual([400, 'VALIDATION_FAILED']);
+    expect(await code(grant({ clientId, consentType: 'ai_processing', consentVersion: '3.0', signatureData: 'a'.repeat(MAX_SIGNATURE_BYTES + 1) }))).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+    expect(await code(grant('{"clientId": '))).toEqual([400, 'INVALID_JSON']);
+    expect(await code(call('GET', '/api/consent/check/abc/ai_processing', boss))).toEqual([400, 'VALIDATION_FAILED']);
+    expect(await code(call('GET', `/api/consent/check/${clientId}/telepathy`, boss))).toEqual([400, 'VALIDATION_FAILED']);
+    expect(await code(call('GET', `/api/consent/${randomUUID()}`, boss))).toEqual([404, 'NOT_FOUND']);
+    expect(await code(call('POST', '/api/consent/versions', `${clientId}:client`, { version: VERSION, effectiveDate: '2030-01-01', fullText: 'x' }))).toEqual([403, 'FORBIDDEN']);
+    expect(await call('POST', '/api/consent/versions', boss, { version: VERSION, effectiveDate: '2030-01-01', fullText: 'x' })).toMatchObject({ status: 201, body: { success: true, version: { version: VERSION } } });
+    expect(await code(call('POST', '/api/consent/versions', boss, { version: VERSION, effectiveDate: '2030-01-01', fullText: 'x' }))).toEqual([409, 'CONFLICT']);
+    const row = await t.admin.selectFrom('client_consents').select((eb) => eb.fn.countAll().as('n')).where('client_id', '=', clientId).executeTakeFirstOrThrow();
+    expect(Number(row.n)).toBe(0);
+  });
+});

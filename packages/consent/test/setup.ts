@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { Actor, SwanRequest } from '@swan/core';
+import { migrations as piiMigrations } from '@swan/pii';
+import type { TestEngine } from '@swan/test-utils';
+import { migrations as consentMigrations } from '../src/index.js';
+
+export const sets = [piiMigrations, consentMigrations];
+
+export const admin: Actor = { id: randomUUID(), role: 'admin' };
+export const asClient = (clientId: string): Actor => ({ id: clientId, role: 'client' });
+
+/** A minimal client row (ciphertext placeholders), inserted with the owner handle. */
+export async function createClient(owner: Kysely<any>): Promise<string> {
+  const id = randomUUID();
+  await sql`insert into client_profile_pii (client_id, full_name, date_of_birth, email, email_index, encryption_key_id)
+            values (${id}::uuid, '\\x01'::bytea, '\\x02'::bytea, '\\x03'::bytea, ${Buffer.from(id)}, 'test')`.execute(owner);
+  return id;
+}
+
+export async function createDb(engine: TestEngine) {
+  return engine.create(sets);
+}
+
+/** A framework-free request as the adapters build it. */
+export function request(actor: Actor | null, init: Partial<SwanRequest> = {}): SwanRequest {
+  return {
+    method: 'GET',
+    path: '/',
+    url: 'http://localhost/',
+    params: {},
+    query: {},
+    headers: { 'user-agent': 'vitest/4' },
+    body: undefined,
+    actor,
+    ip: '203.0.113.9',
+    ...init,
+  };
+}
+
+/** Every ledger row, read with the owner handle (bypasses row-level security). */
+export async function ledger(owner: Kysely<any>, clientId?: string) {
+  const { rows } = await sql<{ id: string; client_id: string; consent_type: string; consent_version: string; revoked_at: Date | null; revoked_reason: string | null; granted_at: Date }>`
+    select id::text, client_id::text, consent_type, consent_version, revoked_at, revoked_reason, granted_at
+      from client_consents where ${clientId ?? null}::uuid is null or client_id = ${clientId ?? null}::uuid
+     order by granted_at`.execute(owner);
+  return rows;
+}
