@@ -1,0 +1,79 @@
+import { sql } from 'kysely';
+import { SwanError, ok, withActor, type Guard, type Route } from '@swan/core';
+import type { Kysely } from 'kysely';
+import { parseCheckInInput, type Checkins } from './checkins.js';
+
+export interface CheckinsRoutesOptions {
+  db: Kysely<any>;
+  checkins: Checkins;
+  /** Guards of `POST /webhooks/twilio/sms`, run after the signature check (e.g. the `twilioWebhook` rate limit keyed by `From`). */
+  webhookGuards?: readonly Guard[];
+  /** Guards of `POST /api/clients/:clientId/checkins` (e.g. the `general` rate limit). */
+  guards?: readonly Guard[];
+  /** Body limit of the webhook in bytes (default 16 kB; Twilio's SMS webhooks are ~1–2 kB). */
+  webhookBodyLimit?: number;
+}
+
+/** Checks `X-Twilio-Signature` against the public URL and the form fields: 403 `FORBIDDEN` otherwise. */
+function signatureGuard(checkins: Checkins): Guard {
+  return (req) => {
+    const params = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, unknown>;
+    if (!req.rawBody || !checkins.verifySignature(req.headers['x-twilio-signature'], req.url, params)) {
+      throw new SwanError({ code: 'FORBIDDEN', message: 'Twilio signature is missing or invalid' });
+    }
+  };
+}
+
+/**
+ * The check-in routes of API.md: `POST /api/clients/:clientId/checkins` (admin, assigned trainer;
+ * `{ kind, scheduledFor, timezone }` → 202 `{ eventId }`) and `POST /webhooks/twilio/sms`
+ * (`X-Twilio-Signature` verified first, then `webhookGuards`, answered with TwiML). Neither calls
+ * Twilio's API: sending happens in the outbox handler.
+ *
+ * @example
+ * ```ts
+ * app.use(swanRouter(checkinsRoutes({ db, checkins, webhookGuards: [limiter.guard('twilioWebhook', { key: twilioSenderKey })] }), { actor, publicUrl }));
+ * ```
+ */
+export function checkinsRoutes(options: CheckinsRoutesOptions): Route[] {
+  const { db, checkins } = options;
+  return [
+    {
+      method: 'POST',
+      path: '/api/clients/:clientId/checkins',
+      access: ['admin', 'trainer'],
+      guards: options.guards ?? [],
+      async handler(req) {
+        const body = (typeof req.body === 'object' && req.body !== null && !Array.isArray(req.body) ? req.body : null) as Record<string, unknown> | null;
+        if (!body) throw new SwanError({ code: 'VALIDATION_FAILED', message: 'Body must be a JSON object { kind, scheduledFor, timezone }' });
+        const input = { clientId: req.params.clientId, kind: body.kind, scheduledFor: body.scheduledFor, timezone: body.timezone };
+        const v = parseCheckInInput(input);
+        const actor = req.actor!;
+        const { eventId } = await withActor(db, actor, async (trx) => {
+          const { rows } = await sql<{ exists: boolean; assigned: boolean }>`
+            select swan_pii_client_exists(${v.clientId}::uuid) as exists,
+                   swan_is_assigned_trainer(${v.clientId}::uuid) as assigned`.execute(trx);
+          const r = rows[0]!;
+          if (actor.role === 'trainer' && !r.assigned) {
+            throw r.exists ? new SwanError({ code: 'FORBIDDEN', message: 'This trainer is not assigned to the client' }) : new SwanError({ code: 'NOT_FOUND', message: 'Client not found' });
+          }
+          if (!r.exists) throw new SwanError({ code: 'NOT_FOUND', message: 'Client not found' });
+          return checkins.scheduleCheckIn(trx, v);
+        });
+        return ok({ eventId }, 202);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/webhooks/twilio/sms',
+      access: 'public',
+      body: 'form',
+      bodyLimit: options.webhookBodyLimit ?? 16 * 1024,
+      guards: [signatureGuard(checkins), ...(options.webhookGuards ?? [])],
+      async handler(req) {
+        const result = await checkins.receive(req.body as Record<string, unknown>);
+        return { status: 200, body: result.twiml, contentType: 'text/xml; charset=utf-8' };
+      },
+    },
+  ];
+}
