@@ -1,0 +1,71 @@
+import { parseArgs } from 'node:util';
+import { SwanError } from '@swan/core';
+import type { ServerConfig } from './modules/types.js';
+
+/**
+ * The secret used to sign and verify bearer tokens when `AUTH_JWT_SECRET` is unset outside
+ * production. It is public (it is in this file and in docs/getting-started.md), so the server
+ * prints a loud warning whenever it uses it.
+ */
+export const DEVELOPMENT_JWT_SECRET = 'swan-development-secret-never-use-in-production';
+
+const FRAMEWORKS = ['express', 'fastify'] as const;
+
+function invalid(message: string): SwanError {
+  return new SwanError({ code: 'CONFIG_INVALID', message });
+}
+
+function parsePort(value: string | undefined): number {
+  if (value === undefined || value === '') return 3000;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid(`PORT must be an integer from 0 to 65535, got "${value}"`);
+  return port;
+}
+
+function parseBoolean(name: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined || value === '') return fallback;
+  const v = value.toLowerCase();
+  if (v === 'true' || v === '1' || v === 'yes') return true;
+  if (v === 'false' || v === '0' || v === 'no') return false;
+  throw invalid(`${name} must be true or false, got "${value}"`);
+}
+
+function parseFramework(value: string): ServerConfig['framework'] {
+  if ((FRAMEWORKS as readonly string[]).includes(value)) return value as ServerConfig['framework'];
+  throw invalid(`The framework must be express or fastify, got "${value}"`);
+}
+
+/**
+ * Reads the example server's configuration from the environment (API.md, "Example server
+ * configuration") and the command line (`--framework fastify` overrides `SWAN_FRAMEWORK`).
+ * Throws `CONFIG_INVALID` for bad values and for a missing `AUTH_JWT_SECRET` when
+ * `NODE_ENV=production`.
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig(process.env, process.argv.slice(2));
+ * const server = await createServer(config);
+ * ```
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env, argv: readonly string[] = []): ServerConfig {
+  const { values } = parseArgs({ args: [...argv], options: { framework: { type: 'string' } }, strict: true, allowPositionals: false });
+  const development = env.NODE_ENV !== 'production';
+  const port = parsePort(env.PORT);
+  const secret = env.AUTH_JWT_SECRET || undefined;
+  if (!secret && !development) throw invalid('AUTH_JWT_SECRET is required when NODE_ENV=production');
+  return {
+    env,
+    development,
+    port,
+    publicUrl: (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, ''),
+    framework: parseFramework(values.framework ?? (env.SWAN_FRAMEWORK || 'express')),
+    databaseUrl: env.DATABASE_URL || undefined,
+    databaseAppUrl: env.DATABASE_APP_URL || undefined,
+    dataDir: env.DATA_DIR || '.data/',
+    redisUrl: env.REDIS_URL || undefined,
+    natsUrl: env.NATS_URL || undefined,
+    jwtSecret: secret ?? DEVELOPMENT_JWT_SECRET,
+    jwtSecretIsDevelopment: !secret,
+    runWorkers: parseBoolean('RUN_WORKERS', env.RUN_WORKERS, true),
+  };
+}

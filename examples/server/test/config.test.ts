@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { DEVELOPMENT_JWT_SECRET, loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+
+describe('loadConfig', () => {
+  it('runs with nothing set: port 3000, express, PGlite in .data/, in-memory limits, workers on, development secret', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      port: 3000,
+      framework: 'express',
+      dataDir: '.data/',
+      development: true,
+      publicUrl: 'http://localhost:3000',
+      jwtSecret: DEVELOPMENT_JWT_SECRET,
+      jwtSecretIsDevelopment: true,
+      runWorkers: true,
+    });
+    expect(c.databaseUrl).toBeUndefined();
+    expect(c.redisUrl).toBeUndefined();
+    expect(c.natsUrl).toBeUndefined();
+  });
+
+  it('reads the variables of API.md', () => {
+    const c = loadConfig({
+      PORT: '8080',
+      SWAN_FRAMEWORK: 'fastify',
+      DATABASE_URL: 'postgres://owner@db/app',
+      DATABASE_APP_URL: 'postgres://swan_app:pw@db/app',
+      DATA_DIR: '/var/swan',
+      REDIS_URL: 'redis://r:6379',
+      NATS_URL: 'nats://n:4222',
+      AUTH_JWT_SECRET: 's3cret',
+      PUBLIC_URL: 'https://swan.example/',
+      RUN_WORKERS: 'false',
+      NODE_ENV: 'production',
+    });
+    expect(c).toMatchObject({
+      port: 8080,
+      framework: 'fastify',
+      databaseUrl: 'postgres://owner@db/app',
+      databaseAppUrl: 'postgres://swan_app:pw@db/app',
+      dataDir: '/var/swan',
+      redisUrl: 'redis://r:6379',
+      natsUrl: 'nats://n:4222',
+      jwtSecret: 's3cret',
+      jwtSecretIsDevelopment: false,
+      publicUrl: 'https://swan.example',
+      runWorkers: false,
+      development: false,
+    });
+  });
+
+  it('lets --framework override SWAN_FRAMEWORK', () => {
+    expect(loadConfig({ SWAN_FRAMEWORK: 'express' }, ['--framework', 'fastify']).framework).toBe('fastify');
+    expect(loadConfig({ SWAN_FRAMEWORK: 'fastify' }, ['--framework=express']).framework).toBe('express');
+  });
+
+  it('refuses to start in production without AUTH_JWT_SECRET, and on bad values', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/AUTH_JWT_SECRET is required/);
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
+    expect(() => loadConfig({ SWAN_FRAMEWORK: 'koa' })).toThrow(/express or fastify/);
+    expect(() => loadConfig({ RUN_WORKERS: 'maybe' })).toThrow(/RUN_WORKERS/);
+    expect(() => loadConfig({}, ['--frameworks', 'fastify'])).toThrow();
+  });
+});
+
+describe('createLogger', () => {
+  it('writes one JSON object per line and never secrets, PII fields or URL passwords', () => {
+    const lines: string[] = [];
+    const logger = createLogger((line) => lines.push(line));
+    logger.info('connecting to postgres://owner:hunter2@db/app', {
+      database: { url: 'postgres://owner:hunter2@db/app', user: 'owner' },
+      authorization: 'Bearer abc.def.ghi',
+      AUTH_JWT_SECRET: 'topsecret',
+      email: 'dana@example.org',
+      error: Object.assign(new Error('failed for postgres://u:pw2@h/d'), { code: 'E1' }),
+      port: 3000,
+    });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.endsWith('\n')).toBe(true);
+    const entry = JSON.parse(lines[0]!);
+    expect(entry).toMatchObject({ level: 'info', port: 3000, database: { user: 'owner' }, error: { name: 'Error', code: 'E1' } });
+    expect(lines[0]).not.toMatch(/hunter2|abc\.def|topsecret|dana@|pw2/);
+  });
+});
