@@ -1,0 +1,82 @@
+// Stripe webhook deliveries through @swan/express against the local fake Stripe API.
+//  1. new events at a steady 200/s (open loop): latency p50/p99/max (target p99 < 100 ms);
+//  2. duplicate deliveries under autocannon vs a bare Express route that only verifies the
+//     signature (target ≥ 0.8×).
+// Run: cd bench && npx tsx billing/run.ts   (DATABASE_URL for PostgreSQL, else PGlite)
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { events, newSubscription, sign, startFakeStripe } from '../../packages/billing/test/fake-stripe.js';
+
+const RATE = Number(process.env.BENCH_RATE ?? 200);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const DUP_SECONDS = Number(process.env.BENCH_DUP_SECONDS ?? 5);
+
+// the fake Stripe API runs here, apart from the server under test (Stripe is remote, after all)
+const fake = await startFakeStripe();
+const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./server.ts', import.meta.url))], {
+  stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_CLIENTS: String(RATE * SECONDS), STRIPE_API_BASE: fake.url },
+});
+process.on('exit', () => child.kill('SIGTERM'));
+const ready = await new Promise<{ engine: string; oursPort: number; barePort: number; clientIds: string[] }>(
+  (resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', (line) => resolve(JSON.parse(line)));
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+const ours = `http://127.0.0.1:${ready.oursPort}/webhooks/stripe`;
+const bare = `http://127.0.0.1:${ready.barePort}/webhooks/stripe`;
+
+async function post(url: string, body: string): Promise<number> {
+  const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', 'stripe-signature': sign(body) } });
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+  return res.status;
+}
+
+// 1. steady stream of new events: each client's checkout.session.completed (a new row, with the
+// subscription re-fetched from the fake Stripe API)
+const now = Math.floor(Date.now() / 1000);
+const bodies = ready.clientIds.map((clientId, i) => {
+  const sub = newSubscription((['tier_1', 'tier_2', 'tier_3'] as const)[i % 3]!, now - 3600, i % 2 ? 7 : 0);
+  fake.subscriptions.set(sub.id, sub);
+  return JSON.stringify(events.checkoutCompleted(sub, clientId, fake.checkout(sub, clientId), now), null, 2);
+});
+for (const body of bodies.slice(0, 20)) await post(ours, body); // warm-up (20 of them)
+const latencies: number[] = [];
+const started = performance.now();
+await Promise.all(bodies.slice(20).map((body, i) => new Promise<void>((resolve, reject) => {
+  const at = started + (i * 1000) / RATE;
+  setTimeout(() => {
+    const t = performance.now();
+    post(ours, body).then(() => { latencies.push(performance.now() - t); resolve(); }, reject);
+  }, Math.max(0, at - performance.now()));
+})));
+const elapsed = (performance.now() - started) / 1000;
+latencies.sort((a, b) => a - b);
+const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]!;
+
+// 2. duplicate deliveries (already processed) vs bare signature verification
+const dup = bodies[0]!;
+async function cannon(url: string): Promise<number> {
+  const result = await autocannon({
+    url, method: 'POST', connections: 32, duration: DUP_SECONDS, body: dup,
+    headers: { 'content-type': 'application/json', 'stripe-signature': sign(dup) },
+  });
+  if (result.non2xx) throw new Error(`${result.non2xx} non-2xx answers from ${url}`);
+  return result.requests.average;
+}
+await cannon(bare); // warm-up
+const bareRps = await cannon(bare);
+const oursRps = await cannon(ours);
+child.kill('SIGTERM');
+await fake.close();
+
+const f = (n: number) => n.toFixed(1);
+console.log(`\nbilling webhooks (${ready.engine}, Node ${process.version})`);
+console.log(`| scenario | result | target |`);
+console.log(`|---|---|---|`);
+console.log(`| new events at ${RATE}/s for ${SECONDS} s (${latencies.length} deliveries, achieved ${f(latencies.length / elapsed)}/s) | p50 ${f(q(0.5))} ms, p99 ${f(q(0.99))} ms, max ${f(latencies.at(-1)!)} ms | p99 < 100 ms ${q(0.99) < 100 ? '✓' : '✗'} |`);
+console.log(`| duplicate deliveries, @swan/billing via @swan/express | ${f(oursRps)} req/s | |`);
+console.log(`| bare Express route, signature check only | ${f(bareRps)} req/s | |`);
+console.log(`| ratio ours / bare | ${(oursRps / bareRps).toFixed(2)}× | ≥ 0.8× ${oursRps / bareRps >= 0.8 ? '✓' : '✗'} |`);

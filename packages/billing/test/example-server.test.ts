@@ -1,0 +1,120 @@
+/**
+ * The billing routes and the /pricing page in the example server (Express adapter, PGlite), with
+ * the real `stripe` SDK talking to the fake Stripe API, and the page driven in headless Chromium.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { chromium, type Browser } from 'playwright-core';
+import { billingModule } from '../../../examples/server/src/modules/billing.js';
+import { bootServer, mintToken, type TestServer } from '../../../examples/server/test/helpers.js';
+import { events, newSubscription, PRICES, sign, startFakeStripe, WEBHOOK_SECRET, type FakeStripe } from './fake-stripe.js';
+
+describe('billing in the example server', () => {
+  let fake: FakeStripe;
+  let server: TestServer;
+  let browser: Browser;
+  let clientId: string;
+  let token: string;
+
+  beforeAll(async () => {
+    fake = await startFakeStripe();
+    server = await bootServer({
+      STRIPE_SECRET_KEY: 'sk_test_example', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, STRIPE_API_BASE: fake.url,
+      STRIPE_PAYMENT_LINK_TIER_1: 'https://buy.stripe.com/test_one', STRIPE_PRICE_TIER_1: PRICES.tier_1,
+      STRIPE_PAYMENT_LINK_TIER_2: 'https://buy.stripe.com/test_two', STRIPE_PRICE_TIER_2: PRICES.tier_2,
+      STRIPE_PAYMENT_LINK_TIER_3: 'https://buy.stripe.com/test_three', STRIPE_PRICE_TIER_3: PRICES.tier_3,
+      PUBLIC_URL: 'http://swan.test',
+    }, [], [], [billingModule]);
+    clientId = randomUUID();
+    const blob = Buffer.from([1]);
+    await sql`insert into client_profile_pii (client_id, full_name, date_of_birth, email, email_index, encryption_key_id)
+      values (${clientId}::uuid, ${blob}, ${blob}, ${blob}, ${randomBytes(32)}, 'test')`.execute(server.ctx.db);
+    token = await mintToken({ sub: clientId, role: 'client' }, { expiresIn: '1h' });
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.dispose();
+    await fake?.close();
+  });
+
+  const call = async (method: string, path: string, auth?: string, body?: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${server.url}${path}`, { method, headers: { ...(auth ? { authorization: `Bearer ${auth}` } : {}), ...headers }, body });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  it('payment links and portal: roles, 404 without a subscription', async () => {
+    expect((await call('GET', '/api/billing/payment-links')).status).toBe(401);
+    const admin = await mintToken({ sub: randomUUID(), role: 'admin' }, { expiresIn: '1h' });
+    expect((await call('GET', '/api/billing/payment-links', admin)).body.error.code).toBe('FORBIDDEN');
+    const links = await call('GET', '/api/billing/payment-links', token);
+    expect(links.status).toBe(200);
+    expect(links.body.tiers.map((t: { id: string }) => t.id)).toEqual(['tier_1', 'tier_2', 'tier_3']);
+    expect(links.body.tiers[0]).toMatchObject({ name: 'Silver AI Wing – AI Foundation', monthlyPriceUsd: 50 });
+    expect(new URL(links.body.tiers[1].url).searchParams.get('client_reference_id')).toBe(clientId);
+    expect(links.body.tiers[1].url.startsWith('https://buy.stripe.com/test_two?')).toBe(true);
+    expect(links.body).toMatchObject({ activeTier: null, subscription: null });
+    expect(await call('POST', '/api/stripe/create-portal-session', token)).toMatchObject({ status: 404, body: { success: false, error: { code: 'NOT_FOUND' } } });
+  });
+
+  it('webhook over HTTP: raw body verified; a subscription unlocks the portal', async () => {
+    const s = newSubscription('tier_2', Math.floor(Date.now() / 1000), 7);
+    fake.subscriptions.set(s.id, s);
+    const body = JSON.stringify(events.checkoutCompleted(s, clientId, fake.checkout(s, clientId), s.start), null, 2);
+    const json = { 'content-type': 'application/json' };
+    expect(await call('POST', '/webhooks/stripe', undefined, body, { ...json, 'stripe-signature': sign(body, { secret: 'whsec_nope' }) }))
+      .toMatchObject({ status: 400, body: { success: false, error: { code: 'WEBHOOK_SIGNATURE_INVALID' } } });
+    expect(await call('POST', '/webhooks/stripe', undefined, body, json)).toMatchObject({ status: 400, body: { error: { code: 'WEBHOOK_SIGNATURE_INVALID' } } });
+    expect(await call('POST', '/webhooks/stripe', undefined, body, { ...json, 'stripe-signature': sign(body) }))
+      .toEqual({ status: 200, body: { success: true, received: true, outcome: 'applied' } });
+    expect((await call('POST', '/webhooks/stripe', undefined, body, { ...json, 'stripe-signature': sign(body) })).body.outcome).toBe('duplicate');
+    const links = await call('GET', '/api/billing/payment-links', token);
+    expect(links.body).toMatchObject({ activeTier: 'tier_2', subscription: { tier: 'tier_2', status: 'trialing' } });
+    const portal = await call('POST', '/api/stripe/create-portal-session', token);
+    expect(portal.status).toBe(200);
+    expect(portal.body.url).toMatch(/^https:\/\/billing\.stripe\.com\/p\/session\/test_/);
+  });
+
+  it('GET /pricing in headless Chromium: three cards with this client\'s links and a working "Manage subscription"', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.route('https://billing.stripe.com/**', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<h1>Stripe portal</h1>' }));
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      await page.goto(`${server.url}/pricing#token=${token}`);
+      expect(new URL(page.url()).hash).toBe(''); // the token left the address bar
+      await page.waitForSelector('a.subscribe[aria-disabled="false"]');
+      expect(await page.locator('article.tier').count()).toBe(3);
+      expect(await page.locator('article.tier h2').allTextContents()).toEqual([
+        'Silver AI Wing – AI Foundation', 'Gold Swan Wing – AI Performance', 'Platinum Galaxy Wing – AI Elite',
+      ]);
+      const hrefs = await page.locator('a.subscribe').evaluateAll((as) => as.map((a) => (a as unknown as { href: string }).href));
+      expect(hrefs.map((h) => new URL(h).origin + new URL(h).pathname)).toEqual([
+        'https://buy.stripe.com/test_one', 'https://buy.stripe.com/test_two', 'https://buy.stripe.com/test_three',
+      ]);
+      for (const h of hrefs) expect(new URL(h).searchParams.get('client_reference_id')).toBe(clientId);
+      await expect.poll(() => page.locator('#status').textContent()).toContain('tier_2 (trialing)');
+      await Promise.all([page.waitForURL(/billing\.stripe\.com/), page.click('#manage')]);
+      expect(errors).toEqual([]);
+      expect(fake.calls).toContain('POST /v1/billing_portal/sessions');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('GET /pricing without a token shows disabled cards and a sign-in prompt', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${server.url}/pricing`);
+      expect(await page.locator('a.subscribe[aria-disabled="true"]').count()).toBe(3);
+      expect(await page.locator('#status').textContent()).toContain('Sign in');
+    } finally {
+      await page.close();
+    }
+  });
+});
