@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import {
+  withService,
   SwanError,
   isUuid,
   withActor,
@@ -122,15 +123,7 @@ export interface Billing {
 const signatureInvalid = () =>
   new SwanError({ code: 'WEBHOOK_SIGNATURE_INVALID', message: 'Stripe webhook signature is missing, invalid or too old' });
 
-/** Runs `fn` in a transaction as the billing service (app role, `billing_service` role setting). */
-async function asService<T>(db: Kysely<any>, fn: (trx: Transaction<any>) => Promise<T>): Promise<T> {
-  return db.transaction().execute(async (trx) => {
-    await sql`select set_config('role', 'swan_app', true),
-                     set_config('app.current_user_id', '', true),
-                     set_config('app.current_user_role', ${SERVICE_ROLE}, true)`.execute(trx);
-    return fn(trx);
-  });
-}
+const asService = <T>(db: Kysely<any>, fn: (trx: Transaction<any>) => Promise<T>): Promise<T> => withService(db, SERVICE_ROLE, fn);
 
 const toDate = (unix: number | null | undefined): Date | null => (unix == null ? null : new Date(unix * 1000));
 const idOf = (value: string | { id: string } | null | undefined): string | null =>

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { SwanError, isUuid, type Actor, type EventPublisher, type ExportContributor } from '@swan/core';
+import { withService, SwanError, isUuid, type Actor, type EventPublisher, type ExportContributor } from '@swan/core';
 import twilio from 'twilio';
 import { isTimeZone, LOCAL_TIME, nextDailyOccurrence } from './timezone.js';
 import { classifyTwilioError, TWILIO_UNSUBSCRIBED, withIdempotencyKey, type TwilioClient } from './twilio.js';
@@ -210,15 +210,7 @@ export interface Checkins {
   readonly configured: boolean;
 }
 
-/** Runs `fn` in a transaction as the check-ins service (app role, `checkins_service` role setting). */
-async function asService<T>(db: Kysely<any>, fn: (trx: Transaction<any>) => Promise<T>): Promise<T> {
-  return db.transaction().execute(async (trx) => {
-    await sql`select set_config('role', 'swan_app', true),
-                     set_config('app.current_user_id', '', true),
-                     set_config('app.current_user_role', ${SERVICE_ROLE}, true)`.execute(trx);
-    return fn(trx);
-  });
-}
+const asService = <T>(db: Kysely<any>, fn: (trx: Transaction<any>) => Promise<T>): Promise<T> => withService(db, SERVICE_ROLE, fn);
 
 const invalid = (message: string, problems: { path: string; message: string }[]) =>
   new SwanError({ code: 'VALIDATION_FAILED', message, details: { problems } });

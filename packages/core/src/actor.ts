@@ -62,3 +62,29 @@ export async function withActor<DB, T>(
     return fn(trx);
   });
 }
+
+const SERVICE_ROLE = /^[a-z][a-z0-9_]*_service$/;
+
+/**
+ * Runs `fn` in one transaction as an internal service of a package (a webhook processor, an
+ * outbox handler): the application database role, no user id, and `app.current_user_role` set
+ * to `service` (which must end in `_service`, e.g. `billing_service`) so row-level-security
+ * policies can grant that service exactly what it needs. Transaction-scoped like {@link withActor}.
+ *
+ * @example
+ * ```ts
+ * await withService(db, 'billing_service', (trx) =>
+ *   trx.updateTable('client_subscriptions').set({ status: 'canceled' }).where('id', '=', id).execute());
+ * ```
+ */
+export async function withService<DB, T>(db: Kysely<DB>, service: string, fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
+  if (!SERVICE_ROLE.test(service) || service === 'ai_service') {
+    throw new SwanError({ code: 'INVALID_SERVICE_ROLE', message: `Service role setting must look like "<name>_service" (got "${service}")` });
+  }
+  return db.transaction().execute(async (trx) => {
+    await sql`select set_config('role', ${APP_DB_ROLE}, true),
+                     set_config('app.current_user_id', '', true),
+                     set_config('app.current_user_role', ${service}, true)`.execute(trx);
+    return fn(trx);
+  });
+}

@@ -1,1 +1,13 @@
-export {};
+export {
+  createRateLimiter,
+  rateLimitHeaders,
+  type RateLimiter,
+  type RateLimiterOptions,
+  type RateLimitDecision,
+  type RateLimitAlert,
+  type DecisionSource,
+} from './limiter.js';
+export { DEFAULT_POLICIES, type RateLimitPolicy, type PolicyOverride, type FailMode, type DefaultPolicyName } from './policies.js';
+export { clientKey, twilioSenderKey, type KeyFunction } from './keys.js';
+export { redisClientOptions, type Violator } from './stores.js';
+export { rateLimitRoutes } from './routes.js';

@@ -1,0 +1,33 @@
+import { errors, ok, type Guard, type Route } from '@swan/core';
+import type { RateLimiter } from './limiter.js';
+
+/**
+ * Admin routes of the limiter: `GET /api/admin/rate-limit/violators?limit=20&policy=aiQuery` (admin
+ * only) → `{ success: true, violators: [{ policy, key, violations }], windowSeconds, threshold }`.
+ * Keys are pseudonymous (`actor:<uuid>`, `ip:…`/`phone:…` hashes).
+ *
+ * @example
+ * ```ts
+ * app.use(swanRouter([...rateLimitRoutes(limiter)]));
+ * ```
+ */
+export function rateLimitRoutes(limiter: RateLimiter, options: { guards?: readonly Guard[] } = {}): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/api/admin/rate-limit/violators',
+      access: ['admin'],
+      body: 'none',
+      ...(options.guards ? { guards: options.guards } : {}),
+      async handler(req) {
+        const raw = req.query.limit ?? '20';
+        const limit = /^\d{1,3}$/.test(raw) ? Number(raw) : NaN;
+        if (!(limit >= 1 && limit <= 100)) throw errors.validation('limit must be an integer from 1 to 100', { field: 'limit' });
+        const policy = req.query.policy;
+        if (policy !== undefined && !limiter.policies.has(policy)) throw errors.validation('Unknown policy', { field: 'policy', policies: [...limiter.policies.keys()] });
+        const violators = await limiter.topViolators(limit, policy === undefined ? {} : { policy });
+        return ok({ violators, windowSeconds: limiter.alertWindowSeconds, threshold: limiter.violatorThreshold });
+      },
+    },
+  ];
+}

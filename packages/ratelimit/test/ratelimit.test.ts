@@ -1,0 +1,220 @@
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { createDatabase, isSwanError, toErrorResponse, type EventPublisher, type SwanError } from '@swan/core';
+import { redisUrl } from '@swan/test-utils';
+import {
+  createRateLimiter, rateLimitRoutes, twilioSenderKey, type RateLimitAlert, type RateLimiter, type RateLimiterOptions,
+} from '../src/index.js';
+import { actor, headerContext, request, uniquePrefix } from './helpers.js';
+
+const url = redisUrl();
+const stores = [{ name: 'memory', redis: false }, ...(url ? [{ name: 'redis', redis: true }] : [])];
+
+const open: RateLimiter[] = [];
+function limiter(redis: boolean, options: RateLimiterOptions = {}): RateLimiter {
+  // A generous command timeout: these tests are about counting; outage.test.ts covers the 50 ms default.
+  const l = createRateLimiter({ ...(redis ? { redis: url!, prefix: uniquePrefix(), commandTimeoutMs: 2000 } : {}), ...options });
+  open.push(l);
+  return l;
+}
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((l) => l.close()));
+});
+
+async function rejection(p: Promise<unknown>): Promise<SwanError> {
+  const error = await p.then(() => undefined, (e: unknown) => e);
+  if (!isSwanError(error)) throw new Error(`expected a SwanError, got ${String(error)}`);
+  return error;
+}
+
+describe.each(stores)('rate limiter on $name', ({ redis }) => {
+  it('sets RateLimit-Policy and RateLimit after each request, then 429 with Retry-After', async () => {
+    const now = Date.UTC(2030, 0, 1, 12); // frozen: every request of this test is in one window
+    const l = limiter(redis, { policies: { burst: { points: 3, windowSeconds: 60 } }, clock: () => now });
+    const guard = l.guard('burst');
+    const seen: Record<string, string>[] = [];
+    for (let i = 0; i < 3; i++) {
+      const ctx = headerContext();
+      await guard(request(), ctx);
+      seen.push(ctx.headers);
+    }
+    const t = Number(/;t=(\d+)$/.exec(seen[0]!.RateLimit!)![1]); // seconds left in this key's window
+    expect(t).toBeGreaterThanOrEqual(1);
+    expect(t).toBeLessThanOrEqual(60);
+    expect(seen).toEqual([2, 1, 0].map((r) => ({ 'RateLimit-Policy': '"burst";q=3;w=60', RateLimit: `"burst";r=${r};t=${t}` })));
+
+    const ctx = headerContext();
+    const error = await rejection(Promise.resolve(guard(request(), ctx)));
+    const response = toErrorResponse(error);
+    expect(response.status).toBe(429);
+    expect(response.body.error.code).toBe('RATE_LIMITED');
+    expect(response.body.error.details).toMatchObject({ policy: 'burst', limit: 3, retryAfterSeconds: t });
+    expect(response.headers).toEqual({ 'RateLimit-Policy': '"burst";q=3;w=60', RateLimit: `"burst";r=0;t=${t}`, 'Retry-After': String(t) });
+    expect(ctx.headers).toEqual(response.headers);
+    // Another key has its own count.
+    await guard(request({ ip: '198.51.100.7' }), headerContext());
+  });
+
+  it('starts a new window when the clock passes its end', async () => {
+    let now = Date.UTC(2030, 0, 1);
+    const l = limiter(redis, { policies: { minute: { points: 2, windowSeconds: 60 } }, clock: () => now });
+    const d = [await l.consume('minute', 'ip:10.0.0.1'), await l.consume('minute', 'ip:10.0.0.1'), await l.consume('minute', 'ip:10.0.0.1')];
+    expect(d.map((x) => x.allowed)).toEqual([true, true, false]);
+    expect(d.map((x) => x.resetMs)).toEqual([d[0]!.resetMs, d[0]!.resetMs, d[0]!.resetMs]);
+    now += d[0]!.resetMs - 1;
+    expect(await l.consume('minute', 'ip:10.0.0.1')).toMatchObject({ allowed: false, resetMs: 1, resetSeconds: 1 });
+    now += 1;
+    expect(await l.consume('minute', 'ip:10.0.0.1')).toMatchObject({ allowed: true, remaining: 1, resetMs: 60_000, resetSeconds: 60 });
+  });
+
+  it('resets after a real 1 s window', async () => {
+    const l = limiter(redis, { policies: { short: { points: 2, windowSeconds: 1 } } });
+    let first = await l.consume('short', 'ip:10.0.0.1');
+    // Start the sequence early in a window so it cannot straddle a reset.
+    if (first.resetMs < 500) {
+      await new Promise((r) => setTimeout(r, first.resetMs + 10));
+      first = await l.consume('short', 'ip:10.0.0.1');
+    }
+    const rest = [await l.consume('short', 'ip:10.0.0.1'), await l.consume('short', 'ip:10.0.0.1')];
+    expect([first, ...rest].map((d) => d.allowed)).toEqual([true, true, false]);
+    expect(rest[1]).toMatchObject({ remaining: 0, resetSeconds: 1, limit: 2, windowSeconds: 1 });
+    await new Promise((r) => setTimeout(r, rest[1]!.resetMs + 10));
+    expect(await l.consume('short', 'ip:10.0.0.1')).toMatchObject({ allowed: true, remaining: 1 });
+  });
+
+  it('keys by actor when authenticated, by IP otherwise, and applies tier overrides', async () => {
+    const tier3 = actor('11111111-1111-4111-8111-111111111111');
+    const other = actor('22222222-2222-4222-8222-222222222222');
+    const l = limiter(redis, {
+      policies: { aiQuery: { points: 2 } },
+      tierOverride: (a, policy) => (policy === 'aiQuery' && a.id === tier3.id ? 4 : undefined),
+    });
+    const guard = l.guard('aiQuery');
+    const admitted = async (req: ReturnType<typeof request>) => {
+      let n = 0;
+      for (let i = 0; i < 6; i++) n += await Promise.resolve(guard(req, headerContext())).then(() => 1, () => 0);
+      return n;
+    };
+    // Same IP for all three callers: the actors are still counted separately.
+    expect(await admitted(request({ actor: tier3 }))).toBe(4);
+    expect(await admitted(request({ actor: other }))).toBe(2);
+    expect(await admitted(request())).toBe(2);
+    const ctx = headerContext();
+    await rejection(Promise.resolve(guard(request({ actor: tier3 }), ctx)));
+    expect(ctx.headers['RateLimit-Policy']).toBe('"aiQuery";q=4;w=60');
+  });
+
+  it('keys the Twilio webhook by the sender phone number, not the IP', async () => {
+    const l = limiter(redis);
+    const guard = l.guard('twilioWebhook', { key: twilioSenderKey });
+    const sms = (from: string) => request({ ip: '54.0.0.1', body: { From: from, Body: 'ok' } });
+    await guard(sms('+15551230001'), headerContext());
+    await guard(sms('+15551230001'), headerContext());
+    await rejection(Promise.resolve(guard(sms('+15551230001'), headerContext())));
+    await guard(sms('+15551230002'), headerContext());
+  });
+
+  it('counts violators and fires one alert per key and window, without PII', async () => {
+    const alerts: RateLimitAlert[] = [];
+    const options: RateLimiterOptions = {
+      policies: { tight: { points: 1, windowSeconds: 60 } },
+      violatorThreshold: 3,
+      onAlert: (a) => { alerts.push(a); },
+    };
+    // Two instances sharing Redis still raise one alert between them.
+    const prefix = uniquePrefix();
+    const a = limiter(redis, { ...options, prefix });
+    const b = redis ? limiter(redis, { ...options, prefix }) : a;
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? b : a).consume('tight', 'ip:192.0.2.44')));
+    expect(results.filter((d) => d.allowed)).toHaveLength(1);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ policy: 'tight', threshold: 3, violations: 3, windowSeconds: 900 });
+    expect(JSON.stringify(alerts[0])).not.toContain('192.0.2.44');
+    expect(alerts[0]!.key).toMatch(/^ip:[A-Za-z0-9_-]{22}$/);
+    const top = await a.topViolators(5);
+    expect(top).toEqual([{ policy: 'tight', key: alerts[0]!.key, violations: 19 }]);
+    // A second key alerts on its own.
+    for (let i = 0; i < 4; i++) await a.consume('tight', 'actor:33333333-3333-4333-8333-333333333333');
+    expect(alerts.map((x) => x.key)).toEqual([alerts[0]!.key, 'actor:33333333-3333-4333-8333-333333333333']);
+  });
+});
+
+describe.skipIf(!url)('rate limiter on shared Redis', () => {
+  it('admits exactly the policy count across two app instances (200 concurrent requests)', async () => {
+    const prefix = uniquePrefix();
+    const now = Date.now();
+    const options: RateLimiterOptions = { policies: { aiQuery: { points: 10, windowSeconds: 60 } }, prefix, clock: () => now };
+    const one = limiter(true, options);
+    const two = limiter(true, options);
+    const guards = [one.guard('aiQuery'), two.guard('aiQuery')];
+    const caller = actor('44444444-4444-4444-8444-444444444444');
+    const outcomes = await Promise.all(Array.from({ length: 200 }, (_, i) => {
+      const ctx = headerContext();
+      return Promise.resolve(guards[i % 2]!(request({ actor: caller }), ctx)).then(
+        () => ({ ok: true, headers: ctx.headers }),
+        (e: SwanError) => ({ ok: false, code: e.code, headers: ctx.headers }),
+      );
+    }));
+    const admitted = outcomes.filter((o) => o.ok);
+    expect(admitted).toHaveLength(10);
+    expect(new Set(outcomes.filter((o) => !o.ok).map((o) => 'code' in o && o.code))).toEqual(new Set(['RATE_LIMITED']));
+    // Each admitted request saw a distinct remaining count 9..0.
+    expect(admitted.map((o) => Number(/r=(\d+)/.exec(o.headers.RateLimit!)![1])).sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('keeps counting violators after Redis dropped its loaded scripts (SCRIPT FLUSH)', async () => {
+    const l = limiter(true, { policies: { p: { points: 1, windowSeconds: 60 } } });
+    await l.consume('p', 'ip:10.1.1.1');
+    expect(await l.consume('p', 'ip:10.1.1.1')).toMatchObject({ allowed: false, source: 'redis' }); // script loaded
+    const admin = new Redis(url!);
+    await admin.script('FLUSH');
+    await admin.quit();
+    expect(await l.consume('p', 'ip:10.1.1.1')).toMatchObject({ allowed: false, source: 'redis' });
+    expect((await l.topViolators(1))[0]).toMatchObject({ policy: 'p', violations: 2 });
+  });
+
+  it('publishes the alert as a rate_limit_alert event in a transaction', async () => {
+    const db = createDatabase();
+    await sql`create table events (event_type text not null, payload jsonb not null, idempotency_key text unique)`.execute(db);
+    // A minimal outbox: writes the event in the caller's transaction.
+    const events: EventPublisher = {
+      async publish(trx, event) {
+        await sql`insert into events values (${event.eventType}, ${JSON.stringify(event.payload)}::jsonb, ${event.idempotencyKey ?? null})`.execute(trx);
+        return { eventId: 'e1' };
+      },
+    };
+    try {
+      const l = limiter(true, { policies: { tight: { points: 1, windowSeconds: 60 } }, violatorThreshold: 2, events, db });
+      await Promise.all(Array.from({ length: 8 }, () => l.consume('tight', 'phone:+15550001111')));
+      const rows = (await sql<{ event_type: string; payload: RateLimitAlert }>`select * from events`.execute(db)).rows;
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.event_type).toBe('rate_limit_alert');
+      expect(rows[0]!.payload).toMatchObject({ policy: 'tight', violations: 2, threshold: 2 });
+      expect(JSON.stringify(rows[0])).not.toContain('5550001111');
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('serves the admin violators route', async () => {
+    const l = limiter(true, { policies: { tight: { points: 1, windowSeconds: 60 } } });
+    for (let i = 0; i < 3; i++) await l.consume('tight', 'actor:55555555-5555-4555-8555-555555555555');
+    for (let i = 0; i < 2; i++) await l.consume('aiQuery', 'ip:10.9.9.9').then(() => undefined);
+    const [route] = rateLimitRoutes(l);
+    expect(route).toMatchObject({ method: 'GET', path: '/api/admin/rate-limit/violators', access: ['admin'] });
+    const admin = actor('66666666-6666-4666-8666-666666666666', 'admin');
+    const res = await route!.handler(request({ method: 'GET', actor: admin, query: { limit: '5' } }));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      success: true, threshold: 10, windowSeconds: 900,
+      violators: [{ policy: 'tight', key: 'actor:55555555-5555-4555-8555-555555555555', violations: 2 }],
+    });
+    const filtered = await route!.handler(request({ method: 'GET', actor: admin, query: { policy: 'aiQuery' } }));
+    expect((filtered.body as { violators: unknown[] }).violators).toEqual([]);
+    for (const query of [{ limit: '0' }, { limit: 'abc' }, { limit: '101' }, { policy: 'nope' }]) {
+      const error = await rejection(route!.handler(request({ method: 'GET', actor: admin, query })));
+      expect(error.code).toBe('VALIDATION_FAILED');
+    }
+  });
+});

@@ -1,0 +1,97 @@
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { SwanError, type Guard } from '@swan/core';
+import { masterPromptSchema } from './generated/schema.js';
+import { createMasterPromptCheck, createProblemsOf, checkSchemaVersion, schemaValidationFailure, SCHEMA_MAJOR_VERSION, type CompiledValidate } from './check.js';
+import type { MasterPrompt } from './types.js';
+
+// ajv-formats is CommonJS with `exports.default`; under NodeNext the default import is the module.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
+
+/**
+ * Ajv options of the server validator; the standalone code is generated with the same
+ * (scripts/generate.mjs `AJV_OPTIONS`). `inlineRefs: false` keeps each `definitions` entry one
+ * function, which keeps the browser bundle small.
+ */
+export const AJV_OPTIONS = { strict: true, allErrors: true, inlineRefs: false } as const;
+
+const ajv = new Ajv({ ...AJV_OPTIONS });
+addFormats(ajv);
+
+/**
+ * The schema compiled once, at import: Ajv strict mode, ajv-formats, all errors.
+ *
+ * @example
+ * ```ts
+ * if (!compiledMasterPromptValidator(doc)) console.log(compiledMasterPromptValidator.errors);
+ * ```
+ */
+export const compiledMasterPromptValidator: CompiledValidate = ajv.compile(masterPromptSchema as object);
+
+/**
+ * Checks a master prompt: version first (`MISSING_SCHEMA_VERSION`, `INCOMPATIBLE_SCHEMA_VERSION`),
+ * then the schema (`SCHEMA_VALIDATION_FAILED`, one readable problem per issue). Never throws.
+ *
+ * @example
+ * ```ts
+ * const r = checkMasterPrompt(req.body);
+ * if (!r.ok) return res.status(400).json({ success: false, error: { code: r.code, message: r.message, details: r.details } });
+ * ```
+ */
+export const checkMasterPrompt = createMasterPromptCheck(compiledMasterPromptValidator);
+
+/**
+ * Schema problems of a value (no version gate), `[]` when valid.
+ *
+ * @example
+ * ```ts
+ * masterPromptProblems({ schema_version: '3.0.0' }).map((p) => p.message);
+ * // ['meta is required', 'client_profile is required']
+ * ```
+ */
+export const masterPromptProblems = createProblemsOf(compiledMasterPromptValidator);
+
+/**
+ * Throws the matching `SwanError` (HTTP 400) unless `data` is a valid v3 master prompt.
+ *
+ * @example
+ * ```ts
+ * assertMasterPrompt(body); // body is MasterPrompt from here on
+ * ```
+ */
+export function assertMasterPrompt(data: unknown): asserts data is MasterPrompt {
+  const result = checkMasterPrompt(data);
+  if (!result.ok) throw new SwanError({ code: result.code, message: result.message, details: result.details });
+}
+
+/**
+ * Guard: rejects a request body without `schema_version` (400 `MISSING_SCHEMA_VERSION`) or with
+ * another major version (400 `INCOMPATIBLE_SCHEMA_VERSION`, naming expected and received).
+ * Put it before {@link validateMasterPromptBody}.
+ *
+ * @example
+ * ```ts
+ * const route: Route = { method: 'POST', path: '/api/prompts', access: ['admin'],
+ *   guards: [enforceSchemaVersion('3'), validateMasterPromptBody], handler };
+ * ```
+ */
+export function enforceSchemaVersion(major: string = SCHEMA_MAJOR_VERSION): Guard {
+  checkSchemaVersion(null, major); // throws TypeError for a bad major now, not per request
+  return (req) => {
+    const failure = checkSchemaVersion(req.body, major);
+    if (failure) throw new SwanError({ code: failure.code, message: failure.message, details: failure.details });
+  };
+}
+
+/**
+ * Guard: 400 `SCHEMA_VALIDATION_FAILED` with every problem unless the body matches the v3 schema.
+ *
+ * @example
+ * ```ts
+ * app.post('/prompts', expressGuard(enforceSchemaVersion('3')), expressGuard(validateMasterPromptBody), handler);
+ * ```
+ */
+export const validateMasterPromptBody: Guard = (req) => {
+  const problems = masterPromptProblems(req.body);
+  if (problems.length > 0) throw new SwanError(schemaValidationFailure(problems));
+};

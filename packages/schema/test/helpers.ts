@@ -1,0 +1,2 @@
+export * from '@swan/schema';
+export { isSwanError as isSwanErrorLike } from '@swan/core';
