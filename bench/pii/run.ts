@@ -1,0 +1,107 @@
+// PII create and audited read vs plain unencrypted insert / primary-key select of the same rows,
+// at 1, 4 and 16 concurrent clients on PostgreSQL (same run, same database, same pool).
+//   create  = PiiService.createClient: fresh data key, 8 fields AES-256-GCM, blind indexes, training
+//             row, alias, audit entry — one CTE inside withActor (BEGIN, set_config, CTE, COMMIT)
+//   read    = PiiService.getClientPII: one CTE (UPDATE … RETURNING + audit INSERT + key join) inside
+//             withActor, then decryption with the data key from the bounded in-memory cache
+//   plain   = one autocommit INSERT / SELECT … WHERE pk of the same plaintext values
+// The audit chainer runs in the background as in production.
+// Run: cd bench && npx tsx pii/run.ts   (DATABASE_URL: a superuser, default postgres://postgres@127.0.0.1:5432/test;
+// packages built with `pnpm build`). BENCH_CLIENTS (default 10000), BENCH_READS per level (default 2000).
+import { randomBytes, randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import { createDatabase, migrate, migrations as coreMigrations, startAuditChainer, type Actor } from '@swan/core';
+import { LocalKeyProvider, PiiService, migrations as piiMigrations } from '@swan/pii';
+
+const BASE = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 10_000);
+const READS = Number(process.env.BENCH_READS ?? 2000);
+const LEVELS = [1, 4, 16];
+const POOL = 20;
+const admin: Actor = { id: randomUUID(), role: 'admin' };
+
+function withDb(url: string, database: string, user?: string): string {
+  const u = new URL(url);
+  if (user) { u.username = user; u.password = ''; }
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+const body = (n: number) => ({
+  pii: {
+    full_name: `Bench Person ${n}`, preferred_name: `BP${n}`, date_of_birth: '1988-03-14', email: `bench${n}@example.com`,
+    phone_number: `+1213${String(3000000 + (n % 6999999)).padStart(7, '0')}`, blood_type: 'A+',
+    emergency_contact: { name: `Kin ${n}`, relationship: 'sibling', phone: '+12025550123' },
+    address: { street: `${n} Main St`, city: 'Springfield', state: 'CA', zip: '90001' },
+  },
+  training: { gender: 'female', height_inches: 66, weight_lbs: 150.5, training_goals: ['strength'], training_tier: 'tier_2' },
+});
+
+/** Runs `n` operations with `concurrency` workers; returns operations per second. */
+async function throughput(n: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    for (let i = next++; i < n; i = next++) await op(i);
+  }));
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function main() {
+  const name = `swan_bench_pii_${randomBytes(4).toString('hex')}`;
+  const root = createDatabase({ url: BASE, poolSize: 1 });
+  await sql.raw(`create database ${name}`).execute(root);
+  const owner = createDatabase({ url: withDb(BASE, name), poolSize: 2 });
+  const app = createDatabase({ url: withDb(BASE, name, 'swan_app'), poolSize: POOL });
+  const chainer = startAuditChainer(app);
+  try {
+    await migrate(owner, [coreMigrations, piiMigrations]);
+    await sql`create table bench_plain (client_id uuid primary key, full_name text, preferred_name text, date_of_birth text,
+      blood_type text, phone_number text, email text, emergency_contact jsonb, address jsonb)`.execute(owner);
+    await sql`grant select, insert on bench_plain to swan_app`.execute(owner);
+    const options = { db: app, keys: LocalKeyProvider.fromEnv(`bench:${randomBytes(32).toString('base64')}`), indexKey: randomBytes(32) };
+    const pii = new PiiService(options);
+    const fast = new PiiService({ ...options, readCommit: 'fast' });
+    await pii.createClient(admin, body(-1)); // warm up
+    const perLevel = Math.floor(CLIENTS / LEVELS.length);
+    const rows: string[][] = [];
+    const ourIds: string[] = [];
+    const plainIds: string[] = [];
+    let offset = 0;
+    for (const c of LEVELS) {
+      const base = offset;
+      offset += perLevel;
+      const plainInsert = await throughput(perLevel, c, async (i) => {
+        const id = randomUUID();
+        const p = body(base + i).pii;
+        await sql`insert into bench_plain values (${id}, ${p.full_name}, ${p.preferred_name}, ${p.date_of_birth}, ${p.blood_type},
+          ${p.phone_number}, ${p.email}, ${JSON.stringify(p.emergency_contact)}::jsonb, ${JSON.stringify(p.address)}::jsonb)`.execute(app);
+        plainIds.push(id);
+      });
+      const create = await throughput(perLevel, c, async (i) => { ourIds.push((await pii.createClient(admin, body(base + i))).clientId); });
+      rows.push([`create (${c})`, plainInsert.toFixed(0), create.toFixed(0), (plainInsert / create).toFixed(2)]);
+    }
+    for (const c of LEVELS) {
+      const reads = READS;
+      const pick = (ids: string[]) => ids[Math.floor(Math.random() * ids.length)]!;
+      const plainSelect = await throughput(reads, c, () => sql`select * from bench_plain where client_id = ${pick(plainIds)}`.execute(app));
+      const read = await throughput(reads, c, () => pii.getClientPII(pick(ourIds), admin, 'benchmark'));
+      const readFast = await throughput(reads, c, () => fast.getClientPII(pick(ourIds), admin, 'benchmark'));
+      rows.push([`audited read, durable commit (${c})`, plainSelect.toFixed(0), read.toFixed(0), (plainSelect / read).toFixed(2)]);
+      rows.push([`audited read, readCommit 'fast' (${c})`, plainSelect.toFixed(0), readFast.toFixed(0), (plainSelect / readFast).toFixed(2)]);
+    }
+    console.log(`\n${ourIds.length} clients created through @swan/pii, ${plainIds.length} plain rows; PostgreSQL, pool ${POOL}\n`);
+    console.log('| operation (concurrent clients) | plain ops/s | @swan/pii ops/s | plain ÷ ours |');
+    console.log('|---|---:|---:|---:|');
+    for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+    console.log('\nTargets: create and read ratio ≤ 4 at 1 client; read ratio ≤ 4 at 16 clients.');
+  } finally {
+    await chainer.stop();
+    await app.destroy();
+    await owner.destroy();
+    await sql.raw(`drop database if exists ${name} with (force)`).execute(root);
+    await root.destroy();
+  }
+}
+
+await main();

@@ -1,0 +1,52 @@
+import { SwanError, type EventPublisher } from '@swan/core';
+import { checkinsRoutes, createCheckins, createTwilioClient, migrations, type CheckinsPii } from '@swan/checkins';
+import { migrations as piiMigrations } from '@swan/pii';
+import type { ServerModule } from './types.js';
+
+/** Without the outbox nothing can be scheduled: every publish is refused with 503. */
+const noOutbox: EventPublisher = {
+  publish: async () => {
+    throw new SwanError({ code: 'UNAVAILABLE', message: 'Check-ins need the outbox module' });
+  },
+};
+
+/**
+ * Twilio SMS check-ins of the example server: `POST /api/clients/:clientId/checkins` and
+ * `POST /webhooks/twilio/sms` (signature checked against `PUBLIC_URL`, then the `twilioWebhook`
+ * limit per sender). Sending runs in the outbox handlers of `morning_checkin_scheduled` /
+ * `evening_checkin_scheduled`, never on the request path. Configured by `TWILIO_ACCOUNT_SID`,
+ * `TWILIO_AUTH_TOKEN`, `TWILIO_FROM` and `TWILIO_API_BASE` (another API origin, e.g. a local mock);
+ * without them it starts, says so, rejects every webhook (403) and dead-letters sends at once.
+ */
+export const checkinsModule: ServerModule = {
+  name: 'checkins',
+  // after pii's and the outbox's migrations (the outbox module lists its own; de-duplicated by the server)
+  migrations: [piiMigrations, migrations],
+  setup(ctx) {
+    const { env } = ctx.config;
+    const pii = ctx.services.pii as CheckinsPii | undefined;
+    if (!pii) throw new Error('checkins: the pii module must be set up first');
+    const accountSid = env.TWILIO_ACCOUNT_SID || null;
+    const authToken = env.TWILIO_AUTH_TOKEN || null;
+    const from = env.TWILIO_FROM || null;
+    const client = accountSid && authToken
+      ? createTwilioClient({ accountSid, authToken, ...(env.TWILIO_API_BASE ? { apiBase: env.TWILIO_API_BASE } : {}) })
+      : null;
+    const missing = [!accountSid && 'TWILIO_ACCOUNT_SID', !authToken && 'TWILIO_AUTH_TOKEN', !from && 'TWILIO_FROM'].filter(Boolean);
+    if (missing.length) {
+      ctx.logger.warn(`checkins: ${missing.join(', ')} not set: check-in SMS are dead-lettered and inbound webhooks rejected until configured`);
+    } else {
+      ctx.logger.info('checkins: Twilio configured', { apiBase: env.TWILIO_API_BASE ? new URL(env.TWILIO_API_BASE).origin : 'https://api.twilio.com' });
+    }
+    if (!ctx.events || !ctx.onEvent) ctx.logger.warn('checkins: no outbox: check-ins cannot be scheduled or sent');
+    const checkins = createCheckins({ db: ctx.db, events: ctx.events ?? noOutbox, pii, twilio: client, from, authToken });
+    for (const [type, handler] of Object.entries(checkins.handlers)) ctx.onEvent?.(type, handler);
+    ctx.services.checkins = checkins;
+    ctx.exportContributors.push(checkins.exportContributor);
+    const limit = ctx.rateLimit?.('twilioWebhook');
+    const general = ctx.rateLimit?.('general');
+    return {
+      routes: checkinsRoutes({ db: ctx.db, checkins, ...(limit ? { webhookGuards: [limit] } : {}), ...(general ? { guards: [general] } : {}) }),
+    };
+  },
+};

@@ -1,0 +1,87 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { SwanError } from '@swan/core';
+import { AwsKmsKeyProvider, LocalKeyProvider, PiiService, migrations, piiRoutes, type ForgottenClients, type KeyProvider } from '@swan/pii';
+import type { ServerConfig, ServerModule } from './types.js';
+
+const DAY = 86_400_000;
+
+/** Erased client ids, one a line in a file, so a restarted server still refuses their old keys. */
+function forgottenFile(path: string): ForgottenClients {
+  const ids = new Set(existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : []);
+  return {
+    has: (id) => ids.has(id),
+    add: (id) => {
+      if (ids.has(id)) return;
+      ids.add(id);
+      appendFileSync(path, `${id}\n`, { mode: 0o600 });
+    },
+  };
+}
+
+/**
+ * Development keys, generated once and kept in `DATA_DIR/swan-dev-keys.json` (mode 600) so a
+ * restarted development server can still decrypt what it wrote. Never used in production.
+ */
+function developmentKeys(dir: string): { masterKeys: string; indexKey: string } {
+  const file = join(dir, 'swan-dev-keys.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as { masterKeys: string; indexKey: string };
+  const keys = { masterKeys: `dev1:${randomBytes(32).toString('base64')}`, indexKey: randomBytes(32).toString('base64') };
+  writeFileSync(file, JSON.stringify(keys), { mode: 0o600 });
+  return keys;
+}
+
+function keysFrom(config: ServerConfig, warn: (m: string) => void): { keys: KeyProvider; indexKey: Buffer } {
+  const env = config.env;
+  const dir = resolve(config.dataDir);
+  mkdirSync(dir, { recursive: true });
+  const forgotten = forgottenFile(join(dir, 'swan-erased-clients.txt'));
+  let masterKeys = env.SWAN_MASTER_KEYS;
+  let indexKey = env.SWAN_INDEX_KEY;
+  if ((!masterKeys && !env.SWAN_KMS_KEY_ID) || !indexKey) {
+    if (!config.development) throw new SwanError({ code: 'CONFIG_INVALID', message: 'SWAN_MASTER_KEYS (or SWAN_KMS_KEY_ID) and SWAN_INDEX_KEY are required when NODE_ENV=production' });
+    const dev = developmentKeys(dir);
+    masterKeys ||= dev.masterKeys;
+    indexKey ||= dev.indexKey;
+    warn(`pii: DEVELOPMENT KEYS in ${join(dir, 'swan-dev-keys.json')} — set SWAN_MASTER_KEYS and SWAN_INDEX_KEY; data written now is only as safe as that file`);
+  }
+  const keys = env.SWAN_KMS_KEY_ID
+    ? new AwsKmsKeyProvider({ keyId: env.SWAN_KMS_KEY_ID, forgotten, ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}) })
+    : LocalKeyProvider.fromEnv(masterKeys!, { forgotten });
+  return { keys, indexKey: Buffer.from(indexKey!, 'base64') };
+}
+
+/**
+ * PII of the example server: keys from `SWAN_MASTER_KEYS` / `SWAN_INDEX_KEY` (or `SWAN_KMS_KEY_ID`
+ * for AWS KMS), development keys persisted in `DATA_DIR` with a loud warning when unset, the
+ * client/PII/training/erase/export/audit routes of API.md, `ctx.services.pii` for later modules
+ * (check-ins find a client by phone and read a number with an audited, purpose-stated access),
+ * and a daily release of erased clients' aliases after the retention window.
+ */
+export const piiModule: ServerModule = {
+  name: 'pii',
+  migrations: [migrations],
+  setup(ctx) {
+    const { keys, indexKey } = keysFrom(ctx.config, (m) => ctx.logger.warn(m));
+    const service = new PiiService({ db: ctx.db, keys, indexKey, ...(ctx.events ? { events: ctx.events } : {}) });
+    ctx.services.pii = service;
+    let timer: NodeJS.Timeout | undefined;
+    const release = () => service.releaseErasedAliases().then(
+      (n) => n && ctx.logger.info('pii: released aliases of erased clients', { count: n }),
+      (error: unknown) => ctx.logger.error('pii: alias release failed', { error: (error as Error).message }),
+    );
+    const general = ctx.rateLimit?.('general');
+    return {
+      routes: piiRoutes({ service, exportContributors: () => ctx.exportContributors, ...(general ? { guards: [general] } : {}) }),
+      start() {
+        void release();
+        timer = setInterval(release, DAY);
+        timer.unref();
+      },
+      stop() {
+        clearInterval(timer);
+      },
+    };
+  },
+};

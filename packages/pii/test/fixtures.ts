@@ -1,0 +1,35 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Actor } from '@swan/core';
+import { LocalKeyProvider, PiiService, type KeyProvider } from '@swan/pii';
+
+export const admin: Actor = { id: randomUUID(), role: 'admin' };
+export const ai: Actor = { id: randomUUID(), role: 'ai_service' };
+export const trainer = (): Actor => ({ id: randomUUID(), role: 'trainer' });
+
+export const masterKey = (id: string) => `${id}:${randomBytes(32).toString('base64')}`;
+
+export function makeService(db: Kysely<any>, keys: KeyProvider = LocalKeyProvider.fromEnv(masterKey('k1')), indexKey = randomBytes(32), extra: Partial<ConstructorParameters<typeof PiiService>[0]> = {}) {
+  return new PiiService({ db, keys, indexKey, ...extra });
+}
+
+const FIRST = ['Amara', 'Björn', 'Chidi', 'Dana', 'Élodie', 'Farid', 'Greta', 'Hiroshi', 'Ines', 'José', 'Kalani', 'Ließchen'];
+const LAST = ['Okafor', 'Lindqvist', 'Nakamura', 'García', 'Kowalski', 'Haddad', 'Møller', 'Zhang'];
+
+/** A generated client body with values unique to `n` and a random tag (so plaintext searches can't collide). */
+export function clientBody(n: number, tag = randomBytes(4).toString('hex')) {
+  const full = `${FIRST[n % FIRST.length]} ${LAST[n % LAST.length]}-${tag}${n}`;
+  return {
+    pii: {
+      full_name: full,
+      preferred_name: `Pref${tag}${n}`,
+      date_of_birth: `19${50 + (n % 49)}-0${1 + (n % 9)}-1${n % 9}`,
+      email: `user${n}.${tag}@example.com`,
+      phone_number: `+1213${String(3000000 + n).padStart(7, '0')}`,
+      blood_type: 'O+',
+      emergency_contact: { name: `Kin${tag}${n}`, relationship: 'sibling', phone: '+12025550123' },
+      address: { street: `${n} Street${tag}`, city: 'Springfield', state: 'CA', zip: '90001' },
+    },
+    training: { gender: 'female', height_inches: 66, weight_lbs: 150.5, training_goals: ['strength'], training_tier: 'tier_2' as const },
+  };
+}

@@ -1,0 +1,273 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { withActor, verifyAuditChain } from '@swan/core';
+import { testEngines, type TestDatabase } from '@swan/test-utils';
+import { LocalKeyProvider, PiiService, isAssignedTrainer, migrations } from '@swan/pii';
+import { admin, ai, clientBody, makeService, masterKey, trainer } from './fixtures.js';
+
+const count = async (t: TestDatabase, table: string) =>
+  Number((await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)}`.execute(t.admin)).rows[0]!.n);
+
+const auditRows = async (t: TestDatabase, clientId: string) =>
+  (await sql<{ action: string; outcome: string; actor_id: string; reason: string | null }>`select action, outcome, actor_id, reason from swan_audit_log where resource_id = ${clientId} order by id`.execute(t.admin)).rows;
+
+describe.each(testEngines())('@swan/pii on $name', (engine) => {
+  let t: TestDatabase;
+  let pii: PiiService;
+  beforeAll(async () => {
+    t = await engine.create([migrations]);
+    pii = makeService(t.db);
+  });
+  afterAll(() => t.close());
+
+  it('creates a client, derives the age, and reads it back decrypted with an audit entry', async () => {
+    const body = clientBody(1);
+    const { clientId, alias } = await pii.createClient(admin, body);
+    expect(alias).toMatch(/ Swan/);
+    const got = await pii.getClientPII(clientId, admin, 'verifying intake');
+    expect(got).toMatchObject({ clientId, alias, ...body.pii, phone_number: '+12133000001' });
+    const training = await pii.getTraining(clientId, ai);
+    expect(training).toMatchObject({ clientId, alias, gender: 'female', weight_lbs: 150.5, training_goals: ['strength'], training_tier: 'tier_2' });
+    expect(training.age).toBeGreaterThan(20);
+    expect(JSON.stringify(training)).not.toContain(body.pii.full_name);
+    const audit = await auditRows(t, clientId);
+    expect(audit.map((a) => `${a.action}/${a.outcome}`)).toEqual(['CLIENT_CREATED/allowed', 'PII_ACCESS/allowed']);
+    expect(audit[1]!.reason).toBe('verifying intake');
+    const { rows } = await sql<{ accessed_by: string; last_accessed_at: Date | null }>`select accessed_by, last_accessed_at from client_profile_pii where client_id = ${clientId}`.execute(t.admin);
+    expect(rows[0]).toMatchObject({ accessed_by: admin.id });
+    expect(rows[0]!.last_accessed_at).not.toBeNull();
+  });
+
+  it('rejects invalid input with paths only, writing nothing', async () => {
+    const before = await count(t, 'client_profile_pii');
+    const bad = { pii: { full_name: 'Secret Person', date_of_birth: '2999-01-01', email: 'secret-not-an-email', emergency_contact: 'Secret Kin' }, training: { height_inches: -3, spirit: 1 } };
+    const err = await pii.createClient(admin, bad).catch((e) => e);
+    expect(err).toMatchObject({ code: 'VALIDATION_FAILED' });
+    const text = JSON.stringify({ m: err.message, d: err.details });
+    for (const v of ['Secret', 'secret-not-an-email', '2999']) expect(text).not.toContain(v);
+    expect(err.details.map((d: { path: string }) => d.path).sort()).toEqual(['pii.date_of_birth', 'pii.email', 'pii.emergency_contact', 'training.height_inches', 'training.spirit']);
+    expect(await count(t, 'client_profile_pii')).toBe(before);
+    await expect(pii.createClient(trainer(), clientBody(2))).rejects.toMatchObject({ code: 'FORBIDDEN' });
+  });
+
+  it('a duplicate email (any case, surrounding spaces) is a CONFLICT with nothing written', async () => {
+    const body = clientBody(3);
+    const { clientId } = await pii.createClient(admin, body);
+    const tables = ['client_profile_pii', 'client_data_keys', 'client_profile_training', 'client_aliases', 'swan_audit_log'];
+    const before = await Promise.all(tables.map((x) => count(t, x)));
+    const dup = clientBody(4);
+    dup.pii.email = `  ${body.pii.email.toUpperCase()} `;
+    await expect(pii.createClient(admin, dup)).rejects.toMatchObject({ code: 'CONFLICT', message: expect.not.stringContaining('@') });
+    expect(await Promise.all(tables.map((x) => count(t, x)))).toEqual(before);
+    expect(await pii.findClientByEmail(` ${body.pii.email.toUpperCase()}`, admin)).toMatchObject({ clientId });
+    expect(await pii.findClientByPhone('(213) 300-0003', admin)).toMatchObject({ clientId });
+    expect(await pii.findClientByEmail('nobody@example.com', admin)).toBeNull();
+  });
+
+  it('trainers read only assigned clients; denied, unknown and reasonless attempts are audited or refused', async () => {
+    const { clientId } = await pii.createClient(admin, clientBody(5));
+    const tr = trainer();
+    await expect(pii.getClientPII(clientId, tr, 'planning')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(pii.getTraining(clientId, tr)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect(await pii.findClientByEmail(clientBody(5).pii.email, tr)).toBeNull();
+    await pii.assignTrainer(admin, tr.id, clientId);
+    expect(await withActor(t.db, tr, (trx) => isAssignedTrainer(trx, tr.id, clientId))).toBe(true);
+    expect((await pii.getClientPII(clientId, tr, 'planning')).clientId).toBe(clientId);
+    const unknown = randomUUID();
+    await expect(pii.getClientPII(unknown, tr, 'planning')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(pii.getClientPII(clientId, tr, '  ')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    await expect(pii.getClientPII('not-a-uuid', tr, 'x')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    await expect(pii.getClientPII(clientId, ai, 'prompt')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    const audit = await auditRows(t, clientId);
+    expect(audit.filter((a) => a.action === 'PII_ACCESS').map((a) => `${a.outcome}:${a.actor_id === tr.id ? 'tr' : a.actor_id === ai.id ? 'ai' : '?'}`))
+      .toEqual(['denied:tr', 'allowed:tr', 'denied:ai']);
+    expect((await auditRows(t, unknown)).map((a) => a.outcome)).toEqual(['not_found']);
+    // the trainer's update policy only lets an audited read stamp the access columns
+    await expect(withActor(t.db, tr, (trx) => sql`update client_profile_pii set email_index = null where client_id = ${clientId}`.execute(trx)))
+      .rejects.toThrow(/only an admin/);
+  });
+
+  it('ai_service gets permission denied on every path to PII and may read training data', async () => {
+    const { clientId } = await pii.createClient(admin, clientBody(6));
+    const attempts = [
+      sql`select * from client_profile_pii`,
+      sql`select client_id from client_profile_pii`,
+      sql`select * from client_data_keys`,
+      sql`update client_profile_pii set last_accessed_at = now()`,
+      sql`insert into client_profile_pii (client_id, encryption_key_id) values (gen_random_uuid(), 'x')`,
+      sql`select swan_pii_client_exists(${clientId}::uuid)`,
+      sql`select t.*, p.email from client_profile_training t join client_profile_pii p using (client_id)`,
+      sql`create view ai_leak as select * from client_profile_pii`,
+      sql`create function ai_leak() returns setof client_profile_pii language sql security definer as 'select * from client_profile_pii'`,
+    ];
+    for (const q of attempts) {
+      await expect(withActor(t.db, ai, (trx) => q.execute(trx))).rejects.toThrow(/permission denied/);
+    }
+    // no view or function in the database exposes PII or key tables to ai_service
+    const { rows: views } = await sql<{ v: string }>`select distinct v.table_name as v from information_schema.view_table_usage v
+       where v.table_name in ('client_profile_pii', 'client_data_keys') and has_table_privilege('ai_service', format('%I.%I', v.view_schema, v.view_name), 'select')`.execute(t.admin);
+    expect(views).toEqual([]);
+    const { rows: fns } = await sql<{ f: string }>`select p.proname as f from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+       where n.nspname = 'public' and p.prosecdef and has_function_privilege('ai_service', p.oid, 'execute')
+         and (p.prosrc ilike '%client_profile_pii%' or p.prosrc ilike '%client_data_keys%')`.execute(t.admin);
+    expect(fns).toEqual([]);
+    const { rows } = await withActor(t.db, ai, (trx) => sql<{ client_id: string; alias: string }>`select t.client_id, a.alias from client_profile_training t join client_aliases a using (client_id) where client_id = ${clientId}`.execute(trx));
+    expect(rows).toHaveLength(1);
+  });
+
+  it('a raw dump of the PII tables contains none of the plaintext of 100 clients', async () => {
+    const bodies = Array.from({ length: 100 }, (_, i) => clientBody(1000 + i));
+    await Promise.all(bodies.map((b) => pii.createClient(admin, b)));
+    const dump: Buffer[] = [];
+    for (const table of ['client_profile_pii', 'client_data_keys']) {
+      const { rows } = await sql<Record<string, unknown>>`select * from ${sql.table(table)}`.execute(t.admin);
+      const { rows: text } = await sql<{ r: string }>`select x::text as r from ${sql.table(table)} x`.execute(t.admin);
+      for (const r of rows) for (const v of Object.values(r)) dump.push(v instanceof Uint8Array ? Buffer.from(v) : Buffer.from(String(v)));
+      for (const r of text) dump.push(Buffer.from(r.r));
+    }
+    const all = Buffer.concat(dump);
+    expect(all.length).toBeGreaterThan(100 * 200);
+    for (const b of bodies) {
+      const values = [b.pii.full_name, b.pii.preferred_name, b.pii.email, b.pii.phone_number, b.pii.phone_number.slice(2), b.pii.date_of_birth, b.pii.emergency_contact.name, b.pii.address.street];
+      for (const v of values) expect(all.includes(Buffer.from(v)), v).toBe(false);
+    }
+  });
+
+  it('1,000 random trainer/client pairs through a pooled connection: never an unassigned read', async () => {
+    const pool = t.connectApp(8);
+    const clients = await Promise.all(Array.from({ length: 20 }, (_, i) => pii.createClient(admin, clientBody(2000 + i))));
+    const trainers = Array.from({ length: 10 }, trainer);
+    const assigned = new Set<string>();
+    for (const tr of trainers) {
+      for (const c of clients) {
+        if (Math.random() < 0.3) { await pii.assignTrainer(admin, tr.id, c.clientId); assigned.add(`${tr.id}/${c.clientId}`); }
+      }
+    }
+    const pooled = makeService(pool, pii.keys, undefined);
+    const results = await Promise.all(Array.from({ length: 1000 }, async () => {
+      const tr = trainers[Math.floor(Math.random() * trainers.length)]!;
+      const c = clients[Math.floor(Math.random() * clients.length)]!;
+      const readTraining = Math.random() < 0.5;
+      const outcome = await (readTraining ? pooled.getTraining(c.clientId, tr) : pooled.getClientPII(c.clientId, tr, 'pairs test'))
+        .then((r) => (r.clientId === c.clientId ? 'read' : 'wrong'), (e) => e.code);
+      return { ok: assigned.has(`${tr.id}/${c.clientId}`) ? outcome === 'read' : outcome === 'FORBIDDEN' };
+    }));
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+  });
+
+  it('ciphertext swapped between rows or columns, tampered, or plaintext fails closed', async () => {
+    const a = await pii.createClient(admin, clientBody(3000));
+    const b = await pii.createClient(admin, clientBody(3001));
+    await sql`update client_profile_pii set full_name = (select full_name from client_profile_pii where client_id = ${b.clientId}) where client_id = ${a.clientId}`.execute(t.admin);
+    await expect(pii.getClientPII(a.clientId, admin, 'swap test')).rejects.toMatchObject({ code: 'PII_DECRYPTION_FAILED' });
+    await sql`update client_profile_pii set full_name = preferred_name where client_id = ${b.clientId}`.execute(t.admin);
+    await expect(pii.getClientPII(b.clientId, admin, 'column swap')).rejects.toMatchObject({ code: 'PII_DECRYPTION_FAILED' });
+    const c = await pii.createClient(admin, clientBody(3002));
+    await sql`update client_profile_pii set email = set_byte(email, 20, get_byte(email, 20) # 1) where client_id = ${c.clientId}`.execute(t.admin);
+    await expect(pii.getClientPII(c.clientId, admin, 'tamper')).rejects.toMatchObject({ code: 'PII_DECRYPTION_FAILED' });
+    const d = await pii.createClient(admin, clientBody(3003));
+    await sql`update client_profile_pii set blood_type = convert_to('O+', 'UTF8') where client_id = ${d.clientId}`.execute(t.admin);
+    await expect(pii.getClientPII(d.clientId, admin, 'plaintext')).rejects.toMatchObject({ code: 'PII_DECRYPTION_FAILED' });
+    const e = await pii.createClient(admin, clientBody(3004));
+    await sql`update client_data_keys set master_key_id = 'nope' where client_id = ${e.clientId}`.execute(t.admin);
+    await expect(makeService(t.db, pii.keys).getClientPII(e.clientId, admin, 'unknown key')).rejects.toMatchObject({ code: 'PII_KEY_UNAVAILABLE' });
+    expect((await auditRows(t, d.clientId)).at(-1)).toMatchObject({ action: 'PII_ACCESS', outcome: 'error' });
+  });
+
+  it('soft delete hides a client until an admin restores it', async () => {
+    const body = clientBody(4000);
+    const { clientId } = await pii.createClient(admin, body);
+    const tr = trainer();
+    await pii.assignTrainer(admin, tr.id, clientId);
+    await expect(pii.softDelete(clientId, admin, '')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    await expect(pii.softDelete(clientId, tr, 'x')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await pii.softDelete(clientId, admin, 'client paused');
+    await expect(pii.getClientPII(clientId, tr, 'x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(pii.getTraining(clientId, ai)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await pii.findClientByEmail(body.pii.email, admin)).toBeNull();
+    await expect(pii.softDelete(clientId, admin, 'again')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await pii.restore(clientId, admin, 'mistake');
+    expect((await pii.getClientPII(clientId, tr, 'back')).email).toBe(body.pii.email);
+    // a restored client may not take an email that a live client now holds
+    await pii.softDelete(clientId, admin, 'again');
+    await pii.createClient(admin, { ...clientBody(4001), pii: { ...clientBody(4001).pii, email: body.pii.email } });
+    await expect(pii.restore(clientId, admin, 'try')).rejects.toMatchObject({ code: 'CONFLICT' });
+  });
+
+  it('after erase, a snapshot taken before cannot be decrypted for that client; others still can', async () => {
+    const keys = LocalKeyProvider.fromEnv(masterKey('e1'));
+    const published: { eventType: string; payload: Record<string, unknown> }[] = [];
+    const svc = makeService(t.db, keys, undefined, { events: { publish: async (_trx, e) => { published.push(e); return { eventId: randomUUID() }; } } });
+    const gone = await svc.createClient(admin, clientBody(5000));
+    const kept = await svc.createClient(admin, clientBody(5001));
+    const ids = [gone.clientId, kept.clientId];
+    const snapshot = {
+      pii: (await sql<any>`select * from client_profile_pii where client_id = any(${ids}::uuid[])`.execute(t.admin)).rows,
+      keys: (await sql<any>`select * from client_data_keys where client_id = any(${ids}::uuid[])`.execute(t.admin)).rows,
+    };
+    const erased = await svc.erase(gone.clientId, admin, 'GDPR request');
+    expect(erased.clientId).toBe(gone.clientId);
+    const { rows } = await sql<any>`select * from client_profile_pii where client_id = ${gone.clientId}`.execute(t.admin);
+    expect(rows[0]).toMatchObject({ full_name: null, email: null, email_index: null, phone_index: null, deletion_reason: 'GDPR request' });
+    expect(rows[0].erased_at).not.toBeNull();
+    expect(await count(t, 'client_data_keys')).toBeGreaterThan(0);
+    expect((await sql`select 1 from client_data_keys where client_id = ${gone.clientId}`.execute(t.admin)).rows).toHaveLength(0);
+    expect(published.map((e) => e.eventType)).toEqual(['client_erased']);
+    expect(published[0]!.payload).toEqual({ clientId: gone.clientId, alias: gone.alias, erasedAt: erased.erasedAt });
+    // decrypt the snapshot through the same provider
+    const { decryptField } = await import('@swan/pii');
+    const decryptSnapshot = async (clientId: string) => {
+      const k = snapshot.keys.find((r: any) => r.client_id === clientId);
+      const p = snapshot.pii.find((r: any) => r.client_id === clientId);
+      const dk = await keys.unwrap(k.master_key_id, Buffer.from(k.wrapped_key), { clientId });
+      return decryptField(dk, p.full_name, { table: 'client_profile_pii', column: 'full_name', clientId });
+    };
+    await expect(decryptSnapshot(gone.clientId)).rejects.toMatchObject({ code: 'PII_KEY_UNAVAILABLE' });
+    expect(await decryptSnapshot(kept.clientId)).toBe((await svc.getClientPII(kept.clientId, admin, 'check')).full_name);
+    await expect(svc.getClientPII(gone.clientId, admin, 'x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(svc.erase(gone.clientId, admin, 'twice')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect((await auditRows(t, gone.clientId)).map((a) => a.action)).toContain('PII_ERASED');
+    // the alias stays on the tombstone until the retention window ends
+    expect(await svc.getAlias(gone.clientId, admin)).toBe(gone.alias);
+    expect(await svc.releaseErasedAliases(new Date(Date.now() + 31 * 86_400_000))).toBe(1);
+    expect(await svc.getAlias(gone.clientId, admin)).toBeNull();
+  });
+
+  it('rotates every data key to the newest master key, resumably, and old data still decrypts', async () => {
+    const k1 = masterKey('r1');
+    const k2 = masterKey('r2');
+    const before = makeService(t.db, LocalKeyProvider.fromEnv(k1));
+    const made = await Promise.all(Array.from({ length: 7 }, (_, i) => before.createClient(admin, clientBody(6000 + i))));
+    const after = makeService(t.db, LocalKeyProvider.fromEnv(`${k1},${k2}`));
+    const progress: number[] = [];
+    const r = await after.rotateKeys({ batchSize: 3, onProgress: (p) => progress.push(p.done) });
+    // other tests' clients are under other keys this provider can't unwrap: they stay and are counted
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from client_data_keys where master_key_id not in ('r1', 'r2')`.execute(t.admin);
+    expect(r.rewrapped).toBe(7);
+    expect(r.remaining).toBe(Number(rows[0]!.n));
+    expect(progress.at(-1)).toBe(7);
+    const only2 = makeService(t.db, LocalKeyProvider.fromEnv(k2));
+    for (const m of made) expect((await only2.getClientPII(m.clientId, admin, 'after rotation')).clientId).toBe(m.clientId);
+    expect((await after.rotateKeys()).rewrapped).toBe(0);
+  });
+
+  it('exports a client for an admin or the client themself, with the access log and contributors', async () => {
+    const body = clientBody(7000);
+    const { clientId, alias } = await pii.createClient(admin, body);
+    await pii.getClientPII(clientId, admin, 'before export');
+    const contributor = { name: 'consents', collect: async (_trx: unknown, id: string) => [{ clientId: id, consentType: 'ai_processing' }] };
+    const self = { id: clientId, role: 'client' as const };
+    const doc = await pii.exportClientData(clientId, self, [contributor]);
+    expect(doc).toMatchObject({ clientId, alias, pii: { full_name: body.pii.full_name, email: body.pii.email }, training: { gender: 'female' }, consents: [{ clientId }] });
+    expect((doc.accessLog as { action: string }[]).map((a) => a.action)).toEqual(['CLIENT_CREATED', 'PII_ACCESS', 'PII_EXPORT']);
+    expect((await pii.exportClientData(clientId, admin)).clientId).toBe(clientId);
+    await expect(pii.exportClientData(clientId, { id: randomUUID(), role: 'client' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(pii.exportClientData(clientId, trainer())).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(pii.exportClientData(randomUUID(), admin)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('keeps the audit chain valid through all of it', async () => {
+    expect(await verifyAuditChain(t.db)).toMatchObject({ valid: true });
+  });
+});
