@@ -1,0 +1,74 @@
+import { connectNatsRelay, createOutbox, createWorker, migrations, outboxRoutes, type NatsRelay, type OutboxHandler, type Worker } from '@swan/outbox';
+import type { ServerModule } from './types.js';
+
+/**
+ * The transactional outbox, first of the modules: sets `ctx.events` (publish in the caller's
+ * transaction) and `ctx.onEvent` (handlers, registered by later modules during setup). Unless
+ * `RUN_WORKERS=false` (then `swan outbox work` runs them), workers run in-process from `start()`:
+ * LISTEN/NOTIFY on PostgreSQL, polling on PGlite. With `NATS_URL`, every event is also relayed to
+ * JetStream (`swan.events.<type>`, `Nats-Msg-Id` = event id) after its local handler.
+ * Mounts the admin routes `GET /api/admin/outbox/stats`, `GET /api/admin/outbox/dead` and
+ * `POST /api/admin/outbox/dead/:eventId/redrive`.
+ */
+export const outboxModule: ServerModule = {
+  name: 'outbox',
+  migrations: [migrations],
+  setup(ctx) {
+    const { config, logger } = ctx;
+    const outbox = createOutbox({ db: ctx.db });
+    const handlers: Record<string, OutboxHandler> = {};
+    ctx.events = outbox;
+    ctx.onEvent = (eventType, handler) => {
+      if (!outbox.eventTypes().includes(eventType)) outbox.register(eventType);
+      if (handlers[eventType]) throw new Error(`An outbox handler for ${eventType} is registered already`);
+      handlers[eventType] = (event) => handler(event);
+    };
+    ctx.services.outbox = outbox;
+    let worker: Worker | undefined;
+    let relay: NatsRelay | undefined;
+    const onError = (error: unknown, context: { phase: string; eventId?: string }) =>
+      logger.warn(`outbox ${context.phase}`, { eventId: context.eventId, error: error instanceof Error ? error.message : String(error) });
+
+    return {
+      routes: outboxRoutes(outbox),
+      health: (): Record<string, string> => (config.natsUrl ? { nats: relay?.healthy() ? 'ok' : 'down' } : {}),
+      async start() {
+        if (!config.runWorkers) {
+          logger.info('outbox workers not started here (RUN_WORKERS=false): run `swan outbox work`');
+          return;
+        }
+        const all: Record<string, OutboxHandler> = { ...handlers };
+        if (config.natsUrl) {
+          try {
+            relay = await connectNatsRelay({ servers: config.natsUrl });
+            const relayed = relay.handler;
+            for (const [type, local] of Object.entries(handlers)) {
+              all[type] = async (event, c) => {
+                await local(event, c);
+                await relayed(event, c);
+              };
+            }
+            all['*'] = relayed;
+            logger.info('outbox: relaying events to NATS JetStream', { stream: 'SWAN_EVENTS', subjects: 'swan.events.>' });
+          } catch (error) {
+            logger.error('outbox: NATS is unreachable, events are not relayed', { error: error instanceof Error ? error.message : String(error) });
+          }
+        }
+        if (Object.keys(all).length === 0) return;
+        const listenUrl = config.databaseAppUrl ?? config.databaseUrl;
+        worker = createWorker({
+          db: ctx.db,
+          handlers: all,
+          ...(listenUrl ? { listen: { url: listenUrl } } : { pollIntervalMs: 250 }),
+          onError,
+        });
+        await worker.start();
+        logger.info('outbox workers started', { eventTypes: Object.keys(all), wake: listenUrl ? 'listen' : 'poll' });
+      },
+      async stop() {
+        await worker?.stop({ graceful: true, timeoutMs: 10_000 });
+        await relay?.close();
+      },
+    };
+  },
+};

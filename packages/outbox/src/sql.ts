@@ -1,0 +1,182 @@
+// The outbox's statements: one small function per statement, every parameter typed in SQL
+// ($1::bigint[], …) so PostgreSQL plans them once and never sees string-built SQL.
+import { sql, type Kysely } from 'kysely';
+
+/** An event as workers receive it. */
+export interface OutboxEvent<P = Record<string, unknown>> {
+  /** Internal sequence number (bigint identity). */
+  id: number | string;
+  /** Public id (uuid): the relay's `Nats-Msg-Id`, the admin routes' `:eventId`. */
+  eventId: string;
+  eventType: string;
+  payload: P;
+  /** `''` when the event has no aggregate. */
+  aggregateType: string;
+  aggregateId: string | null;
+  /** Failed handler runs so far (a crashed worker's expired lease does not count). */
+  attempts: number;
+  maxAttempts: number;
+  createdAt: Date;
+}
+
+interface EventRow {
+  id: number | string;
+  event_id: string;
+  event_type: string;
+  payload: unknown;
+  aggregate_type: string;
+  aggregate_id: string | null;
+  attempts: number;
+  max_attempts: number;
+  created_at: Date | string;
+}
+
+// Worker bookkeeping commits asynchronously (no WAL flush wait): if PostgreSQL itself crashes,
+// the last few hundred ms of claims or completions may be forgotten, which only re-delivers
+// those events (at least once holds). Published events use the caller's setting.
+const ASYNC = sql.raw(`cross join (select set_config('synchronous_commit', 'off', true)) as async_commit`);
+
+const EVENT_COLUMNS = sql.raw('o.id, o.event_id, o.event_type, o.payload, o.aggregate_type, o.aggregate_id, o.attempts, o.max_attempts, o.created_at');
+
+function toEvent(r: EventRow): OutboxEvent {
+  return {
+    id: r.id,
+    eventId: r.event_id,
+    eventType: r.event_type,
+    payload: (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload) as Record<string, unknown>,
+    aggregateType: r.aggregate_type,
+    aggregateId: r.aggregate_id,
+    attempts: Number(r.attempts),
+    maxAttempts: Number(r.max_attempts),
+    createdAt: new Date(r.created_at),
+  };
+}
+
+/** Row to insert; `scheduledFor` null means now. */
+export interface InsertRow {
+  eventId: string;
+  eventType: string;
+  aggregateType: string;
+  aggregateId: string | null;
+  idempotencyKey: string | null;
+  payload: string;
+  scheduledFor: string | null;
+  maxAttempts: number;
+}
+
+/** Inserts events; rows whose idempotency key exists already are skipped (not returned). */
+export async function insertEvents(trx: Kysely<any>, rows: readonly InsertRow[]): Promise<{ event_id: string }[]> {
+  const col = <K extends keyof InsertRow>(k: K) => rows.map((r) => r[k]);
+  const { rows: inserted } = await sql<{ event_id: string }>`
+    insert into swan_outbox (event_id, event_type, aggregate_type, aggregate_id, idempotency_key, payload, scheduled_for, max_attempts)
+    select e, t, a, ai, k, p::jsonb, coalesce(s::timestamptz, now()), m
+      from unnest(${col('eventId')}::uuid[], ${col('eventType')}::text[], ${col('aggregateType')}::text[],
+                  ${col('aggregateId')}::text[], ${col('idempotencyKey')}::text[], ${col('payload')}::text[],
+                  ${col('scheduledFor')}::text[], ${col('maxAttempts')}::int[]) as x(e, t, a, ai, k, p, s, m)
+    on conflict (idempotency_key) where idempotency_key is not null do nothing
+    returning event_id`.execute(trx);
+  return inserted;
+}
+
+/** Event ids of existing events by idempotency key. */
+export async function eventIdsByKey(trx: Kysely<any>, keys: readonly string[]): Promise<Map<string, string>> {
+  const { rows } = await sql<{ event_id: string; idempotency_key: string }>`
+    select event_id, idempotency_key from swan_outbox where idempotency_key = any(${keys}::text[])`.execute(trx);
+  return new Map(rows.map((r) => [r.idempotency_key, r.event_id]));
+}
+
+export interface ClaimParams {
+  owner: string;
+  leaseMs: number;
+  limit: number;
+  /** Only these types; `null` for every type. */
+  eventTypes: readonly string[] | null;
+  ordered: boolean;
+}
+
+/**
+ * Claims up to `limit` due events (and events whose lease expired, without counting an attempt)
+ * in one statement. Ordered: only the oldest unfinished event of each aggregate is eligible.
+ */
+export async function claim(db: Kysely<any>, p: ClaimParams): Promise<OutboxEvent[]> {
+  const types = p.eventTypes ? sql`and o.event_type = any(${p.eventTypes}::text[])` : sql``;
+  const ordered = p.ordered
+    ? sql`and (o.aggregate_id is null or not exists (
+             select 1 from swan_outbox b
+              where b.aggregate_type = o.aggregate_type and b.aggregate_id = o.aggregate_id
+                and b.status in ('pending', 'processing') and b.id < o.id))`
+    : sql``;
+  const { rows } = await sql<EventRow>`
+    with expired as (
+      select o.id from swan_outbox o
+       where o.status = 'processing' and o.locked_until < now() ${types}
+       order by o.locked_until
+       limit ${p.limit}::int
+       for update skip locked
+    ), due as (
+      select o.id from swan_outbox o
+       where o.status = 'pending' and o.scheduled_for <= now() ${types} ${ordered}
+       order by o.scheduled_for, o.id
+       limit ${p.limit}::int
+       for update skip locked
+    )
+    update swan_outbox o
+       set status = 'processing', lease_owner = ${p.owner}::text,
+           locked_until = now() + ${p.leaseMs}::float8 * interval '1 millisecond', updated_at = now()
+      from (select id from expired union all select id from due) c ${ASYNC}
+     where o.id = c.id
+    returning ${EVENT_COLUMNS}`.execute(db);
+  return rows.map(toEvent).sort((a, b) => Number(a.id) - Number(b.id));
+}
+
+/** Marks events completed (only those this owner still holds). */
+export async function complete(db: Kysely<any>, owner: string, ids: readonly (number | string)[]): Promise<void> {
+  await sql`
+    update swan_outbox
+       set status = 'completed', processed_at = now(), updated_at = now(), lease_owner = null, locked_until = null
+      from (select set_config('synchronous_commit', 'off', true)) as async_commit
+     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text and status = 'processing'`.execute(db);
+}
+
+export interface Failure {
+  id: number | string;
+  error: string;
+  delayMs: number;
+}
+
+/** Records failed runs: back to pending after `delayMs`, or dead after the last attempt. */
+export async function fail(db: Kysely<any>, owner: string, failures: readonly Failure[]): Promise<{ eventId: string; status: string }[]> {
+  const { rows } = await sql<{ event_id: string; status: string }>`
+    update swan_outbox o
+       set attempts = o.attempts + 1,
+           status = case when o.attempts + 1 >= o.max_attempts then 'dead' else 'pending' end,
+           scheduled_for = case when o.attempts + 1 >= o.max_attempts then o.scheduled_for
+                                else now() + f.delay_ms * interval '1 millisecond' end,
+           last_error = f.error, last_error_at = now(), updated_at = now(), lease_owner = null, locked_until = null
+      from unnest(${failures.map((f) => f.id)}::bigint[], ${failures.map((f) => f.error)}::text[],
+                  ${failures.map((f) => f.delayMs)}::float8[]) as f(id, error, delay_ms) ${ASYNC}
+     where o.id = f.id and o.lease_owner = ${owner}::text and o.status = 'processing'
+    returning o.event_id, o.status`.execute(db);
+  return rows.map((r) => ({ eventId: r.event_id, status: r.status }));
+}
+
+/** Gives events back without counting an attempt (shutdown). */
+export async function release(db: Kysely<any>, owner: string, ids: readonly (number | string)[]): Promise<void> {
+  await sql`
+    update swan_outbox set status = 'pending', lease_owner = null, locked_until = null, updated_at = now()
+     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text and status = 'processing'`.execute(db);
+}
+
+/** Extends the leases this owner holds; returns the ids it still holds. */
+export async function extendLeases(db: Kysely<any>, owner: string, ids: readonly (number | string)[], leaseMs: number): Promise<Set<string>> {
+  const { rows } = await sql<{ id: number | string }>`
+    update swan_outbox set locked_until = now() + ${leaseMs}::float8 * interval '1 millisecond'
+     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text and status = 'processing'
+    returning id`.execute(db);
+  return new Set(rows.map((r) => String(r.id)));
+}
+
+/** Wakes listening workers (redrive). */
+export async function notify(db: Kysely<any>): Promise<void> {
+  await sql`select pg_notify('swan_outbox', '')`.execute(db);
+}

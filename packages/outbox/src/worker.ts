@@ -1,0 +1,327 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Kysely } from 'kysely';
+import { claim, complete, extendLeases, fail, release, type Failure, type OutboxEvent } from './sql.js';
+
+/** What a handler gets besides the event. */
+export interface HandlerContext {
+  /** Aborted when the worker stops without grace or loses the event's lease. */
+  signal: AbortSignal;
+  workerId: string;
+}
+
+/**
+ * Handles one event. Resolve to complete it; throw to retry it with backoff (or dead-letter it
+ * after its last attempt). Handlers must be idempotent: delivery is at least once. The error's
+ * message is stored (truncated to 500 characters): never put PII or secrets in it.
+ */
+export type OutboxHandler<P = any> = (event: OutboxEvent<P>, ctx: HandlerContext) => Promise<void>;
+
+/** Subscribes to outbox notifications; resolves to an unsubscribe function. */
+export type ListenSource = (onNotify: () => void) => Promise<() => Promise<void>>;
+
+export interface WorkerOptions {
+  db: Kysely<any>;
+  /** Handlers by event type; `'*'` handles every type (e.g. the NATS relay). Only these types are claimed. */
+  handlers: Record<string, OutboxHandler>;
+  /** Handlers running at once (default 10). */
+  concurrency?: number;
+  /** Events claimed per statement and buffered locally (default 100). */
+  batchSize?: number;
+  /** Lease per claim; a crashed worker's events return after it (default 30 s). */
+  leaseMs?: number;
+  /** Extend leases of held events every `leaseMs / 3` (default true), or every N ms. */
+  heartbeat?: boolean | number;
+  /** Poll for due events (retries, scheduled events, missed notifications) every N ms (default 1000). */
+  pollIntervalMs?: number;
+  /**
+   * Wake on NOTIFY: `{ url }` opens one dedicated PostgreSQL connection (LISTEN does not work
+   * through PgBouncer transaction pooling: use `false` there and rely on polling), or a custom
+   * {@link ListenSource}. Default `false`.
+   */
+  listen?: false | { url: string } | ListenSource;
+  /** Per-aggregate ordering: events of one aggregate never run concurrently or out of order. */
+  ordered?: boolean;
+  /** Retry delay: full jitter, random(0, min(capMs, baseMs · 2^attempts)) (default 1 s, 5 min). */
+  backoff?: { baseMs?: number; capMs?: number };
+  /** Completions are written in batches: after `flushMs` (default 2) or `flushSize` (default 200) events. */
+  flushMs?: number;
+  flushSize?: number;
+  /** Lease owner id (default host:pid:random). */
+  workerId?: string;
+  /** Called on infrastructure errors and dead letters (never with payloads). */
+  onError?: (error: unknown, context: { phase: string; eventId?: string }) => void;
+}
+
+export interface Worker {
+  readonly workerId: string;
+  start(): Promise<void>;
+  /**
+   * Stops claiming. `graceful` (default): running handlers finish, buffered events are released.
+   * Otherwise running handlers are aborted and every held event is released at once. Released
+   * events go back to pending without counting an attempt.
+   */
+  stop(options?: { graceful?: boolean; timeoutMs?: number }): Promise<void>;
+  /** Resolves when nothing is buffered or running (tests, drains). */
+  idle(): Promise<void>;
+}
+
+const MAX_ERROR = 500;
+
+function errorText(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return text.slice(0, MAX_ERROR);
+}
+
+/** Opens a dedicated `pg` connection that LISTENs on `swan_outbox`, reconnecting while in use. */
+export function pgListen(url: string, onError?: (e: unknown) => void): ListenSource {
+  return async (onNotify) => {
+    const pg = await import('pg');
+    const Client = pg.default?.Client ?? (pg as unknown as typeof pg.default).Client;
+    let closed = false;
+    let client: InstanceType<typeof Client> | undefined;
+    const connect = async (): Promise<void> => {
+      const c = new Client({ connectionString: url, application_name: 'swan-outbox-listen' });
+      c.on('notification', onNotify);
+      c.on('error', (e) => {
+        onError?.(e);
+        c.end().catch(() => undefined);
+        if (!closed) setTimeout(() => void connect().catch(onError), 1000).unref();
+      });
+      await c.connect();
+      await c.query('listen swan_outbox');
+      client = c;
+      onNotify(); // catch up on anything published while we were not listening
+    };
+    await connect();
+    return async () => {
+      closed = true;
+      await client?.end().catch(() => undefined);
+    };
+  };
+}
+
+/**
+ * Creates a worker that claims events in batches under a lease (FOR UPDATE SKIP LOCKED), runs
+ * their handlers with bounded concurrency, and writes completions and failures in batches.
+ *
+ * @example
+ * ```ts
+ * const worker = createWorker({
+ *   db,
+ *   handlers: { morning_checkin_scheduled: async (event, { signal }) => sms.send(event.payload.clientId, { signal }) },
+ *   concurrency: 10,
+ *   listen: { url: process.env.DATABASE_URL! },
+ * });
+ * await worker.start();
+ * process.on('SIGTERM', () => worker.stop());
+ * ```
+ */
+export function createWorker(options: WorkerOptions): Worker {
+  const db = options.db;
+  const workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const concurrency = Math.max(1, options.concurrency ?? 10);
+  const batchSize = Math.max(1, options.batchSize ?? 100);
+  const leaseMs = Math.max(100, options.leaseMs ?? 30_000);
+  const heartbeatMs = options.heartbeat === false ? 0 : typeof options.heartbeat === 'number' ? options.heartbeat : Math.floor(leaseMs / 3);
+  const pollMs = Math.max(10, options.pollIntervalMs ?? 1000);
+  const baseMs = options.backoff?.baseMs ?? 1000;
+  const capMs = options.backoff?.capMs ?? 300_000;
+  const flushMs = options.flushMs ?? 2;
+  const flushSize = options.flushSize ?? 200;
+  const handlers = options.handlers;
+  const lowWater = Math.max(concurrency, Math.ceil(batchSize / 4));
+  const eventTypes = '*' in handlers ? null : Object.keys(handlers);
+  const report = (error: unknown, phase: string, eventId?: string) => options.onError?.(error, eventId ? { phase, eventId } : { phase });
+
+  const queue: OutboxEvent[] = [];
+  const running = new Map<number | string, AbortController>();
+  let completions: (number | string)[] = [];
+  let failures: Failure[] = [];
+  let started = false;
+  let fetching = false;
+  let again = false;
+  let flushing: Promise<void> | null = null;
+  let flushTimer: NodeJS.Timeout | null = null;
+  let pollTimer: NodeJS.Timeout | null = null;
+  let heartbeatTimer: NodeJS.Timeout | null = null;
+  let unlisten: (() => Promise<void>) | null = null;
+  let idleWaiters: (() => void)[] = [];
+
+  const busy = () => queue.length > 0 || running.size > 0 || completions.length > 0 || failures.length > 0 || flushing !== null;
+  const checkIdle = () => {
+    if (!busy() && !fetching) {
+      const w = idleWaiters;
+      idleWaiters = [];
+      w.forEach((f) => f());
+    }
+  };
+
+  const flush = (): Promise<void> => {
+    if (flushTimer) {
+      clearTimeout(flushTimer);
+      flushTimer = null;
+    }
+    if (flushing) return flushing;
+    flushing = (async () => {
+      while (completions.length || failures.length) {
+        const done = completions;
+        const failed = failures;
+        completions = [];
+        failures = [];
+        try {
+          await Promise.all([
+            done.length ? complete(db, workerId, done) : undefined,
+            failed.length
+              ? fail(db, workerId, failed).then((rows) => rows.filter((r) => r.status === 'dead').forEach((r) => report(new Error('dead-lettered'), 'dead', r.eventId)))
+              : undefined,
+          ]);
+        } catch (e) {
+          // The leases stay held: the heartbeat keeps them, the next flush retries the writes.
+          completions.push(...done);
+          failures.push(...failed);
+          report(e, 'flush');
+          await new Promise((r) => setTimeout(r, 200));
+          if (!started && !running.size) break;
+        }
+      }
+    })().finally(() => {
+      flushing = null;
+      checkIdle();
+    });
+    return flushing;
+  };
+
+  const scheduleFlush = () => {
+    if (completions.length + failures.length >= flushSize) void flush();
+    else if (!flushTimer && !flushing) flushTimer = setTimeout(() => void flush(), flushMs);
+    // while a flush runs, its loop picks up what accumulates (group commit)
+  };
+
+  const run = async (event: OutboxEvent) => {
+    const controller = new AbortController();
+    running.set(event.id, controller);
+    try {
+      const handler = handlers[event.eventType] ?? handlers['*'];
+      if (!handler) throw new Error(`No handler for ${event.eventType}`);
+      await handler(event, { signal: controller.signal, workerId });
+      if (!controller.signal.aborted) completions.push(event.id);
+    } catch (error) {
+      if (!controller.signal.aborted) {
+        const delayMs = Math.random() * Math.min(capMs, baseMs * 2 ** event.attempts);
+        failures.push({ id: event.id, error: errorText(error), delayMs });
+      }
+    } finally {
+      running.delete(event.id);
+    }
+    scheduleFlush();
+    dispatch();
+    if (started && queue.length < lowWater) void fill();
+    checkIdle();
+  };
+
+  const dispatch = () => {
+    while (started && running.size < concurrency && queue.length) void run(queue.shift() as OutboxEvent);
+  };
+
+  // Up to two claims in flight while the table has more than a batch (one claim runs while the
+  // previous batch is being handled); one at a time when it is draining or empty.
+  let claiming = 0;
+  let lastFull = false;
+  const wantMore = () => queue.length + claiming * batchSize < lowWater + (lastFull ? batchSize : 0);
+  const fill = (): void => {
+    if (!started) return;
+    if (claiming > 0 && !(lastFull && claiming < 2 && wantMore())) {
+      again = true;
+      return;
+    }
+    while (started && claiming < (lastFull ? 2 : 1) && wantMore()) void claimOnce();
+  };
+  const claimOnce = async (): Promise<void> => {
+    claiming++;
+    fetching = true;
+    again = false;
+    try {
+      const events = await claim(db, { owner: workerId, leaseMs, limit: batchSize, eventTypes, ordered: options.ordered === true });
+      if (!started) {
+        if (events.length) await release(db, workerId, events.map((e) => e.id));
+      } else {
+        queue.push(...events);
+        lastFull = events.length === batchSize;
+        dispatch();
+      }
+    } catch (e) {
+      lastFull = false;
+      report(e, 'claim');
+    } finally {
+      claiming--;
+      fetching = claiming > 0;
+    }
+    if (started && (again || lastFull)) fill();
+    checkIdle();
+  };
+
+  const heartbeat = async () => {
+    const ids = [...queue.map((e) => e.id), ...running.keys()];
+    const all = [...ids, ...completions, ...failures.map((f) => f.id)];
+    if (!all.length) return;
+    try {
+      const held = await extendLeases(db, workerId, all, leaseMs);
+      // A lease another worker took over (this process stalled past it): stop our copy.
+      const lost = new Set(ids.map(String).filter((id) => !held.has(id)));
+      if (!lost.size) return;
+      for (const [id, c] of running) if (lost.has(String(id))) c.abort(new Error('lease lost'));
+      for (let i = queue.length - 1; i >= 0; i--) if (lost.has(String(queue[i]!.id))) queue.splice(i, 1);
+    } catch (e) {
+      report(e, 'heartbeat');
+    }
+  };
+
+  return {
+    workerId,
+    async start() {
+      if (started) return;
+      started = true;
+      pollTimer = setInterval(() => void fill(), pollMs);
+      if (heartbeatMs > 0) heartbeatTimer = setInterval(() => void heartbeat(), heartbeatMs);
+      if (options.listen) {
+        const source = typeof options.listen === 'function' ? options.listen : pgListen(options.listen.url, (e) => report(e, 'listen'));
+        try {
+          unlisten = await source(() => void fill());
+        } catch (e) {
+          report(e, 'listen'); // polling still works
+        }
+      }
+      void fill();
+    },
+    async stop({ graceful = true, timeoutMs = 30_000 } = {}) {
+      if (!started) return;
+      started = false;
+      if (pollTimer) clearInterval(pollTimer);
+      await unlisten?.().catch(() => undefined);
+      unlisten = null;
+      while (fetching) await new Promise((r) => setTimeout(r, 5));
+      const buffered = queue.splice(0).map((e) => e.id);
+      if (!graceful) {
+        for (const [id, c] of running) {
+          c.abort(new Error('worker stopped'));
+          buffered.push(id);
+        }
+      } else {
+        const deadline = Date.now() + timeoutMs;
+        while (running.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        for (const [id, c] of running) {
+          c.abort(new Error('worker stop timed out'));
+          buffered.push(id);
+        }
+      }
+      if (heartbeatTimer) clearInterval(heartbeatTimer);
+      await flush();
+      if (buffered.length) await release(db, workerId, buffered).catch((e) => report(e, 'release'));
+      checkIdle();
+    },
+    idle() {
+      return busy() || fetching ? new Promise<void>((r) => idleWaiters.push(r)) : Promise.resolve();
+    },
+  };
+}
