@@ -75,12 +75,11 @@ export interface CheckinEvent {
 
 /**
  * Thrown by the send handler when retrying cannot help (invalid number, unsubscribed recipient,
- * rejected request). `permanent: true` tells an outbox that supports it to dead-letter at once;
- * {@link CheckinsOptions.deadLetter} does it with today's `@swan/outbox`.
+ * rejected request). `permanent: true` makes `@swan/outbox` dead-letter the event at once.
  *
  * @example
  * ```ts
- * if ((err as PermanentDeliveryError).permanent) deadLetterNow(event);
+ * try { await checkins.handlers.morning_checkin_scheduled(event); } catch (e) { if ((e as PermanentDeliveryError).permanent) alertOps(); }
  * ```
  */
 export class PermanentDeliveryError extends Error {
@@ -105,12 +104,6 @@ export interface CheckinsOptions {
   authToken: string | null;
   /** Texts; receive the client's Galaxy-Swan alias only. */
   messages?: Partial<CheckinTexts>;
-  /**
-   * Called before a permanent failure is thrown, so the event is dead-lettered at once instead of
-   * after its remaining attempts. Default: sets the event's `max_attempts` to its next attempt in
-   * `swan_outbox` (today's `@swan/outbox` has no "permanent" signal). `false` disables it.
-   */
-  deadLetter?: ((event: CheckinEvent) => Promise<void>) | false;
   now?: () => Date;
 }
 
@@ -239,14 +232,6 @@ export function parseCheckInInput(input: unknown): { clientId: string; kind: Che
   return { clientId: (v.clientId as string).toLowerCase(), kind: v.kind as CheckInKind, scheduledFor: at!, timezone: v.timezone as string };
 }
 
-/** Default dead-lettering with today's `@swan/outbox`: the failing run becomes the last attempt. */
-function outboxDeadLetter(db: Kysely<any>) {
-  return async (event: CheckinEvent) => {
-    const match = event.id !== undefined ? sql`id = ${String(event.id)}::bigint` : sql`event_id = ${event.eventId}::uuid`;
-    await sql`update swan_outbox set max_attempts = attempts + 1 where ${match} and status = 'processing'`.execute(db);
-  };
-}
-
 /** TwiML with an optional message. */
 function twimlOf(text: string | null): string {
   const r = new twilio.twiml.MessagingResponse();
@@ -275,7 +260,6 @@ export function createCheckins(options: CheckinsOptions): Checkins {
   const { db, events, pii } = options;
   const texts: CheckinTexts = { ...DEFAULT_TEXTS, ...options.messages };
   const now = options.now ?? (() => new Date());
-  const deadLetter = options.deadLetter === false ? null : options.deadLetter ?? outboxDeadLetter(db);
   const configured = Boolean(options.twilio && options.from);
 
   const publishOccurrence = (trx: Kysely<any>, clientId: string, kind: CheckInKind, at: Date, timezone: string, recurring: boolean) =>
@@ -288,8 +272,7 @@ export function createCheckins(options: CheckinsOptions): Checkins {
       ...(recurring ? { idempotencyKey: `checkin:${clientId}:${kind}:${at.toISOString()}` } : {}),
     });
 
-  const permanent = async (event: CheckinEvent, reason: string): Promise<never> => {
-    if (deadLetter) await deadLetter(event);
+  const permanent = async (_event: CheckinEvent, reason: string): Promise<never> => {
     throw new PermanentDeliveryError(reason);
   };
 

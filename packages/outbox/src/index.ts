@@ -1,5 +1,5 @@
 export { createOutbox, type Outbox, type OutboxOptions, type OutboxEventInput, type PublishResult, type OutboxStats, type DeadEvent, type PruneOptions } from './outbox.js';
-export { createWorker, pgListen, type Worker, type WorkerOptions, type OutboxHandler, type HandlerContext, type ListenSource } from './worker.js';
+export { createWorker, pgListen, PermanentError, type Worker, type WorkerOptions, type OutboxHandler, type HandlerContext, type ListenSource } from './worker.js';
 export type { OutboxEvent } from './sql.js';
 export { builtInValidators, validateEvent, type PayloadValidator, type SwanEventMap, type SwanEventType } from './events.js';
 export { outboxRoutes } from './routes.js';

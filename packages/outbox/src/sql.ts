@@ -142,6 +142,8 @@ export interface Failure {
   id: number | string;
   error: string;
   delayMs: number;
+  /** Dead-letter at once: retrying cannot help (see `PermanentError`). */
+  dead?: boolean;
 }
 
 /** Records failed runs: back to pending after `delayMs`, or dead after the last attempt. */
@@ -149,12 +151,13 @@ export async function fail(db: Kysely<any>, owner: string, failures: readonly Fa
   const { rows } = await sql<{ event_id: string; status: string }>`
     update swan_outbox o
        set attempts = o.attempts + 1,
-           status = case when o.attempts + 1 >= o.max_attempts then 'dead' else 'pending' end,
-           scheduled_for = case when o.attempts + 1 >= o.max_attempts then o.scheduled_for
+           status = case when f.dead or o.attempts + 1 >= o.max_attempts then 'dead' else 'pending' end,
+           scheduled_for = case when f.dead or o.attempts + 1 >= o.max_attempts then o.scheduled_for
                                 else now() + f.delay_ms * interval '1 millisecond' end,
            last_error = f.error, last_error_at = now(), updated_at = now(), lease_owner = null, locked_until = null
       from unnest(${failures.map((f) => f.id)}::bigint[], ${failures.map((f) => f.error)}::text[],
-                  ${failures.map((f) => f.delayMs)}::float8[]) as f(id, error, delay_ms) ${ASYNC}
+                  ${failures.map((f) => f.delayMs)}::float8[], ${failures.map((f) => f.dead === true)}::boolean[])
+           as f(id, error, delay_ms, dead) ${ASYNC}
      where o.id = f.id and o.lease_owner = ${owner}::text and o.status = 'processing'
     returning o.event_id, o.status`.execute(db);
   return rows.map((r) => ({ eventId: r.event_id, status: r.status }));

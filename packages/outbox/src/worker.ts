@@ -3,6 +3,27 @@ import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
 import { claim, complete, extendLeases, fail, release, type Failure, type OutboxEvent } from './sql.js';
 
+
+/**
+ * Throw it from a handler when retrying cannot help (an invalid phone number, a recipient who
+ * unsubscribed): the event goes to the dead-letter state at once, with this message as its error.
+ * Any error with `permanent: true` has the same effect.
+ *
+ * @example
+ * ```ts
+ * handlers: { morning_checkin_scheduled: async (event) => { if (!phone) throw new PermanentError('no phone number on file'); } }
+ * ```
+ */
+export class PermanentError extends Error {
+  readonly permanent = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PermanentError';
+  }
+}
+
+const isPermanent = (error: unknown): boolean => (error as { permanent?: unknown } | null)?.permanent === true;
+
 /** What a handler gets besides the event. */
 export interface HandlerContext {
   /** Aborted when the worker stops without grace or loses the event's lease. */
@@ -209,7 +230,7 @@ export function createWorker(options: WorkerOptions): Worker {
     } catch (error) {
       if (!controller.signal.aborted) {
         const delayMs = Math.random() * Math.min(capMs, baseMs * 2 ** event.attempts);
-        failures.push({ id: event.id, error: errorText(error), delayMs });
+        failures.push({ id: event.id, error: errorText(error), delayMs, dead: isPermanent(error) });
       }
     } finally {
       running.delete(event.id);
