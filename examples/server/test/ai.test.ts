@@ -9,6 +9,7 @@ describe.each(['express', 'fastify'])('AI routes on %s', (framework) => {
   let admin: string;
   let client: string;
   let clientId: string;
+  let email: string;
 
   const post = async (path: string, token: string, body: unknown) => {
     const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -16,10 +17,11 @@ describe.each(['express', 'fastify'])('AI routes on %s', (framework) => {
   };
 
   beforeAll(async () => {
-    server = await bootServer({ SWAN_FRAMEWORK: framework, RUN_WORKERS: 'false' }, [], []);
+    server = await bootServer({ SWAN_FRAMEWORK: framework, RUN_WORKERS: 'false', STRIPE_PAYMENT_LINK_TIER_1: 'https://buy.stripe.com/test_one' }, [], []);
     admin = await mintToken({ sub: randomUUID(), role: 'admin' }, { expiresIn: '10m' });
+    email = `dana-${randomUUID()}@example.org`;
     const created = await post('/api/clients', admin, {
-      pii: { full_name: 'Dana Example', date_of_birth: '1984-02-29', email: `dana-${randomUUID()}@example.org`, emergency_contact: { name: 'Sam', relationship: 'partner', phone: '+14155550100' } },
+      pii: { full_name: 'Dana Example', date_of_birth: '1984-02-29', email, emergency_contact: { name: 'Sam', relationship: 'partner', phone: '+14155550100' } },
       training: { gender: 'Female', height_inches: 66 },
     });
     expect(created.status).toBe(201);
@@ -27,6 +29,16 @@ describe.each(['express', 'fastify'])('AI routes on %s', (framework) => {
     client = await mintToken({ sub: clientId, role: 'client' }, { expiresIn: '10m' });
   });
   afterAll(() => server?.dispose());
+
+  it("payment links carry the client's id and, read through audited PII access, the email", async () => {
+    const res = await fetch(`${server.url}/api/billing/payment-links`, { headers: { authorization: `Bearer ${client}` } });
+    const body = (await res.json()) as any;
+    const url = new URL(body.tiers[0].url);
+    expect(url.searchParams.get('client_reference_id')).toBe(clientId);
+    expect(url.searchParams.get('prefilled_email')).toBe(email);
+    const { rows } = await sql<{ reason: string }>`select reason from swan_audit_log where resource_id = ${clientId} and action = 'PII_ACCESS'`.execute(server.ctx.db);
+    expect(rows.map((r) => r.reason)).toContain(`prefill Stripe checkout email (for client ${clientId})`);
+  });
 
   it('needs a client token', async () => {
     expect((await post('/api/ai-village/query', admin, { query: 'hi' })).status).toBe(403);

@@ -278,6 +278,27 @@ export class PiiService {
     return this.#audited(id, actor, why, 'PII_ACCESS', ['admin', 'trainer']);
   }
 
+  /**
+   * The client's own email for one stated purpose (e.g. prefilling a Stripe checkout), for the
+   * client themself or an admin. Read and audited like {@link getClientPII}, by the system actor
+   * on the client's behalf; only the email leaves this method.
+   *
+   * @example
+   * ```ts
+   * const email = await pii.emailFor({ id: clientId, role: 'client' }, clientId, 'prefill Stripe checkout email');
+   * ```
+   */
+  async emailFor(actor: Actor, clientId: string, purpose: string): Promise<string | null> {
+    const id = checkClientId(clientId);
+    const why = requireReason(purpose);
+    if (actor.role !== 'admin' && !(actor.role === 'client' && actor.id === id)) {
+      await withActor(this.db, actor, (trx) => appendAudit(trx, { actor, action: 'PII_ACCESS', resource: PII_TABLE, resourceId: id, outcome: 'denied', reason: why }));
+      throw forbidden('Only the client or an admin may read this email');
+    }
+    const record = await this.#audited(id, SYSTEM_ACTOR, `${why} (for ${actor.role} ${actor.id})`, 'PII_ACCESS', ['admin']);
+    return record.email ?? null;
+  }
+
   async #audited(clientId: string, actor: Actor, reason: string, action: string, roles: Role[]): Promise<DecryptedPII> {
     if (!actor || !roles.includes(actor.role)) {
       await withActor(this.db, actor, (trx) => appendAudit(trx, { actor, action, resource: PII_TABLE, resourceId: clientId, outcome: 'denied', reason }));

@@ -39,6 +39,18 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     expect(rows[0]!.last_accessed_at).not.toBeNull();
   });
 
+  it('emailFor gives the client (or an admin) the email for a stated purpose, audited, and nobody else', async () => {
+    const body = clientBody(40);
+    const { clientId } = await pii.createClient(admin, body);
+    const self = { id: clientId, role: 'client' as const };
+    expect(await pii.emailFor(self, clientId, 'prefill checkout')).toBe(body.pii.email);
+    await expect(pii.emailFor({ id: randomUUID(), role: 'client' }, clientId, 'prefill checkout')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(pii.emailFor(self, clientId, '')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    const audit = await auditRows(t, clientId);
+    expect(audit.slice(1).map((a) => `${a.action}/${a.outcome}`)).toEqual(['PII_ACCESS/allowed', 'PII_ACCESS/denied']);
+    expect(audit[1]!.reason).toBe(`prefill checkout (for client ${clientId})`);
+  });
+
   it('rejects invalid input with paths only, writing nothing', async () => {
     const before = await count(t, 'client_profile_pii');
     const bad = { pii: { full_name: 'Secret Person', date_of_birth: '2999-01-01', email: 'secret-not-an-email', emergency_contact: 'Secret Kin' }, training: { height_inches: -3, spirit: 1 } };
