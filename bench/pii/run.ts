@@ -1,9 +1,10 @@
 // PII create and audited read vs plain unencrypted insert / primary-key select of the same rows,
 // at 1, 4 and 16 concurrent clients on PostgreSQL (same run, same database, same pool).
 //   create  = PiiService.createClient: fresh data key, 8 fields AES-256-GCM, blind indexes, training
-//             row, alias, audit entry — one CTE inside withActor (BEGIN, set_config, CTE, COMMIT)
-//   read    = PiiService.getClientPII: one CTE (UPDATE … RETURNING + audit INSERT + key join) inside
-//             withActor, then decryption with the data key from the bounded in-memory cache
+//             row, alias, audit entry — one autocommit statement, swan_pii_create(…)
+//   read    = PiiService.getClientPII: one autocommit statement, swan_pii_audited_read(…) (actor set
+//             for the call, UPDATE … RETURNING + audit INSERT + key join), then decryption with the
+//             data key from the bounded in-memory cache
 //   plain   = one autocommit INSERT / SELECT … WHERE pk of the same plaintext values
 // The audit chainer runs in the background as in production.
 // Run: cd bench && npx tsx pii/run.ts   (DATABASE_URL: a superuser, default postgres://postgres@127.0.0.1:5432/test;

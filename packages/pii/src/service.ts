@@ -207,49 +207,33 @@ export class PiiService {
     const values = PII_FIELDS.map((f) => enc(f, f === 'phone_number' ? phone : f === 'email' ? p.email.trim() : p[f]));
     const emailIndex = this.index.email(p.email);
     const phoneIndex = phone ? this.index.phone(phone) : null;
-    const training = input.training ?? {};
-    const tCols = Object.keys(training).filter((k) => training[k as keyof ClientTrainingInput] != null) as (keyof ClientTrainingInput)[];
-    const tValues = tCols.map((k) => {
-      const col = TRAINING_COLUMNS[k];
-      const v = training[k];
-      return col.cast === 'jsonb' ? sql`${JSON.stringify(v)}::jsonb` : sql`${v}::${sql.raw(col.cast)}`;
-    });
     const age = ageOn(p.date_of_birth, now);
+    const training = JSON.stringify(input.training ?? {});
 
     try {
-      const result = await withActor(this.db, actor, async (trx) => {
-        this.#aliasTier ??= await lowestOpenTier(trx);
-        let tier = this.#aliasTier;
-        const { rows } = await sql<{ alias: string | null }>`
-          with p as (
-            insert into client_profile_pii (client_id, ${sql.join(PII_FIELDS.map((f) => sql.ref(f)))}, email_index, phone_index, encryption_key_id)
-            values (${clientId}::uuid, ${sql.join(values)}, ${emailIndex}, ${phoneIndex}, ${wrapped.keyId})
-            returning client_id),
-          k as (
-            insert into client_data_keys (client_id, key_version, master_key_id, wrapped_key)
-            values (${clientId}::uuid, 1, ${wrapped.keyId}, ${wrapped.wrapped}) returning 1),
-          t as (
-            insert into client_profile_training (client_id, age${sql.join(tCols.map((c) => sql`, ${sql.ref(c)}`), sql``)})
-            values (${clientId}::uuid, ${age}${sql.join(tValues.map((v) => sql`, ${v}`), sql``)}) returning 1),
-          a as (${insertAliasSql(clientId, aliasCandidates(tier))}),
-          au as (
-            insert into swan_audit_log ${AUDIT_COLUMNS}
-            values (${actor.id}, ${actor.role}, 'CLIENT_CREATED', ${PII_TABLE}, ${clientId}, 'allowed', null, '{}'::jsonb) returning 1)
-          select (select alias from a) as alias, (select count(*) from p) + (select count(*) from k) + (select count(*) from t) + (select count(*) from au) as n`.execute(trx);
-        let alias = rows[0]?.alias ?? null;
-        for (let attempt = 1; alias === null; attempt++) {
-          // A concurrent creation took our pick (retry the same tier with a fresh snapshot), or every
-          // candidate was taken (then the lowest open tier, counted over committed rows, moved on).
-          if (attempt % 2 === 0) tier = await lowestOpenTier(trx);
-          const r = await insertAliasSql(clientId, aliasCandidates(tier)).execute(trx);
-          alias = (r.rows[0] as { alias?: string } | undefined)?.alias ?? null;
+      // One statement (swan_pii_create, migration pii/0002). When every candidate alias is taken
+      // or being claimed it writes nothing (SWA01) and we retry: the same tier with fresh
+      // candidates first, then the lowest open tier counted over committed rows.
+      const openTier = () => withActor(this.db, actor, lowestOpenTier);
+      this.#aliasTier ??= await openTier();
+      let tier = this.#aliasTier;
+      let alias: string | null = null;
+      for (let attempt = 1; alias === null; attempt++) {
+        const c = aliasCandidates(tier);
+        try {
+          const { rows } = await sql<{ alias: string }>`
+            select swan_pii_create(${actor.id}::uuid, ${clientId}::uuid, ${values}::bytea[], ${emailIndex}, ${phoneIndex},
+              ${wrapped.keyId}, ${wrapped.wrapped}, ${age}, ${training}::jsonb, ${c.names}::text[], ${c.ordinals}::int[]) as alias`.execute(this.db);
+          alias = rows[0]!.alias;
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'SWA01') throw e;
+          if (attempt % 2 === 0) tier = await openTier();
         }
-        const ordinal = parseAlias(alias)?.ordinal ?? tier;
-        if (ordinal > (this.#aliasTier ?? 1)) this.#aliasTier = ordinal;
-        return { clientId, alias };
-      });
+      }
+      const ordinal = parseAlias(alias)?.ordinal ?? tier;
+      if (ordinal > (this.#aliasTier ?? 1)) this.#aliasTier = ordinal;
       this.#cache?.set(`${clientId}:1`, { keyId: wrapped.keyId, wrapped: wrapped.wrapped.toString('base64'), key: Buffer.from(dataKey) });
-      return result;
+      return { clientId, alias };
     } catch (e) {
       if (isUniqueViolation(e, 'client_profile_pii_email_live')) {
         throw new SwanError({ code: 'CONFLICT', message: 'A client with this email already exists' });
@@ -304,38 +288,20 @@ export class PiiService {
       await withActor(this.db, actor, (trx) => appendAudit(trx, { actor, action, resource: PII_TABLE, resourceId: clientId, outcome: 'denied', reason }));
       throw forbidden('This role may not read PII');
     }
-    let outcome = 'allowed';
     try {
-      const result = await withActor(this.db, actor, async (trx) => {
-        const { rows } = await sql<PiiRow & KeyRow & { outcome: string; alias: string | null }>`
-          with u as (
-            update client_profile_pii p set last_accessed_at = now(), accessed_by = ${actor.id}::uuid
-             where p.client_id = ${clientId}::uuid and p.deleted_at is null and p.erased_at is null
-            returning p.client_id, ${PII_COLUMNS}),
-          s as (
-            select case when exists (select 1 from u) then 'allowed'
-                        when swan_pii_client_exists(${clientId}::uuid) then 'denied' else 'not_found' end as outcome),
-          a as (
-            insert into swan_audit_log ${AUDIT_COLUMNS}
-            select ${actor.id}, ${actor.role}, ${action}, ${PII_TABLE}, ${clientId}, s.outcome, ${reason}, '{}'::jsonb from s
-            returning outcome),
-          c as (select set_config('synchronous_commit', ${this.#fastReads ? 'off' : 'on'}, true) as sc)
-          select a.outcome, u.*, k.key_version, k.master_key_id, k.wrapped_key, al.alias
-            from c cross join a left join u on true
-            left join client_data_keys k on k.client_id = u.client_id
-            left join client_aliases al on al.client_id = u.client_id`.execute(trx);
-        outcome = rows[0]!.outcome;
-        if (outcome !== 'allowed') return null;
-        const fields = await this.#decrypt(clientId, rows[0]!, rows);
-        return { clientId, alias: rows[0]!.alias, ...fields } as DecryptedPII;
-      });
+      // One statement (swan_pii_audited_read, migration pii/0002): the actor's settings confined to
+      // the call, the access stamp and the audit entry committed before anything is decrypted.
+      const { rows } = await sql<PiiRow & KeyRow & { outcome: string; alias: string | null }>`
+        select * from swan_pii_audited_read(${actor.id}::uuid, ${actor.role}, ${clientId}::uuid, ${action}, ${reason}, ${this.#fastReads})`.execute(this.db);
+      const outcome = rows[0]?.outcome;
       if (outcome === 'denied') throw forbidden('This trainer is not assigned to the client');
-      if (result === null) throw notFound();
-      return result;
+      if (outcome !== 'allowed') throw notFound();
+      const fields = await this.#decrypt(clientId, rows[0]!, rows);
+      return { clientId, alias: rows[0]!.alias, ...fields } as DecryptedPII;
     } catch (e) {
       const code = (e as SwanError).code;
       if (code === 'PII_DECRYPTION_FAILED' || code === 'PII_KEY_UNAVAILABLE') {
-        // the stamped access rolled back; record the failure itself
+        // the access is on record; record that it failed, too
         await withActor(this.db, actor, (trx) => appendAudit(trx, { actor, action, resource: PII_TABLE, resourceId: clientId, outcome: 'error', reason, details: { error: code } }));
       }
       throw e;

@@ -109,6 +109,8 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
       sql`update client_profile_pii set last_accessed_at = now()`,
       sql`insert into client_profile_pii (client_id, encryption_key_id) values (gen_random_uuid(), 'x')`,
       sql`select swan_pii_client_exists(${clientId}::uuid)`,
+      sql`select * from swan_pii_audited_read(${ai.id}::uuid, 'admin', ${clientId}::uuid, 'PII_ACCESS', 'leak', false)`,
+      sql`select swan_pii_create(${ai.id}::uuid, gen_random_uuid(), array[]::bytea[], null, null, 'x', '\\x00'::bytea, 30, '{}'::jsonb, array['Nebula Swan'], array[1])`,
       sql`select t.*, p.email from client_profile_training t join client_profile_pii p using (client_id)`,
       sql`create view ai_leak as select * from client_profile_pii`,
       sql`create function ai_leak() returns setof client_profile_pii language sql security definer as 'select * from client_profile_pii'`,
@@ -121,7 +123,8 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
        where v.table_name in ('client_profile_pii', 'client_data_keys') and has_table_privilege('ai_service', format('%I.%I', v.view_schema, v.view_name), 'select')`.execute(t.admin);
     expect(views).toEqual([]);
     const { rows: fns } = await sql<{ f: string }>`select p.proname as f from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-       where n.nspname = 'public' and p.prosecdef and has_function_privilege('ai_service', p.oid, 'execute')
+       where n.nspname = 'public' and has_function_privilege('ai_service', p.oid, 'execute')
+         and (p.prosecdef or exists (select 1 from unnest(p.proconfig) c where c like 'role=%'))
          and (p.prosrc ilike '%client_profile_pii%' or p.prosrc ilike '%client_data_keys%')`.execute(t.admin);
     expect(fns).toEqual([]);
     const { rows } = await withActor(t.db, ai, (trx) => sql<{ client_id: string; alias: string }>`select t.client_id, a.alias from client_profile_training t join client_aliases a using (client_id) where client_id = ${clientId}`.execute(trx));
