@@ -65,7 +65,6 @@ describe.each(testEngines())('audit chain on $name', (engine) => {
     const id = Number(rows[0]!.id);
     await tamper(t.admin, `update swan_audit_log set details = '{"i": 1, "forged": true}' where id = ${id}`);
     expect(await verifyAuditChain(t.db)).toEqual({ valid: false, entries: 1233, firstBrokenId: id });
-    await tamper(t.admin, `update swan_audit_log set details = (select details from swan_audit_log where chain_seq = 1233) where false`);
   });
 
   it('finds a deleted row and a removed tail', async () => {

@@ -35,5 +35,5 @@ export default async function setup(): Promise<void> {
       await db.destroy();
     }
   }
-  if (!isCI && !pg) console.warn('[swan tests] DATABASE_URL not set: SQL tests run on PGlite only');
+  if (!isCI() && !pg) console.warn('[swan tests] DATABASE_URL not set: SQL tests run on PGlite only');
 }
