@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { sql, type Kysely } from 'kysely';
 import { createDatabase, migrate, migrations as core } from '@swan/core';
 import { createOutbox, createWorker, migrations as outboxMigrations } from '@swan/outbox';
+import { pgListen } from '@swan/outbox/pg-listen';
 import { Logger, makeWorkerUtils, run as runGraphile, type RunnerOptions } from 'graphile-worker';
 import PgBoss from 'pg-boss';
 
@@ -129,7 +130,7 @@ async function ours(phase: Phase): Promise<Result> {
     const { url, db } = await swanDb();
     const outbox = createOutbox({ db });
     const probe = latencyProbe();
-    const worker = createWorker({ db, handlers: { client_erased: async (e) => probe.seen(String(e.payload.key)) }, concurrency: C, listen: { url } });
+    const worker = createWorker({ db, handlers: { client_erased: async (e) => probe.seen(String(e.payload.key)) }, concurrency: C, listen: pgListen(url) });
     await worker.start();
     // one statement per publish (autocommit), as graphile-worker's addJob and pg-boss's send
     Object.assign(r, await probe.measure(LAT_N, (key) => outbox.publish(db, { eventType: 'client_erased', payload: { clientId: randomUUID(), key } as { clientId: string } })));

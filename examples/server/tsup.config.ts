@@ -1,3 +1,4 @@
 import { swanTsup } from '../../tsup.config.base.js';
 
-export default swanTsup({ entry: ['src/main.ts'], format: ['esm'], dts: false });
+// dist/main.js: the server; dist/handlers.js: its outbox handlers for `swan outbox work --handlers`.
+export default swanTsup({ entry: ['src/main.ts', 'src/handlers.ts'], format: ['esm'], dts: false });

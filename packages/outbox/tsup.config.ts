@@ -1,3 +1,4 @@
 import { swanTsup } from '../../tsup.config.base.js';
 
-export default swanTsup();
+// `@swan/outbox/pg-listen` is its own entry: the main entry never imports `pg`.
+export default swanTsup({ entry: ['src/index.ts', 'src/pg-listen.ts'] });

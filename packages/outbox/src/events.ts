@@ -31,9 +31,9 @@ export interface SwanEventMap {
   ai_query_submitted: { clientId: string; queryId?: string };
   subscription_activated: { clientId: string; subscriptionId?: string; tier?: string };
   subscription_canceled: { clientId: string; subscriptionId?: string };
-  payment_failed: { clientId?: string; subscriptionId?: string; invoiceId?: string };
+  payment_failed: { clientId?: string; subscriptionId?: string; invoiceId?: string; hostedInvoiceUrl?: string };
   consent_granted: { clientId: string; consentType: string; consentVersion?: string };
-  consent_revoked: { clientId: string; consentType: string };
+  consent_revoked: { clientId: string; consentType: string; /** True when the record is a refusal (consent declined), not a withdrawal. */ declined?: boolean };
   client_erased: { clientId: string };
   rate_limit_alert: { policy: string; violations?: number };
 }
@@ -50,9 +50,9 @@ const BUILT_IN: Record<SwanEventType, Shape> = {
   ai_query_submitted: { ...CLIENT, 'queryId?': 'string' },
   subscription_activated: { ...CLIENT, 'subscriptionId?': 'string', 'tier?': 'string' },
   subscription_canceled: { ...CLIENT, 'subscriptionId?': 'string' },
-  payment_failed: { 'clientId?': 'uuid', 'subscriptionId?': 'string', 'invoiceId?': 'string' },
+  payment_failed: { 'clientId?': 'uuid', 'subscriptionId?': 'string', 'invoiceId?': 'string', 'hostedInvoiceUrl?': 'string' },
   consent_granted: { ...CLIENT, consentType: 'string', 'consentVersion?': 'string' },
-  consent_revoked: { ...CLIENT, consentType: 'string' },
+  consent_revoked: { ...CLIENT, consentType: 'string', 'declined?': 'boolean' },
   client_erased: CLIENT,
   rate_limit_alert: { policy: 'string', 'violations?': 'number' },
 };

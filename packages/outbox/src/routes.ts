@@ -3,8 +3,9 @@ import type { Outbox } from './outbox.js';
 
 /**
  * The admin routes of API.md: `GET /api/admin/outbox/stats`, `GET /api/admin/outbox/dead`
- * (`?limit=&eventType=`), `POST /api/admin/outbox/dead/:eventId/redrive` (404 `NOT_FOUND` unless
- * the event exists and is dead).
+ * (`?limit=&eventType=`; a `limit` outside 1–1000 is 400 `VALIDATION_FAILED`),
+ * `POST /api/admin/outbox/dead/:eventId/redrive` (400 `VALIDATION_FAILED` for an id that is not a
+ * uuid, 404 `NOT_FOUND` unless the event exists and is dead). Admins only (403 `FORBIDDEN`).
  *
  * @example
  * ```ts
@@ -43,7 +44,8 @@ export function outboxRoutes(outbox: Outbox): Route[] {
       access: ['admin'],
       handler: async (req) => {
         const eventId = req.params.eventId ?? '';
-        const [redriven] = isUuid(eventId) ? await outbox.redrive([eventId]) : [];
+        if (!isUuid(eventId)) throw new SwanError({ code: 'VALIDATION_FAILED', message: 'eventId must be a uuid' });
+        const [redriven] = await outbox.redrive([eventId]);
         if (!redriven) throw new SwanError({ code: 'NOT_FOUND', message: 'No dead-lettered event with this id' });
         return ok({ eventId: redriven, status: 'pending' });
       },

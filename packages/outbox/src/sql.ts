@@ -16,6 +16,11 @@ export interface OutboxEvent<P = Record<string, unknown>> {
   /** Failed handler runs so far (a crashed worker's expired lease does not count). */
   attempts: number;
   maxAttempts: number;
+  /**
+   * Steps of a multi-step handler (`[local, relay]`) that already succeeded in an earlier run;
+   * the worker resumes after them. 0 for single handlers.
+   */
+  stepsDone: number;
   createdAt: Date;
 }
 
@@ -28,6 +33,7 @@ interface EventRow {
   aggregate_id: string | null;
   attempts: number;
   max_attempts: number;
+  steps_done: number;
   created_at: Date | string;
 }
 
@@ -36,7 +42,7 @@ interface EventRow {
 // those events (at least once holds). Published events use the caller's setting.
 const ASYNC = sql.raw(`cross join (select set_config('synchronous_commit', 'off', true)) as async_commit`);
 
-const EVENT_COLUMNS = sql.raw('o.id, o.event_id, o.event_type, o.payload, o.aggregate_type, o.aggregate_id, o.attempts, o.max_attempts, o.created_at');
+const EVENT_COLUMNS = sql.raw('o.id, o.event_id, o.event_type, o.payload, o.aggregate_type, o.aggregate_id, o.attempts, o.max_attempts, o.steps_done, o.created_at');
 
 function toEvent(r: EventRow): OutboxEvent {
   return {
@@ -48,6 +54,7 @@ function toEvent(r: EventRow): OutboxEvent {
     aggregateId: r.aggregate_id,
     attempts: Number(r.attempts),
     maxAttempts: Number(r.max_attempts),
+    stepsDone: Number(r.steps_done ?? 0),
     createdAt: new Date(r.created_at),
   };
 }
@@ -144,20 +151,33 @@ export interface Failure {
   delayMs: number;
   /** Dead-letter at once: retrying cannot help (see `PermanentError`). */
   dead?: boolean;
+  /**
+   * Not the handler's fault (a dependency such as NATS is unreachable, see `UnavailableError`):
+   * back to pending after `delayMs` without counting an attempt.
+   */
+  deferred?: boolean;
+  /** Steps of the event's handler that succeeded (resumed after on retry). */
+  stepsDone?: number;
 }
 
-/** Records failed runs: back to pending after `delayMs`, or dead after the last attempt. */
+/**
+ * Records failed runs in one statement: back to pending after `delayMs`, or dead after the last
+ * attempt; deferred runs go back to pending without counting an attempt.
+ */
 export async function fail(db: Kysely<any>, owner: string, failures: readonly Failure[]): Promise<{ eventId: string; status: string }[]> {
   const { rows } = await sql<{ event_id: string; status: string }>`
     update swan_outbox o
-       set attempts = o.attempts + 1,
-           status = case when f.dead or o.attempts + 1 >= o.max_attempts then 'dead' else 'pending' end,
-           scheduled_for = case when f.dead or o.attempts + 1 >= o.max_attempts then o.scheduled_for
+       set attempts = o.attempts + case when f.deferred then 0 else 1 end,
+           status = case when f.deferred then 'pending'
+                         when f.dead or o.attempts + 1 >= o.max_attempts then 'dead' else 'pending' end,
+           scheduled_for = case when not f.deferred and (f.dead or o.attempts + 1 >= o.max_attempts) then o.scheduled_for
                                 else now() + f.delay_ms * interval '1 millisecond' end,
+           steps_done = greatest(o.steps_done, f.steps_done),
            last_error = f.error, last_error_at = now(), updated_at = now(), lease_owner = null, locked_until = null
       from unnest(${failures.map((f) => f.id)}::bigint[], ${failures.map((f) => f.error)}::text[],
-                  ${failures.map((f) => f.delayMs)}::float8[], ${failures.map((f) => f.dead === true)}::boolean[])
-           as f(id, error, delay_ms, dead) ${ASYNC}
+                  ${failures.map((f) => f.delayMs)}::float8[], ${failures.map((f) => f.dead === true)}::boolean[],
+                  ${failures.map((f) => f.deferred === true)}::boolean[], ${failures.map((f) => f.stepsDone ?? 0)}::smallint[])
+           as f(id, error, delay_ms, dead, deferred, steps_done) ${ASYNC}
      where o.id = f.id and o.lease_owner = ${owner}::text and o.status = 'processing'
     returning o.event_id, o.status`.execute(db);
   return rows.map((r) => ({ eventId: r.event_id, status: r.status }));

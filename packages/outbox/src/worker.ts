@@ -24,6 +24,40 @@ export class PermanentError extends Error {
 
 const isPermanent = (error: unknown): boolean => (error as { permanent?: unknown } | null)?.permanent === true;
 
+/**
+ * Throw it from a handler (or a step) when a dependency is unreachable rather than the event
+ * being wrong: NATS is down, a publish ack timed out. The event goes back to pending after the
+ * worker's `unavailableBackoff` WITHOUT counting an attempt, so an outage of any length never
+ * dead-letters events. Any error with `unavailable: true` has the same effect. The NATS relay
+ * throws it for connection, timeout and no-responders errors (a rejected message still counts).
+ *
+ * @example
+ * ```ts
+ * handlers: { '*': async (event) => { if (!broker.connected) throw new UnavailableError('broker down'); await broker.send(event); } }
+ * ```
+ */
+export class UnavailableError extends Error {
+  readonly unavailable = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnavailableError';
+  }
+}
+
+const isUnavailable = (error: unknown): boolean => (error as { unavailable?: unknown } | null)?.unavailable === true;
+
+/**
+ * Retry delay with full jitter: uniform in [0, min(capMs, baseMs · 2^attempts)].
+ *
+ * @example
+ * ```ts
+ * backoffDelay(3, 1000, 300_000); // somewhere in [0, 8000] ms
+ * ```
+ */
+export function backoffDelay(attempts: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
+  return random() * Math.min(capMs, baseMs * 2 ** attempts);
+}
+
 /** What a handler gets besides the event. */
 export interface HandlerContext {
   /** Aborted when the worker stops without grace or loses the event's lease. */
@@ -38,13 +72,23 @@ export interface HandlerContext {
  */
 export type OutboxHandler<P = any> = (event: OutboxEvent<P>, ctx: HandlerContext) => Promise<void>;
 
+/**
+ * A handler, or steps run in order (e.g. `[sendSms, relayToNats]`). The number of steps that
+ * succeeded is stored when a later step fails, so a retry resumes after them: a failed relay
+ * does not send the SMS again. (A crash between steps re-runs them: delivery is at least once.)
+ */
+export type OutboxHandlerSteps<P = any> = OutboxHandler<P> | readonly OutboxHandler<P>[];
+
 /** Subscribes to outbox notifications; resolves to an unsubscribe function. */
 export type ListenSource = (onNotify: () => void) => Promise<() => Promise<void>>;
 
 export interface WorkerOptions {
   db: Kysely<any>;
-  /** Handlers by event type; `'*'` handles every type (e.g. the NATS relay). Only these types are claimed. */
-  handlers: Record<string, OutboxHandler>;
+  /**
+   * Handlers (or steps, see {@link OutboxHandlerSteps}) by event type; `'*'` handles every other
+   * type (e.g. the NATS relay). Only these types are claimed.
+   */
+  handlers: Record<string, OutboxHandlerSteps>;
   /** Handlers running at once (default 10). */
   concurrency?: number;
   /** Events claimed per statement and buffered locally (default 100). */
@@ -56,15 +100,23 @@ export interface WorkerOptions {
   /** Poll for due events (retries, scheduled events, missed notifications) every N ms (default 1000). */
   pollIntervalMs?: number;
   /**
-   * Wake on NOTIFY: `{ url }` opens one dedicated PostgreSQL connection (LISTEN does not work
-   * through PgBouncer transaction pooling: use `false` there and rely on polling), or a custom
-   * {@link ListenSource}. Default `false`.
+   * Wake on NOTIFY: a {@link ListenSource}, usually `pgListen(url)` from `@swan/outbox/pg-listen`
+   * (one dedicated PostgreSQL connection; LISTEN does not work through PgBouncer transaction
+   * pooling: leave it `false` there and rely on polling). Default `false`.
    */
-  listen?: false | { url: string } | ListenSource;
+  listen?: false | ListenSource;
   /** Per-aggregate ordering: events of one aggregate never run concurrently or out of order. */
   ordered?: boolean;
   /** Retry delay: full jitter, random(0, min(capMs, baseMs · 2^attempts)) (default 1 s, 5 min). */
   backoff?: { baseMs?: number; capMs?: number };
+  /**
+   * Delay before retrying an event whose handler threw an {@link UnavailableError} (no attempt is
+   * counted): random in [d/2, d] with d the time since this worker's dependency became
+   * unavailable (its first unavailable run since the last success), clamped to [baseMs, capMs]
+   * (default 500 ms, 30 s): retries thin out as an outage lasts, and resume within about the
+   * outage's length (at most `capMs`) after it ends.
+   */
+  unavailableBackoff?: { baseMs?: number; capMs?: number };
   /** Completions are written in batches: after `flushMs` (default 2) or `flushSize` (default 200) events. */
   flushMs?: number;
   flushSize?: number;
@@ -94,34 +146,6 @@ function errorText(error: unknown): string {
   return text.slice(0, MAX_ERROR);
 }
 
-/** Opens a dedicated `pg` connection that LISTENs on `swan_outbox`, reconnecting while in use. */
-export function pgListen(url: string, onError?: (e: unknown) => void): ListenSource {
-  return async (onNotify) => {
-    const pg = await import('pg');
-    const Client = pg.default?.Client ?? (pg as unknown as typeof pg.default).Client;
-    let closed = false;
-    let client: InstanceType<typeof Client> | undefined;
-    const connect = async (): Promise<void> => {
-      const c = new Client({ connectionString: url, application_name: 'swan-outbox-listen' });
-      c.on('notification', onNotify);
-      c.on('error', (e) => {
-        onError?.(e);
-        c.end().catch(() => undefined);
-        if (!closed) setTimeout(() => void connect().catch(onError), 1000).unref();
-      });
-      await c.connect();
-      await c.query('listen swan_outbox');
-      client = c;
-      onNotify(); // catch up on anything published while we were not listening
-    };
-    await connect();
-    return async () => {
-      closed = true;
-      await client?.end().catch(() => undefined);
-    };
-  };
-}
-
 /**
  * Creates a worker that claims events in batches under a lease (FOR UPDATE SKIP LOCKED), runs
  * their handlers with bounded concurrency, and writes completions and failures in batches.
@@ -132,7 +156,7 @@ export function pgListen(url: string, onError?: (e: unknown) => void): ListenSou
  *   db,
  *   handlers: { morning_checkin_scheduled: async (event, { signal }) => sms.send(event.payload.clientId, { signal }) },
  *   concurrency: 10,
- *   listen: { url: process.env.DATABASE_URL! },
+ *   listen: pgListen(process.env.DATABASE_URL!), // from '@swan/outbox/pg-listen'
  * });
  * await worker.start();
  * process.on('SIGTERM', () => worker.stop());
@@ -148,9 +172,14 @@ export function createWorker(options: WorkerOptions): Worker {
   const pollMs = Math.max(10, options.pollIntervalMs ?? 1000);
   const baseMs = options.backoff?.baseMs ?? 1000;
   const capMs = options.backoff?.capMs ?? 300_000;
+  const unavailableBaseMs = options.unavailableBackoff?.baseMs ?? 500;
+  const unavailableCapMs = options.unavailableBackoff?.capMs ?? 30_000;
+  let unavailableSince = 0;
   const flushMs = options.flushMs ?? 2;
   const flushSize = options.flushSize ?? 200;
-  const handlers = options.handlers;
+  const handlers: Record<string, readonly OutboxHandler[]> = Object.fromEntries(
+    Object.entries(options.handlers).map(([type, h]) => [type, typeof h === 'function' ? [h] : [...h]]),
+  );
   const lowWater = Math.max(concurrency, Math.ceil(batchSize / 4));
   const eventTypes = '*' in handlers ? null : Object.keys(handlers);
   const report = (error: unknown, phase: string, eventId?: string) => options.onError?.(error, eventId ? { phase, eventId } : { phase });
@@ -222,15 +251,30 @@ export function createWorker(options: WorkerOptions): Worker {
   const run = async (event: OutboxEvent) => {
     const controller = new AbortController();
     running.set(event.id, controller);
+    let stepsDone = event.stepsDone;
     try {
-      const handler = handlers[event.eventType] ?? handlers['*'];
-      if (!handler) throw new Error(`No handler for ${event.eventType}`);
-      await handler(event, { signal: controller.signal, workerId });
-      if (!controller.signal.aborted) completions.push(event.id);
+      const steps = handlers[event.eventType] ?? handlers['*'];
+      if (!steps) throw new Error(`No handler for ${event.eventType}`);
+      const ctx = { signal: controller.signal, workerId };
+      for (; stepsDone < steps.length && !controller.signal.aborted; stepsDone++) await steps[stepsDone]!(event, ctx);
+      if (!controller.signal.aborted) {
+        completions.push(event.id);
+        unavailableSince = 0;
+      }
     } catch (error) {
       if (!controller.signal.aborted) {
-        const delayMs = Math.random() * Math.min(capMs, baseMs * 2 ** event.attempts);
-        failures.push({ id: event.id, error: errorText(error), delayMs, dead: isPermanent(error) });
+        const failure: Failure = { id: event.id, error: errorText(error), delayMs: 0, stepsDone };
+        if (isUnavailable(error)) {
+          const now = Date.now();
+          if (!unavailableSince) unavailableSince = now;
+          const d = Math.min(unavailableCapMs, Math.max(unavailableBaseMs, now - unavailableSince));
+          failure.delayMs = d / 2 + (Math.random() * d) / 2;
+          failure.deferred = true;
+        } else {
+          failure.delayMs = backoffDelay(event.attempts, baseMs, capMs);
+          failure.dead = isPermanent(error);
+        }
+        failures.push(failure);
       }
     } finally {
       running.delete(event.id);
@@ -306,9 +350,8 @@ export function createWorker(options: WorkerOptions): Worker {
       pollTimer = setInterval(() => void fill(), pollMs);
       if (heartbeatMs > 0) heartbeatTimer = setInterval(() => void heartbeat(), heartbeatMs);
       if (options.listen) {
-        const source = typeof options.listen === 'function' ? options.listen : pgListen(options.listen.url, (e) => report(e, 'listen'));
         try {
-          unlisten = await source(() => void fill());
+          unlisten = await options.listen(() => void fill());
         } catch (e) {
           report(e, 'listen'); // polling still works
         }

@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { natsUrl, testEngines, type TestDatabase } from '@swan/test-utils';
-import { createOutbox, createWorker, ensureOutboxStream, migrations, natsRelayHandler, type RelayedEvent } from '@swan/outbox';
+import { createOutbox, createWorker, ensureOutboxStream, isNatsUnavailable, migrations, natsRelayHandler, type RelayedEvent } from '@swan/outbox';
 
 const NATS_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 const postgres = testEngines().find((e) => e.name === 'postgres');
@@ -79,7 +79,7 @@ describe.skipIf(!postgres || !natsUrl())('NATS JetStream relay', () => {
 
   it('drops a re-sent event inside the duplicate window', async () => {
     const relay = natsRelayHandler({ nc, subjectPrefix: 'swantest' });
-    const event = { id: 1, eventId: randomUUID(), eventType: 'client_erased', payload: { clientId: randomUUID() }, aggregateType: '', aggregateId: null, attempts: 0, maxAttempts: 5, createdAt: new Date() };
+    const event = { id: 1, eventId: randomUUID(), eventType: 'client_erased', payload: { clientId: randomUUID() }, aggregateType: '', aggregateId: null, attempts: 0, maxAttempts: 5, stepsDone: 0, createdAt: new Date() };
     const jsm = await nc.jetstreamManager();
     const before = (await jsm.streams.info('SWAN_TEST')).state.messages;
     await relay(event, { signal: new AbortController().signal, workerId: 'w' });
@@ -87,26 +87,47 @@ describe.skipIf(!postgres || !natsUrl())('NATS JetStream relay', () => {
     expect((await jsm.streams.info('SWAN_TEST')).state.messages).toBe(before + 1);
   });
 
-  it('delivers every event exactly once into the stream although NATS restarts mid-run', { timeout: 90_000 }, async () => {
+  it('classifies unreachable NATS as unavailable and a rejected message as a failure', async () => {
+    const { UnavailableError } = await import('@swan/outbox');
+    const event = { id: 1, eventId: randomUUID(), eventType: 'client_erased', payload: { clientId: randomUUID() }, aggregateType: '', aggregateId: null, attempts: 0, maxAttempts: 5, stepsDone: 0, createdAt: new Date() };
+    const ctx = { signal: new AbortController().signal, workerId: 'w' };
+    // a closed connection: NATS unreachable
+    const closed = await connect({ servers: server.url });
+    await closed.close();
+    await expect(natsRelayHandler({ nc: closed, subjectPrefix: 'swantest' })(event, ctx)).rejects.toBeInstanceOf(UnavailableError);
+    // no stream on the subject: no responders
+    await expect(natsRelayHandler({ nc, subjectPrefix: 'nostream' })(event, ctx)).rejects.toBeInstanceOf(UnavailableError);
+    // the stream rejects the message (expected-stream mismatch is a JetStream API error): an ordinary failure
+    const js = nc.jetstream();
+    const rejected = await js.publish('swantest.client_erased', new Uint8Array(1), { expect: { streamName: 'NOT_SWAN_TEST' } }).catch((e: unknown) => e);
+    expect(rejected).toBeInstanceOf(Error);
+    expect(isNatsUnavailable(rejected)).toBe(false);
+  });
+
+  it('delivers every event exactly once into the stream across a NATS outage, with default worker options, none dead, no attempt burned, local step run once', { timeout: 120_000 }, async () => {
     const N = 600;
-    const outbox = createOutbox({ db: t.db });
+    const outbox = createOutbox({ db: t.db }); // default maxAttempts (5)
     const published = await t.db.transaction().execute((trx) =>
-      outbox.publishMany(trx, Array.from({ length: N }, () => ({ eventType: 'client_erased' as const, payload: { clientId: randomUUID() }, maxAttempts: 100 }))),
+      outbox.publishMany(trx, Array.from({ length: N }, () => ({ eventType: 'client_erased' as const, payload: { clientId: randomUUID() } }))),
     );
     const relay = natsRelayHandler({ nc, subjectPrefix: 'swantest', timeoutMs: 1000 });
     let relayed = 0;
+    const localRuns = new Map<string, number>();
+    // default backoff (1 s base), poll interval, concurrency and unavailable backoff
     const worker = createWorker({
       db: t.db,
       handlers: {
-        '*': async (e, ctx) => {
-          await new Promise((r) => setTimeout(r, 5));
-          await relay(e, ctx);
-          relayed++;
-        },
+        client_erased: [
+          async (e) => {
+            localRuns.set(e.eventId, (localRuns.get(e.eventId) ?? 0) + 1);
+            await new Promise((r) => setTimeout(r, 5));
+          },
+          async (e, ctx) => {
+            await relay(e, ctx);
+            relayed++;
+          },
+        ],
       },
-      concurrency: 8,
-      pollIntervalMs: 50,
-      backoff: { baseMs: 50, capMs: 400 },
     });
     const jsm = await nc.jetstreamManager();
     const before = (await jsm.streams.info('SWAN_TEST')).state.messages;
@@ -115,12 +136,14 @@ describe.skipIf(!postgres || !natsUrl())('NATS JetStream relay', () => {
     try {
       while (relayed < N / 3) await new Promise((r) => setTimeout(r, 10));
       await server.kill();
-      await new Promise((r) => setTimeout(r, 1000));
+      // 8 s: with 5 attempts and a 1 s backoff base this outage dead-letters events unless an
+      // unreachable NATS is kept apart from a failed attempt
+      await new Promise((r) => setTimeout(r, 8000));
       await server.start();
       restarted = true;
       const end = Date.now() + 60_000;
       for (;;) {
-        const { rows } = await sql<{ n: number }>`select count(*) as n from swan_outbox where status = 'completed'`.execute(t.admin);
+        const { rows } = await sql<{ n: number }>`select count(*) as n from swan_outbox where status in ('completed', 'dead')`.execute(t.admin);
         if (Number(rows[0]!.n) === N) break;
         if (Date.now() > end) throw new Error('relay did not finish');
         await new Promise((r) => setTimeout(r, 100));
@@ -129,8 +152,16 @@ describe.skipIf(!postgres || !natsUrl())('NATS JetStream relay', () => {
       await worker.stop();
     }
     expect(restarted).toBe(true);
-    const { rows: retried } = await sql<{ n: number }>`select count(*) as n from swan_outbox where attempts > 0`.execute(t.admin);
-    console.log(`relay: ${retried[0]!.n} events needed a retry across the NATS restart`);
+    const { rows: [summary] } = await sql<{ attempts: number; dead: number; deferred: number }>`
+      select coalesce(sum(attempts), 0) as attempts, count(*) filter (where status = 'dead') as dead,
+             count(*) filter (where last_error like 'UnavailableError%') as deferred from swan_outbox`.execute(t.admin);
+    console.log(`relay: ${summary!.deferred} events were deferred across the NATS outage`);
+    expect(Number(summary!.deferred)).toBeGreaterThan(0);
+    expect(Number(summary!.attempts)).toBe(0);
+    expect(Number(summary!.dead)).toBe(0);
+    // the local step ran once per event although the relay step was retried
+    expect(localRuns.size).toBe(N);
+    expect([...localRuns.values()].every((n) => n === 1)).toBe(true);
 
     const info = await jsm.streams.info('SWAN_TEST');
     expect(info.state.messages - before).toBe(N);

@@ -1,12 +1,35 @@
-import { connectNatsRelay, createOutbox, createWorker, migrations, outboxRoutes, type NatsRelay, type OutboxHandler, type Worker } from '@swan/outbox';
-import type { ServerModule } from './types.js';
+import { connectNatsRelay, createOutbox, createWorker, migrations, outboxRoutes, type NatsRelay, type OutboxHandler, type OutboxHandlerSteps, type Worker } from '@swan/outbox';
+import { pgListen } from '@swan/outbox/pg-listen';
+import type { ServerContext, ServerModule } from './types.js';
+
+/**
+ * The local handlers registered through `ctx.onEvent` (filled while later modules set up): what
+ * the in-process workers run, and what `src/handlers.ts` exports for `swan outbox work`.
+ */
+export function registeredHandlers(ctx: ServerContext): Record<string, OutboxHandler> {
+  const handlers = ctx.services.outboxHandlers as Record<string, OutboxHandler> | undefined;
+  if (!handlers) throw new Error('the outbox module is not set up');
+  return handlers;
+}
+
+/**
+ * Worker handlers: each local handler, then (with a relay) the relay as a second step, so a
+ * failed relay is retried without re-running the local side effect; `'*'` relays every other type.
+ */
+export function withRelay(local: Record<string, OutboxHandler>, relay?: OutboxHandler): Record<string, OutboxHandlerSteps> {
+  if (!relay) return { ...local };
+  const all: Record<string, OutboxHandlerSteps> = { '*': relay };
+  for (const [type, handler] of Object.entries(local)) all[type] = [handler, relay];
+  return all;
+}
 
 /**
  * The transactional outbox, first of the modules: sets `ctx.events` (publish in the caller's
  * transaction) and `ctx.onEvent` (handlers, registered by later modules during setup). Unless
  * `RUN_WORKERS=false` (then `swan outbox work` runs them), workers run in-process from `start()`:
  * LISTEN/NOTIFY on PostgreSQL, polling on PGlite. With `NATS_URL`, every event is also relayed to
- * JetStream (`swan.events.<type>`, `Nats-Msg-Id` = event id) after its local handler.
+ * JetStream (`swan.events.<type>`, `Nats-Msg-Id` = event id) as a second step after its local
+ * handler: a relay retry (NATS down: no attempt counted) never re-runs the local side effect.
  * Mounts the admin routes `GET /api/admin/outbox/stats`, `GET /api/admin/outbox/dead` and
  * `POST /api/admin/outbox/dead/:eventId/redrive`.
  */
@@ -24,6 +47,7 @@ export const outboxModule: ServerModule = {
       handlers[eventType] = (event) => handler(event);
     };
     ctx.services.outbox = outbox;
+    ctx.services.outboxHandlers = handlers;
     let worker: Worker | undefined;
     let relay: NatsRelay | undefined;
     const onError = (error: unknown, context: { phase: string; eventId?: string }) =>
@@ -37,29 +61,21 @@ export const outboxModule: ServerModule = {
           logger.info('outbox workers not started here (RUN_WORKERS=false): run `swan outbox work`');
           return;
         }
-        const all: Record<string, OutboxHandler> = { ...handlers };
         if (config.natsUrl) {
           try {
             relay = await connectNatsRelay({ servers: config.natsUrl });
-            const relayed = relay.handler;
-            for (const [type, local] of Object.entries(handlers)) {
-              all[type] = async (event, c) => {
-                await local(event, c);
-                await relayed(event, c);
-              };
-            }
-            all['*'] = relayed;
             logger.info('outbox: relaying events to NATS JetStream', { stream: 'SWAN_EVENTS', subjects: 'swan.events.>' });
           } catch (error) {
             logger.error('outbox: NATS is unreachable, events are not relayed', { error: error instanceof Error ? error.message : String(error) });
           }
         }
+        const all = withRelay(handlers, relay?.handler);
         if (Object.keys(all).length === 0) return;
         const listenUrl = config.databaseAppUrl ?? config.databaseUrl;
         worker = createWorker({
           db: ctx.db,
           handlers: all,
-          ...(listenUrl ? { listen: { url: listenUrl } } : { pollIntervalMs: 250 }),
+          ...(listenUrl ? { listen: pgListen(listenUrl, { onError: (e) => onError(e, { phase: 'listen' }) }) } : { pollIntervalMs: 250 }),
           onError,
         });
         await worker.start();

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { connectNatsRelay, createWorker, type NatsRelay, type OutboxHandler } from '@swan/outbox';
+import { connectNatsRelay, createWorker, type NatsRelay, type OutboxHandler, type OutboxHandlerSteps } from '@swan/outbox';
+import { pgListen } from '@swan/outbox/pg-listen';
 import { EXIT, UsageError, type Command } from '../command.js';
 import { openDatabase } from '../database.js';
 
@@ -12,9 +13,11 @@ const int = (v: unknown, name: string, min: number): number => {
 
 /**
  * `swan outbox work`: outbox workers as their own process (the example server with
- * `RUN_WORKERS=false`). Handlers come from `--handlers <module>` (exporting `handlers`, an object
- * of event type → async handler) and/or `--nats-url` (default `NATS_URL`): every event relayed to
- * JetStream. Runs until SIGINT/SIGTERM, then stops gracefully.
+ * `RUN_WORKERS=false`: `swan outbox work --handlers examples/server/dist/handlers.js`). Handlers
+ * come from `--handlers <module>` (exporting `handlers`, an object of event type → async handler,
+ * and optionally `close()`, called on shutdown) and/or `--nats-url` (default `NATS_URL`): every
+ * event relayed to JetStream, after the local handler as a second step (a relay retry never
+ * re-runs the local handler). Runs until SIGINT/SIGTERM, then stops gracefully.
  */
 export const outboxWorkCommand: Command = {
   name: 'outbox work',
@@ -37,24 +40,33 @@ export const outboxWorkCommand: Command = {
   ].join('\n'),
   async run({ values, io }) {
     const natsUrl = (values['nats-url'] as string | undefined) || io.env.NATS_URL;
-    const handlers: Record<string, OutboxHandler> = {};
+    const local: Record<string, OutboxHandler> = {};
+    let closeHandlers: (() => Promise<void>) | undefined;
     if (typeof values.handlers === 'string') {
-      const mod = (await import(pathToFileURL(resolve(values.handlers)).href)) as { handlers?: Record<string, OutboxHandler>; default?: { handlers?: Record<string, OutboxHandler> } };
+      type HandlerModule = { handlers?: Record<string, OutboxHandler>; close?: () => Promise<void> };
+      const mod = (await import(pathToFileURL(resolve(values.handlers)).href)) as HandlerModule & { default?: HandlerModule };
       const loaded = mod.handlers ?? mod.default?.handlers;
       if (!loaded || typeof loaded !== 'object') throw new UsageError(`${values.handlers} must export "handlers": { [eventType]: async (event) => … }`);
-      Object.assign(handlers, loaded);
+      Object.assign(local, loaded);
+      const close = mod.close ?? mod.default?.close;
+      if (typeof close === 'function') closeHandlers = close;
     }
-    if (!natsUrl && Object.keys(handlers).length === 0) throw new UsageError('Give --handlers <module> and/or --nats-url (or NATS_URL)');
+    if (!natsUrl && Object.keys(local).length === 0) {
+      await closeHandlers?.();
+      throw new UsageError('Give --handlers <module> and/or --nats-url (or NATS_URL)');
+    }
     const db = openDatabase(values, io.env);
     let relay: NatsRelay | undefined;
     try {
+      const handlers: Record<string, OutboxHandlerSteps> = { ...local };
       if (natsUrl) {
         relay = await connectNatsRelay({ servers: natsUrl });
-        const relayed = relay.handler;
-        for (const [type, local] of Object.entries(handlers)) handlers[type] = async (e, c) => { await local(e, c); await relayed(e, c); };
-        handlers['*'] = relayed;
+        for (const [type, h] of Object.entries(local)) handlers[type] = [h, relay.handler];
+        handlers['*'] = relay.handler;
       }
       const url = (values['database-url'] as string | undefined) || io.env.DATABASE_URL;
+      const onError = (e: unknown, c: { phase: string; eventId?: string }) =>
+        io.stderr(`outbox ${c.phase}${c.eventId ? ` ${c.eventId}` : ''}: ${e instanceof Error ? e.message : String(e)}\n`);
       const worker = createWorker({
         db,
         handlers,
@@ -63,8 +75,8 @@ export const outboxWorkCommand: Command = {
         leaseMs: int(values['lease-ms'], 'lease-ms', 100),
         pollIntervalMs: int(values['poll-ms'], 'poll-ms', 10),
         ordered: values.ordered === true,
-        ...(url && values['no-listen'] !== true ? { listen: { url } } : {}),
-        onError: (e, c) => io.stderr(`outbox ${c.phase}${c.eventId ? ` ${c.eventId}` : ''}: ${e instanceof Error ? e.message : String(e)}\n`),
+        ...(url && values['no-listen'] !== true ? { listen: pgListen(url, { onError: (e) => onError(e, { phase: 'listen' }) }) } : {}),
+        onError,
       });
       await worker.start();
       io.stderr(`outbox worker ${worker.workerId} running: ${Object.keys(handlers).join(', ')}\n`);
@@ -79,6 +91,7 @@ export const outboxWorkCommand: Command = {
     } finally {
       await relay?.close();
       await db.destroy();
+      await closeHandlers?.();
     }
   },
 };
