@@ -1,4 +1,5 @@
 import type { ServerModule } from './types.js';
+import { adminModule } from './admin.js';
 import { aiModule } from './ai.js';
 import { outboxModule } from './outbox.js';
 import { billingModule } from './billing.js';
@@ -23,4 +24,5 @@ export const modules: ServerModule[] = [
   billingModule,
   checkinsModule,
   aiModule,
+  adminModule,
 ];
