@@ -4,20 +4,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { chromiumPath } from '@swan/test-utils';
 import { createWorker } from '@swan/outbox';
 import type { Checkins } from '@swan/checkins';
 import { bootServer, mintToken, type TestServer } from './helpers.js';
 
-// playwright-core is a devDependency of @swan/billing and @swan/schema, not of the example server:
-// resolved from @swan/billing until examples/server/package.json lists it.
-type Playwright = typeof import('../../../packages/billing/node_modules/playwright-core/index.js');
-type Browser = Awaited<ReturnType<Playwright['chromium']['launch']>>;
-type Page = Awaited<ReturnType<Browser['newPage']>>;
-const { chromium } = createRequire(new URL('../../../packages/billing/package.json', import.meta.url))('playwright-core') as Playwright;
 
 const artifacts = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
 const browserPath = chromiumPath();
