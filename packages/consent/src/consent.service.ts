@@ -433,7 +433,7 @@ export class ConsentService {
       eventType,
       aggregateType: 'client',
       aggregateId: c.clientId,
-      payload: { clientId: c.clientId, consentType: c.consentType, version: c.consentVersion, consentId: c.id, ...extra },
+      payload: { clientId: c.clientId, consentType: c.consentType, consentVersion: c.consentVersion, consentId: c.id, ...extra },
     });
   }
 

@@ -112,7 +112,8 @@ describe.each(testEngines())('consent ledger on $name', (engine) => {
 
       const evs = await events(clientId);
       expect(evs.map((e) => e.event_type)).toEqual(['consent_granted', 'consent_granted', 'consent_revoked']);
-      expect(evs[0]!.payload).toMatchObject({ clientId, consentType: 'wearable_integration', version: '3.0' });
+      expect(evs[0]!.payload).toEqual({ clientId, consentType: 'wearable_integration', consentVersion: '3.0', consentId: first.id });
+      expect(evs[2]!.payload).toMatchObject({ consentType: 'wearable_integration', consentVersion: '3.0', declined: true });
       // no proof data (IP, user agent, signature) in events
       expect(JSON.stringify(evs)).not.toMatch(/203\.0\.113|Mozilla|c2lnbmF0dXJl/);
     });
