@@ -1,4 +1,4 @@
-import { describeErrors, type AjvErrorLike, type Problem } from './problems.js';
+import { describeErrors, looksLikePersonalData, type AjvErrorLike, type Problem } from './problems.js';
 import type { MasterPrompt } from './types.js';
 
 /** The schema major version this package validates. */
@@ -24,11 +24,15 @@ export interface MasterPromptFailure {
 /** Result of {@link checkMasterPrompt}-style functions. */
 export type MasterPromptCheck = { ok: true; value: MasterPrompt } | ({ ok: false } & MasterPromptFailure);
 
-/** What was sent as `schema_version`, shortened (it is not PII, but it is user input). */
+/** What was sent as `schema_version`, shortened (it is user input); withheld when it looks like personal data. */
 function received(value: unknown): string {
   const s = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  if (looksLikePersonalData(s)) return REDACTED_VALUE;
   return s.length > 32 ? `${s.slice(0, 32)}…` : s;
 }
+
+/** Stands in for a received `schema_version` that looks like personal data. */
+const REDACTED_VALUE = '[redacted]';
 
 /**
  * The version gate that runs before schema validation: a plain object without `schema_version`
@@ -47,8 +51,8 @@ export function checkSchemaVersion(body: unknown, major: string = SCHEMA_MAJOR_V
 
 const versionChecks = new Map<string, (body: unknown) => MasterPromptFailure | null>();
 
-/** The version gate for one major version, built once (its pattern compiled once). */
-function versionCheck(major: string): (body: unknown) => MasterPromptFailure | null {
+/** The version gate for one major version, built once (its pattern compiled once); internal. */
+export function versionCheck(major: string): (body: unknown) => MasterPromptFailure | null {
   const cached = versionChecks.get(major);
   if (cached) return cached;
   if (!/^\d+$/.test(major)) throw new TypeError(`major version must be digits, got ${JSON.stringify(major)}`);

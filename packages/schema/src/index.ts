@@ -18,7 +18,7 @@ export {
   type MasterPromptFailure,
   type MasterPromptErrorCode,
 } from './check.js';
-export { describeErrors, isPiiFieldName, labelOf, PII_FIELD_NAMES, PII_MESSAGE, type Problem, type AjvErrorLike } from './problems.js';
+export { describeErrors, isPiiFieldName, labelOf, looksLikePersonalData, PII_FIELD_NAMES, PII_MESSAGE, REDACTED_FIELD_NAME, type Problem, type AjvErrorLike } from './problems.js';
 export {
   createMasterPromptService,
   masterPromptExportContributor,

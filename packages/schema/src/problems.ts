@@ -83,6 +83,42 @@ function safeName(name: unknown): string {
   return s.length > 64 ? `${s.slice(0, 64)}…` : s;
 }
 
+/**
+ * Stands in for a submitted property name that looks like personal data (see {@link looksLikePersonalData}),
+ * in both `property` and `message` of the problem.
+ *
+ * @example
+ * ```ts
+ * masterPromptProblems({ ...prompt, meta: { ...prompt.meta, 'dana@example.org': 1 } })[0].property; // '[redacted field name]'
+ * ```
+ */
+export const REDACTED_FIELD_NAME = '[redacted field name]';
+
+const EMAIL_LIKE = /[^\s@]@[^\s@]+\.[^\s@]/;
+const DATE_LIKE = /\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}/;
+
+/**
+ * True when submitted text (a property name, a version string) looks like personal data itself:
+ * an e-mail address, a phone number or another long number (7 digits or more in all: phone,
+ * card, account or ID numbers), or a date (a date of birth). Such text is never echoed in
+ * messages or details.
+ *
+ * @example
+ * ```ts
+ * looksLikePersonalData('dana@example.org'); // true
+ * looksLikePersonalData('+1 (555) 555-0123'); // true
+ * looksLikePersonalData('favourite_colour');  // false
+ * ```
+ */
+export function looksLikePersonalData(text: string): boolean {
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57 && ++digits >= 7) return true;
+  }
+  return EMAIL_LIKE.test(text) || DATE_LIKE.test(text);
+}
+
 function segmentsOf(pointer: string): string[] {
   if (pointer === '') return [];
   return pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
@@ -110,7 +146,11 @@ function describe(error: AjvErrorLike): Omit<Problem, 'path' | 'instancePath' | 
       return { property, message: error.instancePath === '' ? `${property} is required` : `${property} is required in ${label}` };
     }
     case 'additionalProperties': {
-      const property = safeName(p.additionalProperty);
+      const submitted = String(p.additionalProperty);
+      if (looksLikePersonalData(submitted)) {
+        return { property: REDACTED_FIELD_NAME, message: `${REDACTED_FIELD_NAME} is not a known field of ${label} (its name looks like personal data, so it is not repeated; PII belongs to the PII package, @swan/pii)` };
+      }
+      const property = safeName(submitted);
       return isPiiFieldName(property)
         ? { property, message: `${property} ${PII_MESSAGE}` }
         : { property, message: `${property} is not a known field of ${label}` };

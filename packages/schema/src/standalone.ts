@@ -40,5 +40,5 @@ export const masterPromptProblems = createProblemsOf(validate);
 
 export { checkSchemaVersion, SCHEMA_MAJOR_VERSION } from './check.js';
 export type { MasterPromptCheck, MasterPromptFailure, MasterPromptErrorCode } from './check.js';
-export { describeErrors, isPiiFieldName, PII_FIELD_NAMES, type Problem } from './problems.js';
+export { describeErrors, isPiiFieldName, looksLikePersonalData, PII_FIELD_NAMES, REDACTED_FIELD_NAME, type Problem } from './problems.js';
 export type { MasterPrompt, ClientProfile, MasterPromptMeta, ChangeLogEntry } from './types.js';

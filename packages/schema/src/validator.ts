@@ -2,7 +2,8 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { SwanError, type Guard } from '@swan/core';
 import { masterPromptSchema } from './generated/schema.js';
-import { createMasterPromptCheck, createProblemsOf, checkSchemaVersion, schemaValidationFailure, SCHEMA_MAJOR_VERSION, type CompiledValidate } from './check.js';
+import { createMasterPromptCheck, createProblemsOf, schemaValidationFailure, versionCheck, SCHEMA_MAJOR_VERSION, type CompiledValidate } from './check.js';
+import { describeErrors } from './problems.js';
 import type { MasterPrompt } from './types.js';
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext the default import is the module.
@@ -76,9 +77,9 @@ export function assertMasterPrompt(data: unknown): asserts data is MasterPrompt 
  * ```
  */
 export function enforceSchemaVersion(major: string = SCHEMA_MAJOR_VERSION): Guard {
-  checkSchemaVersion(null, major); // throws TypeError for a bad major now, not per request
+  const gate = versionCheck(major); // built once; throws TypeError for a bad major now, not per request
   return (req) => {
-    const failure = checkSchemaVersion(req.body, major);
+    const failure = gate(req.body);
     if (failure) throw new SwanError({ code: failure.code, message: failure.message, details: failure.details });
   };
 }
@@ -92,6 +93,8 @@ export function enforceSchemaVersion(major: string = SCHEMA_MAJOR_VERSION): Guar
  * ```
  */
 export const validateMasterPromptBody: Guard = (req) => {
-  const problems = masterPromptProblems(req.body);
-  if (problems.length > 0) throw new SwanError(schemaValidationFailure(problems));
+  // The success path is the compiled validator and nothing else: problems are built on failure only.
+  if (!compiledMasterPromptValidator(req.body)) {
+    throw new SwanError(schemaValidationFailure(describeErrors(compiledMasterPromptValidator.errors)));
+  }
 };
