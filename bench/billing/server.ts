@@ -1,6 +1,8 @@
 // Child process of bench/billing/run.ts: our webhook route through @swan/express (talking to the
-// fake Stripe API of the parent at STRIPE_API_BASE) and a bare Express route that only verifies
-// the signature. Prints one JSON line with the ports and the client ids, then serves until killed.
+// fake Stripe API of the parent at STRIPE_API_BASE, publishing through the outbox like the example
+// server), the same route on a second instance without the processed-event cache (a duplicate
+// that lands on another instance), and a bare Express route that only verifies the signature.
+// Prints one JSON line with the ports and the client ids, then serves until killed.
 import { randomBytes } from 'node:crypto';
 import express from 'express';
 import { sql, type Kysely } from 'kysely';
@@ -8,12 +10,15 @@ import Stripe from 'stripe';
 import { createDatabase, migrate, migrations as coreMigrations, runScript } from '@swan/core';
 import { mountSwan } from '@swan/express';
 import { migrations as piiMigrations } from '@swan/pii';
-import { billingRoutes, createBilling, defineTiers, migrations as billingMigrations } from '@swan/billing';
-import { createStripeClient } from '@swan/billing';
+import { billingRoutes, createBilling, createStripeClient, defineTiers, migrations as billingMigrations, type BillingOptions } from '@swan/billing';
+import { createOutbox, migrations as outboxMigrations } from '@swan/outbox';
 import { PRICES, WEBHOOK_SECRET } from '../../packages/billing/test/fake-stripe.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2000);
-const sets = [coreMigrations, piiMigrations, billingMigrations];
+// tsx turns on source-mapped stack traces; a deployed server runs compiled JS without them, and
+// the stripe SDK formats a stack trace on every API call (its caller's stack, for error reports)
+process.setSourceMapsEnabled(false);
+const sets = [coreMigrations, outboxMigrations, piiMigrations, billingMigrations];
 
 async function openDatabases(): Promise<{ app: Kysely<any>; admin: Kysely<any>; engine: string; drop(): Promise<void> }> {
   const url = process.env.DATABASE_URL;
@@ -48,8 +53,17 @@ const tiers = defineTiers({
   tier_2: { paymentLinkUrl: 'https://buy.stripe.com/test_2', priceId: PRICES.tier_2 },
   tier_3: { paymentLinkUrl: 'https://buy.stripe.com/test_3', priceId: PRICES.tier_3 },
 });
-const stripeApi = createStripeClient({ secretKey: 'sk_test_bench', apiBase: process.env.STRIPE_API_BASE!, maxNetworkRetries: 0 });
-const billing = createBilling({ db, stripe: stripeApi, webhookSecret: WEBHOOK_SECRET, tiers, portalReturnUrl: 'http://bench/pricing' });
+// as examples/server/src/modules/billing.ts: the SDK client of createStripeClient (keep-alive
+// pool), the outbox as publisher (subscription_activated in the webhook's transaction)
+const outbox = createOutbox({ db });
+const config: BillingOptions = {
+  db, stripe: createStripeClient({ secretKey: 'sk_test_bench', apiBase: process.env.STRIPE_API_BASE! }),
+  webhookSecret: WEBHOOK_SECRET, tiers, portalReturnUrl: 'http://bench/pricing',
+  // BENCH_OUTBOX=off: without the publisher, to see what the outbox costs
+  ...(process.env.BENCH_OUTBOX === 'off' ? {} : { events: outbox }),
+};
+const billing = createBilling(config);
+const coldBilling = createBilling({ ...config, processedCacheSize: 0 });
 
 // clients, for the run process to build subscriptions and events for
 const { rows: clients } = await sql<{ client_id: string }>`
@@ -60,6 +74,8 @@ const clientIds = clients.map((c) => c.client_id);
 
 const ours = express();
 mountSwan(ours, billingRoutes(billing), { actor: () => null });
+const cold = express();
+mountSwan(cold, billingRoutes(coldBilling), { actor: () => null });
 const bare = express();
 const stripe = new Stripe('sk_test_bench');
 bare.post('/webhooks/stripe', express.raw({ type: () => true }), (req, res) => {
@@ -74,6 +90,12 @@ const listen = (app: express.Express) => new Promise<number>((resolve) => {
   const s = app.listen(0, '127.0.0.1', () => resolve((s.address() as { port: number }).port));
   s.keepAliveTimeout = 65_000; // longer than the client's, so a reused socket is never closed under it
 });
-const [oursPort, barePort] = [await listen(ours), await listen(bare)];
-process.stdout.write(`${JSON.stringify({ engine, oursPort, barePort, clientIds })}\n`);
+const [oursPort, coldPort, barePort] = [await listen(ours), await listen(cold), await listen(bare)];
+const outboxRows = async () => Number((await sql<{ n: string }>`select count(*) as n from swan_outbox`.execute(admin)).rows[0]!.n);
+process.stdout.write(`${JSON.stringify({ engine, oursPort, coldPort, barePort, clientIds })}\n`);
+// the run process asks on stdin (one line each) for this process's CPU time and the outbox count
+process.stdin.setEncoding('utf8').on('data', () => {
+  const cpu = process.cpuUsage();
+  void outboxRows().then((n) => process.stdout.write(`${JSON.stringify({ outbox: n, cpuMs: (cpu.user + cpu.system) / 1000 })}\n`));
+});
 process.on('SIGTERM', () => { void drop().finally(() => process.exit(0)); });

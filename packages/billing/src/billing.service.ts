@@ -96,7 +96,13 @@ export interface BillingOptions {
   portalReturnUrl: string;
   /** Signature timestamp tolerance in seconds (default: the SDK's 300). */
   webhookToleranceSeconds?: number;
-  /** Clock of the past_due grace period (tests). */
+  /**
+   * How many processed event ids this instance remembers, so that a duplicate delivery it has
+   * seen answers without a database round trip (default 10 000; `0` turns the cache off and every
+   * duplicate is answered from `stripe_events`, like one landing on another instance).
+   */
+  processedCacheSize?: number;
+  /** This process's clock: fetch times of snapshots and the past_due grace period (default `new Date()`; tests). */
   now?: () => Date;
   logger?: BillingLogger;
 }
@@ -150,23 +156,64 @@ function subjectOf(event: Stripe.Event): { subscriptionId: string | null; client
 const DATE_COLUMNS = ['billing_cycle_start', 'current_period_start', 'current_period_end', 'trial_start', 'trial_end',
   'canceled_at', 'ended_at', 'past_due_since', 'last_event_at', 'synced_at', 'created_at', 'updated_at'] as const;
 
+/** A stored row and its version (`xmin`), for the optimistic update. */
+type StoredRow = SubscriptionRow & { row_version: string };
+
+/** What {@link createBilling}'s lookup found before the Stripe fetch. */
+interface Lookup {
+  done: boolean;
+  prev: StoredRow | undefined;
+  /** The client id whose existence `clientOk` answers (`null`: none asked). */
+  checkedClient: string | null;
+  clientOk: boolean | null;
+}
+
+/** The columns a re-fetched subscription sets. */
+type Snapshot = Pick<SubscriptionRow, 'tier' | 'status' | 'stripe_customer_id' | 'stripe_price_id' | 'stripe_subscription_item_id'
+  | 'monthly_price_usd' | 'billing_cycle_start' | 'current_period_start' | 'current_period_end' | 'cancel_at_period_end'
+  | 'trial_start' | 'trial_end' | 'canceled_at' | 'ended_at' | 'past_due_since' | 'synced_at'>;
+
 /** A `client_subscriptions` row read through `to_jsonb` (timestamps back to `Date`). */
-function rowFromJson(json: Record<string, unknown>): SubscriptionRow {
+function rowFromJson(json: Record<string, unknown>): StoredRow {
   const row: Record<string, unknown> = { ...json, monthly_price_usd: String(json.monthly_price_usd) };
   for (const c of DATE_COLUMNS) row[c] = json[c] == null ? null : new Date(json[c] as string);
-  return row as unknown as SubscriptionRow;
+  return row as unknown as StoredRow;
+}
+
+/**
+ * Is the snapshot fetched for `eventAt` (fetch started at `asOf`, this process's clock) older than
+ * the stored one? Stripe's own ordering decides first, so that clock skew between app instances
+ * cannot let an older snapshot win or block a newer one:
+ * - Stripe never revives an ended subscription, and periods only move forward;
+ * - an event older than the newest one applied (`last_event_at`, Stripe's clock) is stale: the
+ *   stored snapshot was fetched after that newer event, so it is at least as new as ours;
+ * - an event newer than every applied one wins: our fetch started after it was sent;
+ * - only events of the same second fall back to the fetch times (`synced_at`, local clocks).
+ */
+function isOlder(prev: SubscriptionRow, eventAt: Date, asOf: Date, subscription: Stripe.Subscription, item: Stripe.SubscriptionItem): boolean {
+  if (ENDED.has(prev.status) && !ENDED.has(subscription.status)) return true;
+  if (item.current_period_start * 1000 < prev.current_period_start.getTime()) return true;
+  const event = eventAt.getTime();
+  const newest = prev.last_event_at.getTime();
+  if (event !== newest) return event < newest;
+  return prev.synced_at.getTime() > asOf.getTime();
 }
 
 /** Thrown to roll back when another delivery recorded the same event id first. */
 class AlreadyProcessed extends Error {}
 
+/** Thrown to roll back when a concurrent write changed the subscription's row since the lookup. */
+class LostRace extends Error {}
+
 /**
  * Creates the billing service: webhook processing, entitlements, Payment Links and the portal.
  *
- * Every handled event re-fetches the subscription from Stripe and stores that snapshot only when
- * it was fetched after the stored one, under a per-subscription transaction lock; the event id is
- * recorded in `stripe_events` in the same transaction as the row and the outbox events. So
- * duplicated, racing and out-of-order deliveries all converge on Stripe's current state.
+ * Every handled event re-fetches the subscription from Stripe and stores that snapshot unless the
+ * stored one is newer (Stripe's `event.created` against `last_event_at` first, fetch times only
+ * for events of the same second). The event id is recorded in `stripe_events` by the same
+ * statement that writes the row, an optimistic update of the row version read before the fetch,
+ * in the transaction of the outbox events. So duplicated, racing and out-of-order deliveries all
+ * converge on Stripe's current state, whatever the clocks of the app instances say.
  *
  * @example
  * ```ts
@@ -184,8 +231,10 @@ export function createBilling(options: BillingOptions): Billing {
   const tierByPrice = new Map(tiers.map((t) => [t.priceId, t]));
   // Event ids known to be committed in stripe_events: duplicates skip the database round trip.
   const processed = new Set<string>();
+  const cacheSize = options.processedCacheSize ?? 10_000;
   const remember = (id: string) => {
-    if (processed.size >= 10_000) processed.delete(processed.values().next().value as string);
+    if (cacheSize <= 0) return;
+    if (processed.size >= cacheSize) processed.delete(processed.values().next().value as string);
     processed.add(id);
   };
 
@@ -204,63 +253,139 @@ export function createBilling(options: BillingOptions): Billing {
     }
   }
 
-  async function record(trx: Transaction<any>, event: Stripe.Event, subscriptionId: string | null, outcome: string): Promise<boolean> {
-    const inserted = await sql<{ event_id: string }>`
-      insert into stripe_events (event_id, event_type, event_created, stripe_subscription_id, outcome)
-      values (${event.id}, ${event.type}, ${toDate(event.created)}, ${subscriptionId}, ${outcome})
-      on conflict (event_id) do nothing returning event_id`.execute(trx);
-    return inserted.rows.length > 0;
+  /**
+   * One round trip, no transaction (`swan_billing_webhook_lookup`, migrations/billing/0002): has
+   * the event been processed, the stored row of the subscription (with its row version, `xmin`)
+   * and whether `clientId` is a known client. Read before the Stripe fetch, so a duplicate never
+   * calls Stripe; read again only when a concurrent write of the subscription won a race.
+   */
+  async function lookup(eventId: string, subscriptionId: string | null, clientId: string | null): Promise<Lookup> {
+    const { rows } = await sql<{ done: boolean; prev: Record<string, unknown> | null; client_ok: boolean | null }>`
+      select done, prev, client_ok from swan_billing_webhook_lookup(${eventId}::text, ${subscriptionId}::text, ${clientId}::uuid)`.execute(db);
+    const r = rows[0]!;
+    return { done: r.done, prev: r.prev ? rowFromJson(r.prev) : undefined, checkedClient: clientId, clientOk: r.client_ok };
   }
 
-  async function publish(trx: Transaction<any>, event: Stripe.Event, eventType: string, row: Pick<SubscriptionRow, 'id' | 'client_id' | 'tier' | 'status'>) {
+  /**
+   * Records the event with a non-applying outcome (`stale`, `ignored:…`) in one statement; for a
+   * stale event also raises `last_event_at` of `bumpRowId`. `false`: another delivery recorded it.
+   */
+  async function recordOnly(event: Stripe.Event, subscriptionId: string | null, outcome: string, bumpRowId: string | null): Promise<boolean> {
+    const { rows } = await asService(db, (trx) => sql<{ recorded: boolean }>`
+      with ev as (
+        insert into stripe_events (event_id, event_type, event_created, stripe_subscription_id, outcome)
+        values (${event.id}::text, ${event.type}::text, ${toDate(event.created)}::timestamptz, ${subscriptionId}::text, ${outcome}::text)
+        on conflict (event_id) do nothing returning 1),
+      bump as (
+        update client_subscriptions set last_event_at = greatest(last_event_at, ${toDate(event.created)}::timestamptz)
+         where id = ${bumpRowId}::uuid and exists (select 1 from ev) returning 1)
+      select exists (select 1 from ev) as recorded, (select count(*) from bump) as bumped`.execute(trx));
+    return rows[0]!.recorded;
+  }
+
+  /**
+   * Writes the snapshot and records the event in one statement, in the transaction of the outbox
+   * events: an update of the row version read by {@link lookup} (optimistic: a concurrent write
+   * makes it match nothing), or an insert for a new subscription (`on conflict do nothing`).
+   * Returns the row id, `null` when a concurrent write got there first (retry with a fresh
+   * lookup); throws {@link AlreadyProcessed} when another delivery recorded the event.
+   */
+  async function writeSnapshot(trx: Transaction<any>, event: Stripe.Event, subscriptionId: string, clientId: string, prev: StoredRow | undefined, s: Snapshot): Promise<string | null> {
+    const eventAt = toDate(event.created)!;
+    const ev = sql`insert into stripe_events (event_id, event_type, event_created, stripe_subscription_id, outcome)
+      values (${event.id}::text, ${event.type}::text, ${eventAt}::timestamptz, ${subscriptionId}::text, 'applied')
+      on conflict (event_id) do nothing returning 1`;
+    const write = prev
+      ? sql`update client_subscriptions set
+              tier = ${s.tier}::text, status = ${s.status}::text, stripe_customer_id = ${s.stripe_customer_id}::text,
+              stripe_price_id = ${s.stripe_price_id}::text, stripe_subscription_item_id = ${s.stripe_subscription_item_id}::text,
+              monthly_price_usd = ${s.monthly_price_usd}::numeric, billing_cycle_start = ${s.billing_cycle_start}::timestamptz,
+              current_period_start = ${s.current_period_start}::timestamptz, current_period_end = ${s.current_period_end}::timestamptz,
+              cancel_at_period_end = ${s.cancel_at_period_end}::boolean, trial_start = ${s.trial_start}::timestamptz,
+              trial_end = ${s.trial_end}::timestamptz, canceled_at = ${s.canceled_at}::timestamptz, ended_at = ${s.ended_at}::timestamptz,
+              past_due_since = ${s.past_due_since}::timestamptz, synced_at = ${s.synced_at}::timestamptz,
+              updated_at = ${s.synced_at}::timestamptz, last_event_at = greatest(last_event_at, ${eventAt}::timestamptz)
+            where id = ${prev.id}::uuid and xmin = ${prev.row_version}::xid and exists (select 1 from ev)
+            returning id::text`
+      : sql`insert into client_subscriptions (client_id, stripe_subscription_id, tier, status, stripe_customer_id, stripe_price_id,
+              stripe_subscription_item_id, monthly_price_usd, billing_cycle_start, current_period_start, current_period_end,
+              cancel_at_period_end, trial_start, trial_end, canceled_at, ended_at, past_due_since, synced_at, updated_at, last_event_at)
+            select ${clientId}::uuid, ${subscriptionId}::text, ${s.tier}::text, ${s.status}::text, ${s.stripe_customer_id}::text,
+              ${s.stripe_price_id}::text, ${s.stripe_subscription_item_id}::text, ${s.monthly_price_usd}::numeric,
+              ${s.billing_cycle_start}::timestamptz, ${s.current_period_start}::timestamptz, ${s.current_period_end}::timestamptz,
+              ${s.cancel_at_period_end}::boolean, ${s.trial_start}::timestamptz, ${s.trial_end}::timestamptz,
+              ${s.canceled_at}::timestamptz, ${s.ended_at}::timestamptz, ${s.past_due_since}::timestamptz,
+              ${s.synced_at}::timestamptz, ${s.synced_at}::timestamptz, ${eventAt}::timestamptz
+             where exists (select 1 from ev) and coalesce(swan_pii_client_exists(${clientId}::uuid), false)
+            on conflict (stripe_subscription_id) do nothing
+            returning id::text`;
+    const { rows } = await sql<{ recorded: boolean; id: string | null }>`
+      with ev as (${ev}), w as (${write})
+      select exists (select 1 from ev) as recorded, (select id from w) as id`.execute(trx);
+    const r = rows[0]!;
+    if (!r.recorded) throw new AlreadyProcessed();
+    return r.id;
+  }
+
+  async function publish(trx: Transaction<any>, event: Stripe.Event, eventType: string, row: { id: string; client_id: string; tier: TierId; status: string }, extra: Record<string, string> = {}) {
     if (!options.events) return;
     await options.events.publish(trx, {
       eventType,
-      payload: { clientId: row.client_id, tier: row.tier, status: row.status, subscriptionId: row.id },
+      payload: { clientId: row.client_id, tier: row.tier, status: row.status, subscriptionId: row.id, ...extra },
       aggregateType: 'client_subscription',
       aggregateId: row.id,
       idempotencyKey: `stripe:${event.id}:${eventType}`,
     });
   }
 
-  async function apply(event: Stripe.Event, subscriptionId: string, clientHint: string | null, existing: { client_id: string } | undefined): Promise<WebhookResult['outcome']> {
-    const asOf = new Date(); // when this snapshot's fetch started: orders concurrent snapshots
+  /** `invoiceId` and, when Stripe sent one, `hostedInvoiceUrl` of an invoice event (for the dunning message). */
+  function invoiceRefs(event: Stripe.Event): Record<string, string> {
+    const invoice = event.data.object as { id?: unknown; hosted_invoice_url?: unknown };
+    const refs: Record<string, string> = {};
+    if (typeof invoice.id === 'string' && /^in_[A-Za-z0-9]{1,250}$/.test(invoice.id)) refs.invoiceId = invoice.id;
+    const url = invoice.hosted_invoice_url;
+    if (typeof url === 'string' && url.length <= 500 && url.startsWith('https://')) refs.hostedInvoiceUrl = url;
+    return refs;
+  }
+
+  async function apply(event: Stripe.Event, subscriptionId: string, clientHint: string | null, seen: Lookup): Promise<WebhookResult['outcome']> {
+    const asOf = now(); // when this snapshot's fetch started (tie-break of same-second events)
     const subscription = await fetchSubscription(subscriptionId);
     const item = subscription?.items.data.find((i) => tierByPrice.has(i.price.id));
     const tier = item ? tierByPrice.get(item.price.id)! : null;
-    const clientId = existing?.client_id ?? clientHint ?? (subscription ? await clientFromCheckout(subscriptionId) : null)
-      ?? (isUuid(subscription?.metadata?.swan_client_id) ? subscription!.metadata.swan_client_id! : null);
+    const eventAt = toDate(event.created)!;
+    let clientFromStripe: string | null | undefined;
 
-    return asService(db, async (trx) => {
-      await sql`select pg_advisory_xact_lock(hashtextextended(${`swan_billing:${subscriptionId}`}, 0))`.execute(trx);
-      // a new statement after the lock, so its snapshot sees what the lock holder committed
-      const state = (await sql<{ done: boolean; prev: Record<string, unknown> | null; client_ok: boolean }>`
-        select exists (select 1 from stripe_events where event_id = ${event.id}) as done,
-               (select to_jsonb(s) from client_subscriptions s where s.stripe_subscription_id = ${subscriptionId}) as prev,
-               coalesce(swan_pii_client_exists(${clientId}::uuid), false) as client_ok`.execute(trx)).rows[0]!;
-      if (state.done) return 'duplicate' as const;
-      const prev = state.prev ? rowFromJson(state.prev) : undefined;
-
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) {
+        if (attempt > 8) throw new SwanError({ code: 'CONFLICT', message: 'Concurrent updates of this subscription; Stripe will retry the event' });
+        seen = await lookup(event.id, subscriptionId, seen.prev?.client_id ?? clientHint ?? clientFromStripe ?? null);
+      }
+      if (seen.done) return 'duplicate';
+      const prev = seen.prev;
       const ignore = async (why: string) => {
         options.logger?.warn('stripe event ignored', { eventId: event.id, eventType: event.type, reason: why });
-        if (!(await record(trx, event, subscriptionId, `ignored:${why}`))) throw new AlreadyProcessed();
-        return 'ignored' as const;
+        return (await recordOnly(event, subscriptionId, `ignored:${why}`, null)) ? 'ignored' as const : 'duplicate' as const;
       };
       if (!subscription || !item || !tier) return ignore(!subscription ? 'subscription_not_found' : 'unknown_price');
+      let clientId = prev?.client_id ?? clientHint;
+      if (!clientId) {
+        if (clientFromStripe === undefined) {
+          clientFromStripe = (await clientFromCheckout(subscriptionId))
+            ?? (isUuid(subscription.metadata?.swan_client_id) ? subscription.metadata.swan_client_id! : null);
+        }
+        clientId = clientFromStripe;
+      }
       if (!clientId) return ignore('unknown_client');
-      if (!prev && !state.client_ok) return ignore('unknown_client');
+      // a client found through Stripe is checked by the insert, then by the lookup of the retry
+      if (!prev && seen.checkedClient === clientId && seen.clientOk === false) return ignore('unknown_client');
 
-      if (prev && prev.synced_at.getTime() > asOf.getTime()) {
-        // a snapshot fetched later than ours is already stored: keep it
-        await trx.updateTable('client_subscriptions')
-          .set({ last_event_at: sql`greatest(last_event_at, ${toDate(event.created)})` })
-          .where('id', '=', prev.id).execute();
-        if (!(await record(trx, event, subscriptionId, 'stale'))) throw new AlreadyProcessed();
-        return 'stale' as const;
+      if (prev && isOlder(prev, eventAt, asOf, subscription, item)) {
+        return (await recordOnly(event, subscriptionId, 'stale', prev.id)) ? 'stale' : 'duplicate';
       }
 
       const status = subscription.status as SubscriptionStatus;
-      const snapshot = {
+      const snapshot: Snapshot = {
         tier: tier.id,
         status,
         stripe_customer_id: idOf(subscription.customer)!,
@@ -277,27 +402,24 @@ export function createBilling(options: BillingOptions): Billing {
         ended_at: toDate(subscription.ended_at),
         past_due_since: status === 'past_due' ? (prev?.status === 'past_due' && prev.past_due_since ? prev.past_due_since : now()) : null,
         synced_at: asOf,
-        updated_at: asOf,
       };
-      const eventAt = toDate(event.created)!;
-      const row = prev
-        ? await trx.updateTable('client_subscriptions')
-            .set({ ...snapshot, last_event_at: sql`greatest(last_event_at, ${eventAt})` })
-            .where('id', '=', prev.id).returning(['id', 'client_id', 'tier', 'status']).executeTakeFirstOrThrow()
-        : await trx.insertInto('client_subscriptions')
-            .values({ ...snapshot, client_id: clientId, stripe_subscription_id: subscriptionId, last_event_at: eventAt })
-            .returning(['id', 'client_id', 'tier', 'status']).executeTakeFirstOrThrow();
-      if (!(await record(trx, event, subscriptionId, 'applied'))) throw new AlreadyProcessed();
-
-      const was = prev?.status;
-      if (ENTITLED.has(status) && !(was && (ENTITLED.has(was) || was === 'past_due'))) await publish(trx, event, 'subscription_activated', row);
-      if (ENDED.has(status) && !(was && ENDED.has(was))) await publish(trx, event, 'subscription_canceled', row);
-      if (event.type === 'invoice.payment_failed' && FAILING.has(status)) await publish(trx, event, 'payment_failed', row);
-      return 'applied' as const;
-    }).catch((error) => {
-      if (error instanceof AlreadyProcessed) return 'duplicate' as const;
-      throw error;
-    });
+      const owner = clientId;
+      const outcome = await asService(db, async (trx) => {
+        const id = await writeSnapshot(trx, event, subscriptionId, owner, prev, snapshot);
+        if (!id) throw new LostRace(); // a concurrent write of this subscription won: roll back, look again
+        const row = { id, client_id: owner, tier: tier.id, status };
+        const was = prev?.status;
+        if (ENTITLED.has(status) && !(was && (ENTITLED.has(was) || was === 'past_due'))) await publish(trx, event, 'subscription_activated', row);
+        if (ENDED.has(status) && !(was && ENDED.has(was))) await publish(trx, event, 'subscription_canceled', row);
+        if (event.type === 'invoice.payment_failed' && FAILING.has(status)) await publish(trx, event, 'payment_failed', row, invoiceRefs(event));
+        return 'applied' as const;
+      }).catch((error) => {
+        if (error instanceof AlreadyProcessed) return 'duplicate' as const;
+        if (error instanceof LostRace) return null;
+        throw error;
+      });
+      if (outcome) return outcome;
+    }
   }
 
   async function getActiveTier(clientId: string): Promise<TierId | null> {
@@ -334,20 +456,14 @@ export function createBilling(options: BillingOptions): Billing {
       if (!HANDLED.has(event.type)) return result('unhandled');
       if (processed.has(event.id)) return result('duplicate');
       const { subscriptionId, clientId } = subjectOf(event);
-      const seen = (await asService(db, (trx) => sql<{ done: boolean; client_id: string | null }>`
-        select exists (select 1 from stripe_events where event_id = ${event.id}) as done,
-               (select client_id::text from client_subscriptions where stripe_subscription_id = ${subscriptionId}) as client_id`
-        .execute(trx))).rows[0]!;
+      const seen = await lookup(event.id, subscriptionId, clientId);
       if (seen.done) {
         remember(event.id);
         return result('duplicate');
       }
-      let outcome: WebhookResult['outcome'];
-      if (subscriptionId) {
-        outcome = await apply(event, subscriptionId, clientId, seen.client_id ? { client_id: seen.client_id } : undefined);
-      } else {
-        outcome = (await asService(db, (trx) => record(trx, event, null, 'ignored:no_subscription'))) ? 'ignored' : 'duplicate';
-      }
+      const outcome = subscriptionId
+        ? await apply(event, subscriptionId, clientId, seen)
+        : (await recordOnly(event, null, 'ignored:no_subscription', null)) ? 'ignored' : 'duplicate';
       remember(event.id);
       return result(outcome);
     },

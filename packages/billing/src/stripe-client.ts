@@ -1,3 +1,5 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import Stripe from 'stripe';
 
 /**
@@ -20,6 +22,12 @@ export interface StripeClientOptions {
   maxNetworkRetries?: number;
   /** Request timeout in ms (default 10 s; a webhook should answer quickly). */
   timeout?: number;
+  /**
+   * Connection pool of this client (default: a keep-alive agent of its own, most recently used
+   * socket first, at most 64 sockets), so webhook re-fetches reuse warm connections instead of
+   * paying a TCP and TLS handshake each.
+   */
+  httpAgent?: HttpAgent;
 }
 
 /**
@@ -37,13 +45,16 @@ export function createStripeClient(options: StripeClientOptions): Stripe {
     timeout: options.timeout ?? 10_000,
     telemetry: false,
   };
+  let protocol: 'http' | 'https' = 'https';
   if (options.apiBase) {
     const base = new URL(options.apiBase);
-    const protocol = base.protocol === 'http:' ? 'http' : 'https';
+    protocol = base.protocol === 'http:' ? 'http' : 'https';
     config.protocol = protocol;
     config.host = base.hostname;
     config.port = base.port || (protocol === 'http' ? 80 : 443);
   }
+  const pool = { keepAlive: true, scheduling: 'lifo', maxSockets: 64 } as const;
+  config.httpAgent = options.httpAgent ?? (protocol === 'http' ? new HttpAgent(pool) : new HttpsAgent(pool));
   return new Stripe(options.secretKey, config);
 }
 

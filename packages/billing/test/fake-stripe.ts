@@ -95,7 +95,7 @@ function invoiceJson(s: SubState, id: string, paid: boolean) {
     amount_remaining: paid ? 0 : AMOUNTS[s.tier], attempt_count: 1, attempted: true, auto_advance: !paid,
     billing_reason: 'subscription_cycle', collection_method: 'charge_automatically', created: s.periodStart,
     currency: 'usd', customer: s.customer, customer_email: null, lines: { object: 'list', data: [], has_more: false, url: `/v1/invoices/${id}/lines` },
-    livemode: false, metadata: {}, next_payment_attempt: paid ? null : s.periodStart + 3 * DAY,
+    hosted_invoice_url: `https://invoice.stripe.com/i/acct_test_swan/test_${id}`, livemode: false, metadata: {}, next_payment_attempt: paid ? null : s.periodStart + 3 * DAY,
     parent: { quote_details: null, subscription_details: { metadata: {}, subscription: s.id }, type: 'subscription_details' },
     period_end: s.periodStart, period_start: s.periodStart, status: paid ? 'paid' : 'open', total: AMOUNTS[s.tier],
   };
@@ -106,6 +106,10 @@ export interface FakeStripe {
   port: number;
   /** Requests served, by `METHOD path`. */
   calls: string[];
+  /** `Stripe-Version` header of every request served. */
+  versions: string[];
+  /** TCP connections accepted so far (keep-alive reuse shows as few connections, many calls). */
+  connections(): number;
   subscriptions: Map<string, SubState>;
   /** Makes the next N requests fail with 500 (Stripe outage). */
   failNext(n: number): void;
@@ -127,6 +131,8 @@ export async function startFakeStripe(): Promise<FakeStripe> {
   const subscriptions = new Map<string, SubState>();
   const sessions = new Map<string, { sub: string; clientId: string }>();
   const calls: string[] = [];
+  const versions: string[] = [];
+  let connections = 0;
   let failures = 0;
   let hold: Promise<void> | null = null;
   const server: Server = createServer((req, res) => {
@@ -140,6 +146,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     req.on('data', (c) => { body += c; });
     req.on('end', () => {
       calls.push(`${req.method} ${url.pathname}`);
+      versions.push(String(req.headers['stripe-version'] ?? ''));
       if (failures > 0) {
         failures--;
         return send(500, { error: { type: 'api_error', message: 'fake outage' } });
@@ -178,11 +185,15 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       missing(`route ${req.method} ${url.pathname}`);
     });
   });
+  server.on('connection', () => { connections++; });
+  // like api.stripe.com, keep idle connections open longer than a client's idle socket timeout
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
   return {
-    url, port, calls, subscriptions, sessions,
+    url, port, calls, versions, subscriptions, sessions,
+    connections: () => connections,
     failNext(n) { failures = n; },
     holdNext() {
       let release!: () => void;

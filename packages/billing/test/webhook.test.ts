@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { withActor, type SwanRequest } from '@swan/core';
 import { testEngines } from '@swan/test-utils';
-import { events, newSubscription, sign, subscriptionJson, WEBHOOK_SECRET, type SubState } from './fake-stripe.js';
+import { createStripeClient, STRIPE_API_VERSION } from '../src/index.js';
+import { events, newSubscription, sign, startFakeStripe, WEBHOOK_SECRET, type SubState } from './fake-stripe.js';
 import { startHarness, type Harness } from './harness.js';
 
 const DAY = 86_400;
@@ -78,8 +79,8 @@ describe.each(testEngines())('billing webhooks on $name', (engine) => {
         const res = await h.deliverEvent(event);
         expect(res, step.name).toMatchObject({ status: 200, body: { success: true, received: true } });
       }
-      const row = await rowOf(h, s.id);
       const want = expected[i]!;
+      const row = await rowOf(h, s.id);
       expect(row, step.name).toMatchObject({ client_id: clientId, status: want.status, tier: want.tier, cancel_at_period_end: want.cancel });
       expect(row!.stripe_price_id).toBe(want.tier === 'tier_1' ? 'price_swan_t1' : 'price_swan_t2');
       expect(await guard(h, clientId, 'tier_1'), step.name).toBe(want.t1);
@@ -87,7 +88,13 @@ describe.each(testEngines())('billing webhooks on $name', (engine) => {
       expect(await guard(h, clientId, 'tier_3'), step.name).toBe('SUBSCRIPTION_REQUIRED');
       const published = (await h.outbox()).slice(before);
       expect(published.map((e) => e.event_type), step.name).toEqual(want.outbox);
-      for (const e of published) expect(Object.keys(e.payload).sort()).toEqual(['clientId', 'status', 'subscriptionId', 'tier']);
+      for (const e of published) {
+        const base = { clientId, status: want.status, subscriptionId: row!.id, tier: want.tier };
+        // a dunning message can refer to the invoice that failed
+        expect(e.payload, e.event_type).toEqual(e.event_type === 'payment_failed'
+          ? { ...base, invoiceId: s.latestInvoice, hostedInvoiceUrl: `https://invoice.stripe.com/i/acct_test_swan/test_${s.latestInvoice}` }
+          : base);
+      }
     }
     const row = (await rowOf(h, s.id))!;
     // trial and periods are Stripe's, read from the subscription item
@@ -135,8 +142,9 @@ describe.each(testEngines())('billing webhooks on $name', (engine) => {
     h.fake.subscriptions.set(s.id, s);
     await h.deliverEvent(events.checkoutCompleted(s, clientId, h.fake.checkout(s, clientId), s.start));
     const release = h.fake.holdNext();
+    const callsBefore = h.fake.calls.length;
     const slow = h.deliverEvent(events.subscription('updated', s, s.start + 1)); // fetches tier_1, answer held
-    await new Promise((r) => setTimeout(r, 50));
+    await expect.poll(() => h.fake.calls.length).toBeGreaterThan(callsBefore); // its fetch is held now
     s.tier = 'tier_3';
     expect((await h.deliverEvent(events.subscription('updated', s, s.start + 2))).body.outcome).toBe('applied');
     release();
@@ -223,6 +231,27 @@ describe.each(testEngines())('billing webhooks on $name', (engine) => {
     expect(await guard(h, clientId, 'tier_3')).toBe('ok');
   });
 
+  it('two different first events of a new subscription racing (checkout + created): one row, one activation', async () => {
+    const clientId = await h.createClient();
+    const t = Math.floor(Date.now() / 1000);
+    const s = newSubscription('tier_2', t, 7);
+    h.fake.subscriptions.set(s.id, s);
+    const outboxBefore = (await h.outbox()).length;
+    const other = h.makeBilling({ db: h.t.connectApp(2) });
+    // the checkout's fetch is held until the created event has inserted the row: its insert then
+    // conflicts, rolls back, and the decision is taken again on the stored row
+    const release = h.fake.holdNext();
+    const callsBefore = h.fake.calls.length;
+    const checkout = h.deliverEvent(events.checkoutCompleted(s, clientId, h.fake.checkout(s, clientId), t));
+    await expect.poll(() => h.fake.calls.length).toBeGreaterThan(callsBefore); // its fetch is held now
+    expect((await h.deliverEvent(events.subscription('created', s, t), other)).body.outcome).toBe('applied');
+    release();
+    expect(['applied', 'stale']).toContain((await checkout).body.outcome);
+    const rows = await h.t.admin.selectFrom('client_subscriptions').select(['client_id', 'tier']).where('stripe_subscription_id', '=', s.id).execute();
+    expect(rows).toEqual([{ client_id: clientId, tier: 'tier_2' }]);
+    expect((await h.outbox()).slice(outboxBefore).map((e) => e.event_type)).toEqual(['subscription_activated']);
+  });
+
   it('past_due keeps the tier within the grace period only', async () => {
     const clientId = await h.createClient();
     const s = newSubscription('tier_2', Math.floor(Date.now() / 1000));
@@ -261,6 +290,9 @@ describe.each(testEngines())('billing webhooks on $name', (engine) => {
     expect(trainer).toEqual([]);
     await expect(withActor(h.t.db, { id: b, role: 'ai_service' }, (trx) => trx.selectFrom('client_subscriptions').select('id').execute()))
       .rejects.toThrow(/permission denied/);
+    // nor through the webhook's look-up function
+    await expect(withActor(h.t.db, { id: b, role: 'ai_service' }, (trx) =>
+      sql`select * from swan_billing_webhook_lookup('evt_x', 'sub_x', null)`.execute(trx))).rejects.toThrow(/permission denied/);
     await expect(withActor(h.t.db, { id: a, role: 'client' }, (trx) =>
       trx.updateTable('client_subscriptions').set({ tier: 'tier_3' }).where('client_id', '=', a).execute()))
       .resolves.toMatchObject([{ numUpdatedRows: 0n }]);
@@ -268,9 +300,70 @@ describe.each(testEngines())('billing webhooks on $name', (engine) => {
     expect(exported).toHaveLength(1);
   });
 
-  it('subscription JSON of the fake follows the pinned API version (periods on items only)', () => {
-    const json = subscriptionJson(newSubscription('tier_1', 1_700_000_000));
-    expect(json).not.toHaveProperty('current_period_start');
-    expect(json.items.data[0]).toHaveProperty('current_period_start', 1_700_000_000);
+  it('the Stripe client pins the API version and re-fetches over one kept-alive connection', async () => {
+    const fake = await startFakeStripe();
+    try {
+      const stripe = createStripeClient({ secretKey: 'sk_test_pool', apiBase: fake.url, maxNetworkRetries: 0 });
+      const s = newSubscription('tier_1', Math.floor(Date.now() / 1000));
+      fake.subscriptions.set(s.id, s);
+      for (let i = 0; i < 10; i++) expect((await stripe.subscriptions.retrieve(s.id)).items.data[0]!.current_period_start).toBe(s.periodStart);
+      expect(fake.calls).toHaveLength(10);
+      expect(fake.connections()).toBe(1);
+      expect(new Set(fake.versions)).toEqual(new Set([STRIPE_API_VERSION]));
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('clock skew between two app instances never lets an older snapshot win, nor blocks a newer one', async () => {
+    const clientId = await h.createClient();
+    const t = Math.floor(Date.now() / 1000);
+    const s = newSubscription('tier_1', t);
+    h.fake.subscriptions.set(s.id, s);
+    // instance A's clock runs 10 minutes ahead of instance B's
+    const ahead = h.makeBilling({ now: () => new Date(Date.now() + 600_000) });
+    const behind = h.makeBilling({ now: () => new Date(Date.now()) });
+    expect((await h.deliverEvent(events.checkoutCompleted(s, clientId, h.fake.checkout(s, clientId), t), behind)).body.outcome).toBe('applied');
+
+    // A fetches tier_1 for an older event, slowly; B meanwhile applies the upgrade to tier_3
+    const release = h.fake.holdNext();
+    const callsBefore = h.fake.calls.length;
+    const slow = h.deliverEvent(events.subscription('updated', s, t + 1), ahead);
+    await expect.poll(() => h.fake.calls.length).toBeGreaterThan(callsBefore); // its fetch is held now
+    s.tier = 'tier_3';
+    expect((await h.deliverEvent(events.subscription('updated', s, t + 2), behind)).body.outcome).toBe('applied');
+    release();
+    expect((await slow).body.outcome).toBe('stale');
+    expect(await rowOf(h, s.id)).toMatchObject({ tier: 'tier_3' });
+
+    // A applies a newer event (its synced_at is 10 minutes in the future) ...
+    s.status = 'past_due';
+    expect((await h.deliverEvent(events.subscription('updated', s, t + 3), ahead)).body.outcome).toBe('applied');
+    // ... and B's snapshot of a still newer event is not mistaken for an older one
+    s.status = 'active';
+    s.cancelAtPeriodEnd = true;
+    expect((await h.deliverEvent(events.subscription('updated', s, t + 4), behind)).body.outcome).toBe('applied');
+    expect(await rowOf(h, s.id)).toMatchObject({ tier: 'tier_3', status: 'active', cancel_at_period_end: true, last_event_at: new Date((t + 4) * 1000) });
+  });
+
+  it('a snapshot showing an ended subscription alive again, or an earlier period, is stale', async () => {
+    const clientId = await h.createClient();
+    const t = Math.floor(Date.now() / 1000) - 40 * DAY;
+    const s = newSubscription('tier_2', t);
+    h.fake.subscriptions.set(s.id, s);
+    h.fake.checkout(s, clientId);
+    const renewed = { ...s, periodStart: t + 30 * DAY, periodEnd: t + 60 * DAY };
+    h.fake.subscriptions.set(s.id, renewed);
+    expect((await h.deliverEvent(events.subscription('updated', renewed, t + 30 * DAY))).body.outcome).toBe('applied');
+    // the same second, but Stripe answers with the earlier period (a lagging read): kept out
+    h.fake.subscriptions.set(s.id, s);
+    expect((await h.deliverEvent(events.subscription('updated', s, t + 30 * DAY))).body.outcome).toBe('stale');
+    expect((await rowOf(h, s.id))!.current_period_start.getTime()).toBe((t + 30 * DAY) * 1000);
+    const ended = { ...renewed, status: 'canceled' as const, canceledAt: t + 31 * DAY, endedAt: t + 31 * DAY };
+    h.fake.subscriptions.set(s.id, ended);
+    expect((await h.deliverEvent(events.subscription('deleted', ended, t + 31 * DAY))).body.outcome).toBe('applied');
+    h.fake.subscriptions.set(s.id, renewed);
+    expect((await h.deliverEvent(events.subscription('updated', renewed, t + 31 * DAY))).body.outcome).toBe('stale');
+    expect(await rowOf(h, s.id)).toMatchObject({ status: 'canceled' });
   });
 });
