@@ -22,9 +22,17 @@ export interface LegacySplitReport {
   migrated: number;
   alreadyMigrated: number;
   unmigrated: { id: string; reason: string }[];
-  /** After the run: legacy ids present in client_profile_pii and client_profile_training. */
+  /**
+   * Legacy ids present in client_profile_pii and client_profile_training: measured after a real
+   * run; on a dry run, the ids already there (measured) plus the rows the run would create.
+   */
   counts: { pii: number; training: number };
-  /** pii = training = rows with a profile − unmigrated (always true on a dry run's projection). */
+  /**
+   * The issue's count check, `pii = training = rows with a profile` (`withProfile`): false as soon
+   * as a row with a `client_profile` was not migrated (malformed, conflicting) or a PII row lacks
+   * its training row. Rows without any `client_profile` are reported in `unmigrated` but are not
+   * profiles, so they do not count.
+   */
   countCheck: boolean;
   backupTable: string | null;
 }
@@ -105,15 +113,11 @@ export async function splitLegacyMasterPrompts(db: Kysely<any>, options: LegacyS
       report.unmigrated.push({ id: row.id, reason: describe(e) });
     }
   }
-  const failedWithProfile = report.withProfile - report.migrated - report.alreadyMigrated;
-  if (dryRun) {
-    report.counts = { pii: existing.size, training: existing.size };
-    report.countCheck = true;
-  } else {
-    report.counts = await service.migratedCounts(rows.map((r) => r.id).filter(isUuid));
-    const expected = report.withProfile - failedWithProfile;
-    report.countCheck = report.counts.pii === expected && report.counts.training === expected;
-  }
+  const ids = rows.map((r) => r.id).filter(isUuid);
+  const measured = await service.migratedCounts(ids);
+  // a dry run writes nothing: project what a real run would leave behind
+  report.counts = dryRun ? { pii: measured.pii + report.migrated, training: measured.training + report.migrated } : measured;
+  report.countCheck = report.counts.pii === report.withProfile && report.counts.training === report.withProfile;
   return report;
 }
 
