@@ -5,7 +5,7 @@ import { rateLimit } from 'express-rate-limit';
 import { Redis } from 'ioredis';
 import { RedisStore } from 'rate-limit-redis';
 import { expressGuard } from '@swan/express';
-import { createRateLimiter, redisClientOptions } from '@swan/ratelimit';
+import { createRateLimiter, rateLimitHeaders, redisClientOptions } from '@swan/ratelimit';
 
 const variant = process.argv[2];
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -17,6 +17,16 @@ if (variant === 'swan') {
   const limiter = createRateLimiter({ redis: REDIS_URL, prefix, policies: { general: { points: LIMIT } }, commandTimeoutMs: 1000 });
   await limiter.ready();
   app.use('/api', expressGuard(limiter.guard('general')));
+} else if (variant === 'swan-native') {
+  // Diagnostic (profile.ts only): our limiter behind a hand-written native middleware, without expressGuard.
+  const limiter = createRateLimiter({ redis: REDIS_URL, prefix, policies: { general: { points: LIMIT } }, commandTimeoutMs: 1000 });
+  await limiter.ready();
+  app.use('/api', (req, res, next) => {
+    limiter.consume('general', `ip:${req.socket.remoteAddress}`).then((d) => {
+      res.set(rateLimitHeaders(d));
+      next();
+    }, next);
+  });
 } else if (variant === 'erl') {
   const client = new Redis(REDIS_URL, redisClientOptions(1000));
   await new Promise((resolve) => client.once('ready', resolve));
@@ -32,3 +42,5 @@ const server = app.listen(0, '127.0.0.1', () => {
   const address = server.address();
   console.log(`listening ${typeof address === 'object' && address ? address.port : 0}`);
 });
+// Exit normally on a signal (so `--cpu-prof` of profile.ts gets written).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));

@@ -86,6 +86,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
       publicUrl: config.publicUrl,
       port: config.port,
       host: options.host,
+      trustProxy: config.trustProxy,
       logger,
     });
     for (const instance of instances) await instance.start?.();

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { SwanError } from '@swan/core';
 import type { ServerConfig } from './modules/types.js';
@@ -28,6 +29,35 @@ function parseBoolean(name: string, value: string | undefined, fallback: boolean
   if (v === 'true' || v === '1' || v === 'yes') return true;
   if (v === 'false' || v === '0' || v === 'no') return false;
   throw invalid(`${name} must be true or false, got "${value}"`);
+}
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isProxyAddress(item: string): boolean {
+  if (PROXY_NAMES.has(item) || isIP(item) !== 0) return true;
+  const [address, bits, ...rest] = item.split('/');
+  if (rest.length > 0 || address === undefined || bits === undefined || !/^\d{1,3}$/.test(bits)) return false;
+  const family = isIP(address);
+  return family !== 0 && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * `TRUST_PROXY`: which proxies' `X-Forwarded-For` decides the client IP (the key of unauthenticated
+ * rate limits). Unset or `false`: none (the socket's address). A number: that many hops.
+ * `true`: every hop (only behind a proxy that overwrites the header). Else a comma-separated list of
+ * addresses, CIDR ranges or `loopback` / `linklocal` / `uniquelocal`.
+ */
+function parseTrustProxy(value: string | undefined): ServerConfig['trustProxy'] {
+  const v = value?.trim() ?? '';
+  if (v === '' || v.toLowerCase() === 'false') return false;
+  if (v.toLowerCase() === 'true') return true;
+  if (/^\d+$/.test(v)) return Number(v);
+  const items = v.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  const bad = items.find((item) => !isProxyAddress(item));
+  if (bad !== undefined || items.length === 0) {
+    throw invalid(`TRUST_PROXY must be true, false, a hop count or a comma-separated list of addresses, CIDR ranges, loopback, linklocal or uniquelocal, got "${value}"`);
+  }
+  return items;
 }
 
 function parseFramework(value: string): ServerConfig['framework'] {
@@ -67,5 +97,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jwtSecret: secret ?? DEVELOPMENT_JWT_SECRET,
     jwtSecretIsDevelopment: !secret,
     runWorkers: parseBoolean('RUN_WORKERS', env.RUN_WORKERS, true),
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
   };
 }

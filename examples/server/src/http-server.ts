@@ -22,6 +22,11 @@ export interface ListenOptions {
   port: number;
   host?: string;
   logger: Logger;
+  /**
+   * Whose `X-Forwarded-For` to believe for the client IP (`req.ip`, the key of unauthenticated rate
+   * limits): Express `trust proxy`, Fastify `trustProxy`. Default false (the socket's address).
+   */
+  trustProxy?: boolean | number | string[];
 }
 
 /** The adapters report every 5xx here: the cause the client does not see (never headers or bodies). */
@@ -32,6 +37,7 @@ function errorLogger(logger: Logger) {
 async function listenExpress(o: ListenOptions): Promise<HttpServer> {
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', o.trustProxy ?? false);
   mountExpress(app, o.routes, { actor: o.actor, publicUrl: o.publicUrl, onError: errorLogger(o.logger) });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(o.port, o.host ?? '0.0.0.0', (error?: Error) => (error ? reject(error) : resolve(s)));
@@ -47,7 +53,9 @@ async function listenExpress(o: ListenOptions): Promise<HttpServer> {
 }
 
 async function listenFastify(o: ListenOptions): Promise<HttpServer> {
-  const app = Fastify({ logger: false });
+  const trust = o.trustProxy ?? false;
+  // A hop count as Fastify's function form (its types take no number).
+  const app = Fastify({ logger: false, trustProxy: typeof trust === 'number' ? (_address: string, hop: number) => hop < trust : trust });
   mountFastify(app, o.routes, { actor: o.actor, publicUrl: o.publicUrl, onError: errorLogger(o.logger) });
   await app.listen({ port: o.port, host: o.host ?? '0.0.0.0' });
   return { port: (app.server.address() as AddressInfo).port, close: () => app.close() };

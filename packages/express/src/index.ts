@@ -70,7 +70,13 @@ function sendError(res: Response, req: Request, error: unknown, onError: Adapter
   write(res, renderError(error, errorInfoOf(req), onError));
 }
 
-const guardContext = (res: Response): GuardContext => ({ setHeader: (name, value) => void res.set(name, value) });
+// One context per response, so guards of one request (several `expressGuard`s included) can see each other's headers.
+const guardContexts = new WeakMap<Response, GuardContext>();
+function guardContext(res: Response): GuardContext {
+  let ctx = guardContexts.get(res);
+  if (!ctx) guardContexts.set(res, (ctx = { setHeader: (name, value) => void res.set(name, value) }));
+  return ctx;
+}
 
 /**
  * Maps any error to the Swan envelope: `SwanError` with its status and headers, body-parser

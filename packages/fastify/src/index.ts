@@ -83,7 +83,13 @@ function sendError(reply: FastifyReply, error: unknown, onError: AdapterOptions[
   return write(reply, renderError(error, errorInfoOf(reply.request), onError));
 }
 
-const guardContext = (reply: FastifyReply): GuardContext => ({ setHeader: (name, value) => void reply.header(name, value) });
+// One context per reply, so guards of one request (several `fastifyGuard`s included) can see each other's headers.
+const guardContexts = new WeakMap<FastifyReply, GuardContext>();
+function guardContext(reply: FastifyReply): GuardContext {
+  let ctx = guardContexts.get(reply);
+  if (!ctx) guardContexts.set(reply, (ctx = { setHeader: (name, value) => void reply.header(name, value) }));
+  return ctx;
+}
 
 /**
  * Fastify error handler answering with the Swan envelope (Fastify's 413/415/JSON errors mapped

@@ -11,3 +11,4 @@ export { DEFAULT_POLICIES, type RateLimitPolicy, type PolicyOverride, type FailM
 export { clientKey, twilioSenderKey, type KeyFunction } from './keys.js';
 export { redisClientOptions, type Violator } from './stores.js';
 export { rateLimitRoutes } from './routes.js';
+export { tierLimits, type TierLimitsOptions } from './tiers.js';

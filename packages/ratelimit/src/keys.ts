@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { isUuid, type SwanRequest } from '@swan/core';
 
 /**
@@ -38,6 +39,7 @@ export const twilioSenderKey: KeyFunction = (req) => {
   return typeof from === 'string' && from.trim() !== '' ? `phone:${from.trim()}` : clientKey(req);
 };
 
+/** Keys whose pseudonym is kept (least recently used ones are evicted one at a time). */
 const CACHE_LIMIT = 10_000;
 
 /** A key as stored: its pseudonym, and the phase in [0, 1) that offsets its windows. */
@@ -61,10 +63,12 @@ function phaseOf(s: string): number {
  * (`actor:<uuid>`) stay as they are; anything else (IPs, phone numbers — personal data) becomes
  * `<kind>:<HMAC-SHA256(secret, key), 128 bits base64url>`. With a deployment secret the pseudonym
  * cannot be reversed by enumerating IPv4 addresses or phone numbers. Each key also gets a stable
- * phase, so windows of different keys do not all reset on the same second. Results are cached (bounded).
+ * phase, so windows of different keys do not all reset on the same second. Results are kept in an
+ * LRU cache of {@link CACHE_LIMIT} keys, so a flood of new keys evicts the oldest entries one by one
+ * instead of dropping every active key's pseudonym at once.
  */
 export class Pseudonymizer {
-  private readonly cache = new Map<string, StoreKey>();
+  private readonly cache = new LRUCache<string, StoreKey>({ max: CACHE_LIMIT });
 
   constructor(private readonly secret: string | Buffer) {}
 
@@ -78,7 +82,6 @@ export class Pseudonymizer {
       ? key
       : `${kind.replace(/[^A-Za-z0-9_-]/g, '_')}:${createHmac('sha256', this.secret).update(key).digest('base64url').slice(0, 22)}`;
     const out = { id, phase: phaseOf(id) };
-    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
     this.cache.set(key, out);
     return out;
   }

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { Redis } from 'ioredis';
-import { SwanError, type Actor, type EventPublisher, type Guard } from '@swan/core';
+import { SwanError, type Actor, type EventPublisher, type Guard, type GuardContext } from '@swan/core';
 import { clientKey, Pseudonymizer, type KeyFunction } from './keys.js';
 import { resolvePolicies, type PolicyOverride, type RateLimitPolicy } from './policies.js';
 import { MemoryStore, RedisStore, redisClientOptions, type Hit, type HitResult, type Violator } from './stores.js';
@@ -76,8 +76,13 @@ export interface RateLimiterOptions {
   policies?: Record<string, PolicyOverride>;
   /** Redis key prefix (default `swan:rl:`). */
   prefix?: string;
-  /** Per-actor limit for a policy (e.g. more AI queries for tier 3); `undefined` keeps the policy's. */
-  tierOverride?: (actor: Actor, policy: string) => number | undefined;
+  /**
+   * Per-actor limit for a policy (e.g. more AI queries for tier 3); `undefined` keeps the policy's.
+   * May return a promise (e.g. a subscription lookup): the decision waits for it. A synchronous
+   * answer adds no promise to the decision; see {@link tierLimits} for a cached lookup. A rejected
+   * or invalid answer keeps the policy's limit (and a rejection is reported to `onError`).
+   */
+  tierOverride?: (actor: Actor, policy: string) => number | undefined | Promise<number | undefined>;
   /** Rejections of one key and policy within an alert window that raise an alert (default 10). */
   violatorThreshold?: number;
   /** Length of the violator/alert window in seconds (default 900). */
@@ -89,12 +94,12 @@ export interface RateLimiterOptions {
   onAlert?: (alert: RateLimitAlert) => void | Promise<void>;
   /** Secret for pseudonymising IP and phone keys (use a stable deployment secret). */
   pseudonymSecret?: string | Buffer;
-  /** Redis command timeout for a client created from a URL (default 50 ms). */
+  /** Redis command timeout for a client created from a URL (default 50 ms; the example server uses 100 ms). */
   commandTimeoutMs?: number;
   /** Milliseconds since the epoch (default `Date.now`); instances sharing Redis need synchronised clocks (NTP). */
   clock?: () => number;
   /** Store and alert failures (Redis down, publish failed). Default: a throttled `console.warn`. */
-  onError?: (error: Error, context: 'redis' | 'alert') => void;
+  onError?: (error: Error, context: 'redis' | 'alert' | 'tierOverride') => void;
 }
 
 /**
@@ -114,7 +119,11 @@ export interface RateLimiter {
   readonly policies: ReadonlyMap<string, Readonly<RateLimitPolicy>>;
   /** Counts one request of `key` against `policy`. */
   consume(policy: string, key: string, actor?: Actor | null): Promise<RateLimitDecision>;
-  /** A route guard: sets the rate-limit headers and throws `RATE_LIMITED` (or `UNAVAILABLE` when failing closed). */
+  /**
+   * A route guard: sets the rate-limit headers and throws `RATE_LIMITED` (or `UNAVAILABLE` when
+   * failing closed). Several limit guards on one request add their policies to the same
+   * `RateLimit-Policy` and `RateLimit` lists instead of replacing each other's.
+   */
   guard(policy: string, options?: { key?: KeyFunction }): Guard;
   /** Keys with the most rejections in the current alert window, across all policies or one. */
   topViolators(n?: number, options?: { policy?: string }): Promise<Violator[]>;
@@ -130,8 +139,13 @@ export interface RateLimiter {
 
 const DEFAULT_SECRET = 'swan-ratelimit-pseudonyms';
 
+const policyItem = (d: RateLimitDecision) => `"${d.policy}";q=${d.limit};w=${d.windowSeconds}`;
+const limitItem = (d: RateLimitDecision) => `"${d.policy}";r=${d.remaining};t=${d.resetSeconds}`;
+
 /**
- * `RateLimit-Policy` and `RateLimit` headers of a decision (draft-ietf-httpapi-ratelimit-headers-10).
+ * `RateLimit-Policy` and `RateLimit` headers of a decision (draft-ietf-httpapi-ratelimit-headers-10),
+ * both always present (also when Redis is down: `fail-closed` reports `r=0;t=1`, `fail-open` the
+ * full limit, since nothing was counted), plus `Retry-After` when the request is refused.
  *
  * @example
  * ```ts
@@ -139,11 +153,19 @@ const DEFAULT_SECRET = 'swan-ratelimit-pseudonyms';
  * ```
  */
 export function rateLimitHeaders(d: RateLimitDecision): Record<string, string> {
-  const headers: Record<string, string> = { 'RateLimit-Policy': `"${d.policy}";q=${d.limit};w=${d.windowSeconds}` };
-  if (d.source !== 'fail-open' && d.source !== 'fail-closed') headers.RateLimit = `"${d.policy}";r=${d.remaining};t=${d.resetSeconds}`;
+  const headers: Record<string, string> = { 'RateLimit-Policy': policyItem(d), RateLimit: limitItem(d) };
   if (!d.allowed) headers['Retry-After'] = String(d.resetSeconds);
   return headers;
 }
+
+/** What earlier limit guards already put on a response: its header lists. */
+interface SentLists {
+  policy: string;
+  limit: string;
+}
+
+/** Per response (the adapters give every guard of one request the same context): the lists so far. */
+const sentLists = new WeakMap<GuardContext, SentLists>();
 
 function positiveInt(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -166,7 +188,8 @@ function decision(policy: string, windowSeconds: number, limit: number, count: n
     allowed: count === undefined ? source === 'fail-open' : count <= limit,
     policy,
     limit,
-    remaining: count === undefined ? 0 : Math.max(0, limit - count),
+    // Nothing was counted: fail-open admits with the whole limit left, fail-closed refuses.
+    remaining: count === undefined ? (source === 'fail-open' ? limit : 0) : Math.max(0, limit - count),
     resetSeconds: Math.max(1, Math.ceil(resetMs / 1000)),
     resetMs,
     windowSeconds,
@@ -238,9 +261,8 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
   }
 
   /** Resolves the key's window for `policy` now. */
-  function hitFor(policyName: string, policy: RateLimitPolicy, key: string, actor: Actor | null | undefined): Hit {
-    const override = actor && options.tierOverride ? options.tierOverride(actor, policyName) : undefined;
-    const limit = override !== undefined && Number.isSafeInteger(override) && override > 0 ? override : policy.points;
+  function hitFor(policyName: string, policy: RateLimitPolicy, key: string, override: unknown): Hit {
+    const limit = typeof override === 'number' && Number.isSafeInteger(override) && override > 0 ? override : policy.points;
     const now = clock();
     const storeKey = pseudonyms.apply(key);
     // Fixed windows, offset per key by its phase: every instance computes the same window from the clock.
@@ -284,13 +306,10 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
     );
   }
 
-  // Not `async`: the common path (Redis connected, no alert) costs one promise less per decision.
-  function consume(policyName: string, key: string, actor?: Actor | null): Promise<RateLimitDecision> {
-    let policy: RateLimitPolicy;
+  function decide(policyName: string, policy: RateLimitPolicy, key: string, override: unknown): Promise<RateLimitDecision> {
     let hit: Hit;
     try {
-      policy = policyOf(policyName);
-      hit = hitFor(policyName, policy, key, actor);
+      hit = hitFor(policyName, policy, key, override);
     } catch (e) {
       return Promise.reject(asError(e));
     }
@@ -298,14 +317,43 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
     return redis.ready ? redisConsume(hit, policy, redis) : slowConsume(hit, policy, redis);
   }
 
+  const overrideFailed = (e: unknown) => {
+    onError(asError(e), 'tierOverride');
+    return undefined;
+  };
+
+  // Not `async`: the common path (Redis connected, no alert, no async override) costs one promise less per decision.
+  function consume(policyName: string, key: string, actor?: Actor | null): Promise<RateLimitDecision> {
+    const policy = policies.get(policyName);
+    if (!policy) return Promise.reject(new TypeError(`Unknown rate-limit policy ${JSON.stringify(policyName)}`));
+    let override: unknown;
+    try {
+      override = actor && options.tierOverride ? options.tierOverride(actor, policyName) : undefined;
+    } catch (e) {
+      override = overrideFailed(e);
+    }
+    if (typeof override === 'object' && override !== null && typeof (override as PromiseLike<unknown>).then === 'function') {
+      return Promise.resolve(override as PromiseLike<unknown>).then((o) => decide(policyName, policy, key, o), (e: unknown) => decide(policyName, policy, key, overrideFailed(e)));
+    }
+    return decide(policyName, policy, key, override);
+  }
+
   function guard(policyName: string, guardOptions: { key?: KeyFunction } = {}): Guard {
     const policy = policyOf(policyName);
     const keyOf = guardOptions.key ?? clientKey;
     return async (req, ctx) => {
       const d = await consume(policyName, keyOf(req), req.actor);
-      const headers = rateLimitHeaders(d);
-      for (const name in headers) ctx.setHeader(name, headers[name]!);
+      // Another limit guard ran on this request before: append to its lists (RFC 9651 lists).
+      const before = sentLists.get(ctx);
+      const lists: SentLists = before
+        ? { policy: `${before.policy}, ${policyItem(d)}`, limit: `${before.limit}, ${limitItem(d)}` }
+        : { policy: policyItem(d), limit: limitItem(d) };
+      sentLists.set(ctx, lists);
+      ctx.setHeader('RateLimit-Policy', lists.policy);
+      ctx.setHeader('RateLimit', lists.limit);
       if (d.allowed) return;
+      const headers: Record<string, string> = { 'RateLimit-Policy': lists.policy, RateLimit: lists.limit, 'Retry-After': String(d.resetSeconds) };
+      ctx.setHeader('Retry-After', headers['Retry-After']!);
       if (d.source === 'fail-closed') {
         throw new SwanError({ code: 'UNAVAILABLE', message: 'Rate limiting is temporarily unavailable. Please retry shortly.', details: { policy: policyName, retryAfterSeconds: d.resetSeconds }, headers });
       }

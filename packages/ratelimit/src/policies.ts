@@ -24,7 +24,10 @@ export type FailMode = 'open' | 'closed';
 export interface RateLimitPolicy {
   /** Requests admitted per window and key. */
   points: number;
-  /** Window length in seconds (the window starts with a key's first request). */
+  /**
+   * Window length in seconds. Windows are fixed, not started by a key's first request: each key's
+   * windows are offset by a stable phase derived from the key (so keys do not all reset together).
+   */
   windowSeconds: number;
   /** Behaviour while Redis is down; see {@link FailMode}. */
   failMode: FailMode;

@@ -70,6 +70,13 @@ describe.skipIf(!enabled)('Redis outage', () => {
     expect(isSwanError(error) && error.code).toBe('UNAVAILABLE');
     expect(isSwanError(error) && error.headers?.['Retry-After']).toBe('1');
     expect(ctx.headers['RateLimit-Policy']).toBe('"aiQuery";q=3;w=60');
+    // Both fields on every limited response, also when failing closed (nothing left, retry in 1 s)…
+    expect(ctx.headers.RateLimit).toBe('"aiQuery";r=0;t=1');
+    expect(isSwanError(error) && error.headers).toEqual({ 'RateLimit-Policy': '"aiQuery";q=3;w=60', RateLimit: '"aiQuery";r=0;t=1', 'Retry-After': '1' });
+    // …and open (nothing counted: the whole limit is left).
+    const openCtx = headerContext();
+    await limiter.guard('openBare')(request({ ip: '10.0.0.1' }), openCtx);
+    expect(openCtx.headers).toEqual({ 'RateLimit-Policy': '"openBare";q=3;w=60', RateLimit: '"openBare";r=3;t=1' });
 
     // openBare: admitted without counting.
     for (let i = 0; i < 5; i++) expect(await timed('openBare', 'ip:10.0.0.3')).toMatchObject({ allowed: true, source: 'fail-open' });

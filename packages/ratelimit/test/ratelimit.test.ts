@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { createDatabase, isSwanError, toErrorResponse, type EventPublisher, type SwanError } from '@swan/core';
+import { createDatabase, isSwanError, ok, runRoute, toErrorResponse, type EventPublisher, type Route, type SwanError } from '@swan/core';
 import { redisUrl } from '@swan/test-utils';
 import {
-  createRateLimiter, rateLimitRoutes, twilioSenderKey, type RateLimitAlert, type RateLimiter, type RateLimiterOptions,
+  createRateLimiter, rateLimitRoutes, tierLimits, twilioSenderKey, type RateLimitAlert, type RateLimiter, type RateLimiterOptions,
 } from '../src/index.js';
 import { actor, headerContext, request, uniquePrefix } from './helpers.js';
 
@@ -215,6 +215,144 @@ describe.skipIf(!url)('rate limiter on shared Redis', () => {
     for (const query of [{ limit: '0' }, { limit: 'abc' }, { limit: '101' }, { policy: 'nope' }]) {
       const error = await rejection(route!.handler(request({ method: 'GET', actor: admin, query })));
       expect(error.code).toBe('VALIDATION_FAILED');
+    }
+  });
+});
+
+describe.each(stores)('rate limiter on $name: tiers, alert windows, header lists', ({ redis }) => {
+  const client3 = actor('77777777-7777-4777-8777-777777777777');
+
+  it('waits for an asynchronous tier override, and keeps the policy limit when it fails', async () => {
+    const reported: string[] = [];
+    const l = limiter(redis, {
+      policies: { aiQuery: { points: 2 } },
+      tierOverride: async (a) => {
+        await new Promise((r) => setTimeout(r, 5)); // a database lookup
+        if (a.id === client3.id) return 4;
+        throw new Error('billing unavailable');
+      },
+      onError: (e, context) => { reported.push(`${context}: ${e.message}`); },
+    });
+    const decisions = [];
+    for (let i = 0; i < 5; i++) decisions.push(await l.consume('aiQuery', `actor:${client3.id}`, client3));
+    expect(decisions.map((d) => [d.allowed, d.limit, d.remaining])).toEqual([[true, 4, 3], [true, 4, 2], [true, 4, 1], [true, 4, 0], [false, 4, 0]]);
+    const other = actor('88888888-8888-4888-8888-888888888888');
+    expect(await l.consume('aiQuery', `actor:${other.id}`, other)).toMatchObject({ allowed: true, limit: 2 });
+    expect(reported).toEqual(['tierOverride: billing unavailable']);
+  });
+
+  it('tierLimits looks a client up once per TTL, shares concurrent lookups, and skips other policies and roles', async () => {
+    let lookups = 0;
+    let tier: string | null = 'tier_3';
+    const override = tierLimits({
+      tierOf: async () => { lookups++; await new Promise((r) => setTimeout(r, 5)); return tier; },
+      limits: { aiQuery: { tier_2: 20, tier_3: 30 } },
+      ttlMs: 200,
+    });
+    const l = limiter(redis, { tierOverride: override });
+    const key = `actor:${client3.id}`;
+    const first = await Promise.all(Array.from({ length: 5 }, () => l.consume('aiQuery', key, client3)));
+    expect(first.map((d) => d.limit)).toEqual([30, 30, 30, 30, 30]);
+    expect(lookups).toBe(1);
+    expect(override(client3, 'aiQuery')).toBe(30); // cached: synchronous, no promise
+    expect(override(client3, 'general')).toBeUndefined();
+    expect(override(actor(client3.id, 'admin'), 'aiQuery')).toBeUndefined();
+    expect(lookups).toBe(1);
+    tier = null; // subscription ended: seen after the TTL
+    await new Promise((r) => setTimeout(r, 250));
+    expect((await l.consume('aiQuery', key, client3)).limit).toBe(10);
+    expect(lookups).toBe(2);
+  });
+
+  it('fires the alert once in each alert window as the clock crosses windows, through onAlert and the outbox', async () => {
+    const db = createDatabase();
+    await sql`create table events (event_type text not null, payload jsonb not null, idempotency_key text unique)`.execute(db);
+    const events: EventPublisher = {
+      async publish(trx, event) {
+        await sql`insert into events values (${event.eventType}, ${JSON.stringify(event.payload)}::jsonb, ${event.idempotencyKey ?? null})`.execute(trx);
+        return { eventId: event.idempotencyKey ?? 'e' };
+      },
+    };
+    try {
+      const alertWindowSeconds = 60;
+      let now = Date.UTC(2031, 5, 1, 10, 0, 5); // 5 s into an alert window
+      const alerts: RateLimitAlert[] = [];
+      const l = limiter(redis, {
+        policies: { tight: { points: 1, windowSeconds: 10 } },
+        violatorThreshold: 2,
+        alertWindowSeconds,
+        clock: () => now,
+        events,
+        db,
+        onAlert: (a) => { alerts.push(a); },
+      });
+      const key = 'ip:192.0.2.77';
+      // Window 1: many rejections over several counting windows, one alert.
+      for (let t = 0; t < 5; t++) {
+        for (let i = 0; i < 4; i++) await l.consume('tight', key);
+        now += 10_000;
+      }
+      expect(alerts).toHaveLength(1);
+      expect(alerts[0]!.windowStart).toBe('2031-06-01T10:00:00.000Z');
+      // Window 2 (the clock passed 10:01:00): again exactly one.
+      now = Date.UTC(2031, 5, 1, 10, 1, 2);
+      for (let t = 0; t < 5; t++) {
+        for (let i = 0; i < 4; i++) await l.consume('tight', key);
+        now += 10_000;
+      }
+      expect(alerts.map((a) => a.windowStart)).toEqual(['2031-06-01T10:00:00.000Z', '2031-06-01T10:01:00.000Z']);
+      expect(alerts.every((a) => a.violations === 2 && a.key === alerts[0]!.key)).toBe(true);
+      const rows = (await sql<{ event_type: string; payload: RateLimitAlert; idempotency_key: string }>`select * from events order by idempotency_key`.execute(db)).rows;
+      expect(rows.map((r) => [r.event_type, r.payload.windowStart])).toEqual([
+        ['rate_limit_alert', '2031-06-01T10:00:00.000Z'],
+        ['rate_limit_alert', '2031-06-01T10:01:00.000Z'],
+      ]);
+      expect(new Set(rows.map((r) => r.idempotency_key)).size).toBe(2);
+      expect(JSON.stringify(rows)).not.toContain('192.0.2.77');
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('lists every policy when two limit guards run on one request, and the refusing one sets Retry-After', async () => {
+    const l = limiter(redis, { policies: { burst: { points: 1, windowSeconds: 60 } } });
+    const route: Route = { method: 'POST', path: '/x', access: 'public', guards: [l.guard('general'), l.guard('burst')], handler: async () => ok({}) };
+    const ctx = headerContext();
+    await runRoute(route, request(), async () => null, ctx);
+    expect(ctx.headers['RateLimit-Policy']).toBe('"general";q=1000;w=900, "burst";q=1;w=60');
+    expect(ctx.headers.RateLimit).toMatch(/^"general";r=999;t=\d+, "burst";r=0;t=\d+$/);
+    const again = headerContext();
+    const error = await rejection(runRoute(route, request(), async () => null, again));
+    expect(error.code).toBe('RATE_LIMITED');
+    expect(error.headers?.['RateLimit-Policy']).toBe('"general";q=1000;w=900, "burst";q=1;w=60');
+    expect(error.headers?.RateLimit).toMatch(/^"general";r=998;t=\d+, "burst";r=0;t=(\d+)$/);
+    expect(error.headers?.['Retry-After']).toBe(/t=(\d+)$/.exec(error.headers!.RateLimit!)![1]);
+  });
+});
+
+describe.skipIf(!url)('Redis counters', () => {
+  it('expire with their window: count and expiry are set in one atomic step', async () => {
+    const prefix = uniquePrefix();
+    const l = limiter(true, { prefix, policies: { p: { points: 5, windowSeconds: 60 } } });
+    const d = await l.consume('p', 'ip:10.2.2.2');
+    const admin = new Redis(url!);
+    try {
+      const [counter] = await admin.keys(`${prefix}c:p:*`);
+      expect(counter).toBeDefined();
+      const ttl = await admin.pttl(counter!);
+      // window end + 1 s of slack
+      expect(ttl).toBeGreaterThan(d.resetMs);
+      expect(ttl).toBeLessThanOrEqual(d.resetMs + 1000);
+      // Many keys in one batch (one script call): each counted and expiring.
+      await Promise.all(Array.from({ length: 300 }, (_, i) => l.consume('p', `ip:10.3.${i >> 8}.${i & 255}`)));
+      const keys = await admin.keys(`${prefix}c:p:*`);
+      expect(keys).toHaveLength(301);
+      const ttls = await Promise.all(keys.map((k) => admin.pttl(k)));
+      expect(ttls.every((t) => t > 0 && t <= 61_000)).toBe(true);
+      const counts = await Promise.all(keys.map((k) => admin.get(k)));
+      expect(counts.every((c) => c === '1')).toBe(true);
+    } finally {
+      await admin.quit();
     }
   });
 });

@@ -28,6 +28,8 @@ export interface ServerConfig {
   jwtSecretIsDevelopment: boolean;
   /** RUN_WORKERS, default true: outbox workers run in this process. */
   runWorkers: boolean;
+  /** TRUST_PROXY: Express `trust proxy` / Fastify `trustProxy` (default false: the socket address is the client IP). */
+  trustProxy: boolean | number | string[];
 }
 
 /** Structured logger. Never log secrets or PII. */
