@@ -55,22 +55,50 @@ export function errorInfoOf(input: Pick<FrameworkRequest, 'method' | 'originalUr
  */
 export function toSwanRequest(input: FrameworkRequest, kind?: Route['body'], publicUrl?: string): SwanRequest {
   const bytes = Buffer.isBuffer(input.body) ? input.body : undefined;
-  const headers: SwanRequest['headers'] = {};
-  for (const [name, value] of Object.entries(input.headers)) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
-  const query: SwanRequest['query'] = {};
-  for (const [name, value] of Object.entries((input.query ?? {}) as Record<string, unknown>)) query[name] = first(value);
+  // Headers, query, URL and IP are built on first use: a guard that reads only the caller and
+  // one header (a rate limit) does not pay for the rest.
+  let headers: SwanRequest['headers'] | undefined;
+  let query: SwanRequest['query'] | undefined;
+  let url: string | undefined;
+  let ip: string | undefined;
   return {
     method: input.method,
     path: errorInfoOf(input).path,
-    url: `${publicUrl ? new URL(publicUrl).origin : input.origin}${input.originalUrl}`,
+    get url() {
+      return (url ??= `${publicUrl ? originOf(publicUrl) : input.origin}${input.originalUrl}`);
+    },
+    set url(value) { url = value; },
     params: { ...(input.params as Record<string, string>) },
-    query,
-    headers,
+    get query() {
+      if (!query) {
+        query = {};
+        for (const [name, value] of Object.entries((input.query ?? {}) as Record<string, unknown>)) query[name] = first(value);
+      }
+      return query;
+    },
+    set query(value) { query = value; },
+    get headers() {
+      if (!headers) {
+        headers = {};
+        for (const [name, value] of Object.entries(input.headers)) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+      }
+      return headers;
+    },
+    set headers(value) { headers = value; },
     body: kind === 'form' && bytes ? { ...parseForm(bytes.toString('utf8')) } : bytes || kind === 'none' ? undefined : input.body,
     ...(bytes ? { rawBody: bytes } : {}),
     actor: null,
-    ip: input.ip,
+    get ip() { return (ip ??= input.ip); },
+    set ip(value) { ip = value; },
   };
+}
+
+const origins = new Map<string, string>();
+/** The origin of a configured public URL, parsed once. */
+function originOf(publicUrl: string): string {
+  let origin = origins.get(publicUrl);
+  if (origin === undefined) origins.set(publicUrl, (origin = new URL(publicUrl).origin));
+  return origin;
 }
 
 /**

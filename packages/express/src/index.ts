@@ -39,15 +39,17 @@ function bodyParsers(route: Route): RequestHandler[] {
   }
 }
 
+// Express's protocol, host, query and ip are getters with real work behind them (trust proxy,
+// query parsing): read them only when the request is used that far (see toSwanRequest).
 const frameworkRequest = (req: Request): FrameworkRequest => ({
   method: req.method,
   originalUrl: req.originalUrl,
-  origin: `${req.protocol}://${req.get('host')}`,
+  get origin() { return `${req.protocol}://${req.get('host')}`; },
   params: req.params,
-  query: req.query,
+  get query() { return req.query; },
   headers: req.headers,
   body: req.body,
-  ip: req.ip ?? req.socket.remoteAddress ?? '',
+  get ip() { return req.ip ?? req.socket.remoteAddress ?? ''; },
 });
 
 /** Body-parser errors → contract codes; everything else unchanged (→ 500 `INTERNAL`). */

@@ -51,15 +51,16 @@ function useParsers(ctx: FastifyInstance, kind: BodyKind): void {
   ctx.addContentTypeParser('*', { parseAs: 'buffer' }, kind === 'raw' ? keep : (_req, _body, done) => done(null, undefined));
 }
 
+// Read lazily, as in the Express adapter (see toSwanRequest).
 const frameworkRequest = (req: FastifyRequest): FrameworkRequest => ({
   method: req.method,
   originalUrl: req.originalUrl,
-  origin: `${req.protocol}://${req.host}`,
+  get origin() { return `${req.protocol}://${req.host}`; },
   params: req.params,
-  query: req.query,
+  get query() { return req.query; },
   headers: req.headers,
   body: req.body,
-  ip: req.ip,
+  get ip() { return req.ip; },
 });
 
 /** Fastify's own errors → contract codes (its 415 is our 400); everything else unchanged (→ 500). */
