@@ -1,36 +1,18 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, root } from './build.js';
 
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 const main = join(root, 'examples/server/dist/main.js');
 
-/** Newest modification time under `dir` (sources the build depends on). */
-function newest(dir: string): number {
-  if (!existsSync(dir)) return 0;
-  let max = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (['node_modules', 'dist', 'test'].includes(entry.name)) continue;
-    const path = join(dir, entry.name);
-    max = Math.max(max, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
-  }
-  return max;
-}
-
-/** Builds the server and the packages it uses unless dist/main.js is newer than every source. */
-function ensureBuilt(): void {
-  const sources = Math.max(newest(join(root, 'packages')), newest(join(root, 'examples/server/src')), newest(join(root, 'migrations')));
-  if (existsSync(main) && statSync(main).mtimeMs > sources) return;
-  execFileSync(process.execPath, ['scripts/gen-migrations.mjs'], { cwd: root, stdio: 'inherit' });
-  execFileSync('pnpm', ['--filter', '@swan/example-server...', 'build'], { cwd: root, stdio: 'inherit' });
-}
+/** The server and the packages it uses, built when dist/main.js is older than any source. */
+const ensureServerBuilt = () => ensureBuilt(['examples/server/dist/main.js'], ['packages', 'examples/server/src', 'migrations'], ['@swan/example-server']);
 
 describe('the built example server (node examples/server/dist/main.js)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'swan-built-'));
-  beforeAll(ensureBuilt, 300_000);
+  beforeAll(ensureServerBuilt, 300_000);
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('starts on embedded PGlite, says so, serves /healthz and exits 0 on SIGTERM', async () => {

@@ -1,43 +1,26 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '@swan/core';
 import { createOutbox } from '@swan/outbox';
 import { postgresUrl, testEngines, type TestDatabase } from '@swan/test-utils';
+import { ensureBuilt, root } from './build.js';
 
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 const cli = join(root, 'packages/cli/dist/cli.js');
 const handlersFile = join(root, 'examples/server/dist/handlers.js');
 const postgres = postgresUrl() ? testEngines().find((e) => e.name === 'postgres') : undefined;
 
-function newest(dir: string): number {
-  if (!existsSync(dir)) return 0;
-  let max = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (['node_modules', 'dist', 'test'].includes(entry.name)) continue;
-    const path = join(dir, entry.name);
-    max = Math.max(max, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
-  }
-  return max;
-}
-
-/** Builds the CLI, the server's handlers file and the packages they use unless both are newer than the sources this test is about. */
-function ensureBuilt(): void {
-  const sources = Math.max(...['packages/outbox', 'packages/cli', 'examples/server/src', 'migrations/outbox'].map((d) => newest(join(root, d))));
-  if ([cli, handlersFile].every((f) => existsSync(f) && statSync(f).mtimeMs > sources)) return;
-  execFileSync(process.execPath, ['scripts/gen-migrations.mjs'], { cwd: root, stdio: 'inherit' });
-  execFileSync('pnpm', ['--filter', '@swan/example-server...', '--filter', '@swan/cli...', 'build'], { cwd: root, stdio: 'inherit' });
-}
+/** The CLI, the server's handlers file and the packages they use, built when older than their sources. */
+const ensureWorkerBuilt = () => ensureBuilt(['packages/cli/dist/cli.js', 'examples/server/dist/handlers.js'],
+  ['packages/outbox', 'packages/cli', 'examples/server/src', 'migrations/outbox'], ['@swan/example-server', '@swan/cli']);
 
 // RUN_WORKERS=false on the web server; the handlers run in `swan outbox work` (docs/deployment.md).
 describe.runIf(postgres)('swan outbox work --handlers examples/server/dist/handlers.js', () => {
   let t: TestDatabase;
   beforeAll(async () => {
-    ensureBuilt();
+    ensureWorkerBuilt();
     t = await postgres!.create([]); // empty: the handlers module migrates as the server does on boot
   }, 300_000);
   afterAll(() => t?.close());

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { htmlPageRoute } from './html.js';
 import type { Route } from '@swan/core';
 
 /** Where the admin page is served. */
@@ -33,26 +33,7 @@ export const ADMIN_PAGE_PATH = '/admin';
  * ```
  */
 export function adminPageRoute(): Route {
-  return {
-    method: 'GET',
-    path: ADMIN_PAGE_PATH,
-    access: 'public',
-    body: 'none',
-    async handler() {
-      const nonce = randomBytes(16).toString('base64');
-      return {
-        status: 200,
-        contentType: 'text/html; charset=utf-8',
-        headers: {
-          'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'`,
-          'cache-control': 'no-store',
-          'referrer-policy': 'no-referrer',
-          'x-content-type-options': 'nosniff',
-        },
-        body: page(nonce),
-      };
-    },
-  };
+  return htmlPageRoute(ADMIN_PAGE_PATH, page);
 }
 
 function page(nonce: string): string {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { htmlPageRoute } from './html.js';
 import type { Route, SwanResponse } from '@swan/core';
 import { browserValidatorSource } from '@swan/schema';
 
@@ -226,16 +226,7 @@ export function onboardingRoutes(): Route[] {
     body,
   });
   return [
-    get('/onboarding', () => {
-      const nonce = randomBytes(16).toString('base64');
-      const csp = `default-src 'none'; script-src 'self'; style-src 'nonce-${nonce}'; connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'`;
-      return {
-        status: 200,
-        contentType: 'text/html; charset=utf-8',
-        headers: { 'content-security-policy': csp, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' },
-        body: page(nonce),
-      };
-    }),
+    htmlPageRoute('/onboarding', page, { scripts: 'self' }),
     get(ONBOARDING_SCRIPT_PATH, () => javascript(script)),
     get(VALIDATOR_ASSET_PATH, () => javascript(browserValidatorSource)),
   ];

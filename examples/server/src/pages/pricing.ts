@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { htmlPageRoute } from './html.js';
 import type { Route } from '@swan/core';
 import type { TierConfig } from '@swan/billing';
 
@@ -26,25 +26,7 @@ function card(tier: TierConfig): string {
  * would use its own session instead.
  */
 export function pricingPageRoute(tiers: readonly TierConfig[]): Route {
-  return {
-    method: 'GET',
-    path: '/pricing',
-    access: 'public',
-    body: 'none',
-    async handler() {
-      const nonce = randomBytes(16).toString('base64');
-      return {
-        status: 200,
-        contentType: 'text/html; charset=utf-8',
-        headers: {
-          'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'`,
-          'cache-control': 'no-store',
-          'referrer-policy': 'no-referrer',
-        },
-        body: page(tiers, nonce),
-      };
-    },
-  };
+  return htmlPageRoute('/pricing', (nonce) => page(tiers, nonce));
 }
 
 function page(tiers: readonly TierConfig[], nonce: string): string {
