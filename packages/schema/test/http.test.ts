@@ -5,17 +5,17 @@ import { masterPromptRoutes } from '@swan/schema';
 import { actors, assign, call, createClient, migrationSets, serve, type RunningApp } from './harness.js';
 import { invalidCases, validPrompt } from './fixtures.js';
 
-// HTTP contract on PGlite (the SQL itself is covered on both engines in storage.test.ts).
-const pglite = testEngines()[0]!;
+// The HTTP contract on every engine and both adapters.
+const cases = testEngines().flatMap((engine) => (['express', 'fastify'] as const).map((adapter) => ({ engine, adapter })));
 
-describe.each(['express', 'fastify'] as const)('master prompt routes through @swan/%s', (adapter) => {
+describe.each(cases)('master prompt routes through @swan/$adapter on $engine.name', ({ engine, adapter }) => {
   let t: TestDatabase;
   let app: RunningApp;
   let clientId: string;
   const path = () => `/api/clients/${clientId}/master-prompt`;
 
   beforeAll(async () => {
-    t = await pglite.create(migrationSets);
+    t = await engine.create(migrationSets);
     app = await serve(adapter, masterPromptRoutes({ db: t.db }));
     clientId = await createClient(t.admin);
     await assign(t.admin, actors.trainer.id, clientId);
