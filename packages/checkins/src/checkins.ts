@@ -34,33 +34,61 @@ export const CHECKIN_EVENT: Record<CheckInKind, 'morning_checkin_scheduled' | 'e
 const SERVICE_ROLE = 'checkins_service';
 
 /**
- * The actor the send handler and the webhook use towards `@swan/pii`: PII reads are audited
- * under this id with the purpose `checkin_sms`.
+ * The service actor the send handler and the webhook use towards `@swan/pii`. It reads nothing
+ * but the phone number and alias ({@link CheckinsPii.phoneFor}, audited under this id with
+ * {@link PHONE_PURPOSE}) and looks senders up through the phone blind index.
  *
  * @example
  * ```ts
- * await pii.getClientPII(clientId, CHECKINS_SERVICE_ACTOR, PHONE_PURPOSE);
+ * const { phone, alias } = await pii.phoneFor(CHECKINS_SERVICE_ACTOR, clientId, PHONE_PURPOSE);
  * ```
  */
 export const CHECKINS_SERVICE_ACTOR: Actor = { id: '00000000-0000-4000-8000-0000000c4ec1', role: 'admin' };
 
 /**
- * Purpose stated (and audited) for every phone-number read.
+ * Purpose stated (and audited) for every phone-number read; it names the reader.
  *
  * @example
  * ```ts
- * // swan_audit_log: action PII_ACCESS, reason 'checkin_sms'
+ * // swan_audit_log: actor CHECKINS_SERVICE_ACTOR.id, action PII_ACCESS, reason PHONE_PURPOSE
  * ```
  */
-export const PHONE_PURPOSE = 'checkin_sms';
+export const PHONE_PURPOSE = 'checkin_sms: @swan/checkins service sends a check-in SMS';
 
 /**
  * What check-ins need of `@swan/pii` (its `PiiService` fits): an audited, purpose-stated read of
- * the phone number and alias, and a lookup by phone through the blind index.
+ * the phone number and alias only (`NOT_FOUND` once the client is soft-deleted or erased), and a
+ * lookup by phone through the blind index.
+ *
+ * @example
+ * ```ts
+ * const pii: CheckinsPii = new PiiService({ db, keys, indexKey });
+ * ```
  */
 export interface CheckinsPii {
-  getClientPII(clientId: string, actor: Actor, reason: string): Promise<{ phone_number: string | null; alias: string | null }>;
+  phoneFor(actor: Actor, clientId: string, purpose: string): Promise<{ phone: string | null; alias: string | null }>;
   findClientByPhone(phone: string, actor: Actor): Promise<{ clientId: string; alias: string | null } | null>;
+}
+
+/** How far back of an unconfirmed attempt a Twilio message still counts as its own (clock skew; Twilio's dates have second precision). */
+const RECONCILE_SKEW_MS = 5 * 60_000;
+
+/**
+ * Thrown by the send handler when another run of the same event holds the send claim (it may be
+ * talking to Twilio right now). `unavailable: true` makes `@swan/outbox` retry later without
+ * counting an attempt; once the claim ends the retry sees the outcome, or reconciles.
+ *
+ * @example
+ * ```ts
+ * try { await checkins.handleCheckInEvent(event); } catch (e) { if (e instanceof ClaimHeldError) console.log('another run is sending'); }
+ * ```
+ */
+export class ClaimHeldError extends Error {
+  readonly unavailable = true;
+  constructor() {
+    super('Another run of this check-in holds the send claim; retrying later');
+    this.name = 'ClaimHeldError';
+  }
 }
 
 /** An outbox event as handlers receive it (the subset used). */
@@ -104,6 +132,11 @@ export interface CheckinsOptions {
   authToken: string | null;
   /** Texts; receive the client's Galaxy-Swan alias only. */
   messages?: Partial<CheckinTexts>;
+  /**
+   * Length of the exclusive send claim in ms (default 120 s). Must exceed the Twilio request
+   * timeout (10 s by default): a run that died holding it blocks sends of that event until then.
+   */
+  sendLeaseMs?: number;
   now?: () => Date;
 }
 
@@ -261,6 +294,7 @@ export function createCheckins(options: CheckinsOptions): Checkins {
   const texts: CheckinTexts = { ...DEFAULT_TEXTS, ...options.messages };
   const now = options.now ?? (() => new Date());
   const configured = Boolean(options.twilio && options.from);
+  const sendLeaseMs = Math.max(1, Math.round(options.sendLeaseMs ?? 120_000));
 
   const publishOccurrence = (trx: Kysely<any>, clientId: string, kind: CheckInKind, at: Date, timezone: string, recurring: boolean) =>
     events.publish(trx, {
@@ -276,6 +310,11 @@ export function createCheckins(options: CheckinsOptions): Checkins {
     throw new PermanentDeliveryError(reason);
   };
 
+  /** Deactivates a client's schedules (the client is gone: soft-deleted or erased). */
+  const deactivateSchedules = (trx: Kysely<any>, clientId: string) => sql`
+    update checkin_schedules set active = false, next_run_at = null, updated_at = now()
+     where client_id = ${clientId}::uuid and active`.execute(trx);
+
   /** For a recurring occurrence: publishes the next one (once) or says the schedule moved on. */
   const advanceSchedule = async (clientId: string, kind: CheckInKind, at: Date): Promise<boolean> =>
     asService(db, async (trx) => {
@@ -284,6 +323,12 @@ export function createCheckins(options: CheckinsOptions): Checkins {
          where client_id = ${clientId}::uuid and kind = ${kind} for update`.execute(trx);
       const s = rows[0];
       if (!s || !s.active || s.next_run_at === null) return false;
+      const { rows: live } = await sql<{ live: boolean }>`select swan_pii_client_exists(${clientId}::uuid) as live`.execute(trx);
+      if (!live[0]?.live) {
+        // soft-deleted or erased: the schedule ends instead of re-publishing a dead occurrence daily
+        await deactivateSchedules(trx, clientId);
+        return false;
+      }
       const current = new Date(s.next_run_at).getTime();
       if (current > at.getTime()) return true; // already advanced by an earlier run of this event
       if (current < at.getTime()) return false; // superseded: the schedule was replaced
@@ -294,6 +339,27 @@ export function createCheckins(options: CheckinsOptions): Checkins {
       return true;
     });
 
+  /**
+   * Twilio's record of a message an earlier, unconfirmed attempt of this event may have created:
+   * the recipient's outbound messages from our sender with this body, created since the attempt
+   * (minus clock skew), whose SID no other check-in has recorded. The oldest such SID, or null.
+   */
+  const reconcile = async (to: string, body: string, since: Date): Promise<string | null> => {
+    const from = options.from!;
+    const listed = await options.twilio!.messages.list({ to, ...(from.startsWith('MG') ? {} : { from }), pageSize: 50, limit: 50 });
+    const after = since.getTime() - RECONCILE_SKEW_MS;
+    const candidates = listed.filter((m) => String(m.direction ?? '').startsWith('outbound')
+      && (from.startsWith('MG') ? m.messagingServiceSid === from : m.from === from)
+      && typeof m.body === 'string' && m.body.includes(body)
+      && (m.dateCreated instanceof Date ? m.dateCreated.getTime() >= after : true))
+      .sort((a, b) => (a.dateCreated?.getTime() ?? 0) - (b.dateCreated?.getTime() ?? 0));
+    if (!candidates.length) return null;
+    const taken = await asService(db, async (trx) => (await sql<{ message_sid: string }>`
+      select message_sid from checkin_messages where message_sid = any(${candidates.map((m) => m.sid)}::text[])`.execute(trx)).rows);
+    const used = new Set(taken.map((r) => r.message_sid));
+    return candidates.find((m) => !used.has(m.sid))?.sid ?? null;
+  };
+
   const handleCheckInEvent: Checkins['handleCheckInEvent'] = async (event) => {
     const kind = (Object.keys(CHECKIN_EVENT) as CheckInKind[]).find((k) => CHECKIN_EVENT[k] === event.eventType);
     const clientId = event.payload.clientId;
@@ -303,24 +369,54 @@ export function createCheckins(options: CheckinsOptions): Checkins {
     }
     if (event.payload.recurring === true && !(await advanceSchedule(clientId, kind, at))) return 'superseded';
 
-    // the idempotency record: claim the event, or see what an earlier run did
+    // The idempotency record, then the exclusive send claim: only the run holding an unexpired
+    // claim may talk to Twilio for this event. `unconfirmed` is set when an earlier run may have
+    // reached Twilio without recording the outcome: this run then reconciles before sending.
+    const token = randomUUID();
     const prior = await asService(db, async (trx) => {
+      await sql`insert into checkin_messages (event_id, client_id, kind, scheduled_for, status)
+        values (${event.eventId}::uuid, ${clientId}::uuid, ${kind}, ${at.toISOString()}::timestamptz, 'sending')
+        on conflict (event_id) do nothing`.execute(trx);
+      const claim = await sql<{ unconfirmed_at: Date | string | null }>`
+        with old as (
+          select event_id, unconfirmed_at from checkin_messages
+           where event_id = ${event.eventId}::uuid and status = 'sending' and (claimed_until is null or claimed_until < now())
+           for update)
+        update checkin_messages m
+           set claimed_until = now() + ${sendLeaseMs} * interval '1 millisecond', claim_token = ${token}::uuid,
+               unconfirmed_at = coalesce(m.unconfirmed_at, now()), updated_at = now()
+          from old where m.event_id = old.event_id
+        returning old.unconfirmed_at`.execute(trx);
       const { rows } = await sql<{ status: string; opted_out: boolean | null }>`
-        with ins as (
-          insert into checkin_messages (event_id, client_id, kind, scheduled_for, status)
-          values (${event.eventId}::uuid, ${clientId}::uuid, ${kind}, ${at.toISOString()}::timestamptz, 'sending')
-          on conflict (event_id) do nothing returning status)
-        select coalesce((select status from ins), (select status from checkin_messages where event_id = ${event.eventId}::uuid)) as status,
-               (select opted_out from checkin_contacts where client_id = ${clientId}::uuid) as opted_out`.execute(trx);
-      return rows[0]!;
+        select status, (select opted_out from checkin_contacts where client_id = ${clientId}::uuid) as opted_out
+          from checkin_messages where event_id = ${event.eventId}::uuid`.execute(trx);
+      const c = claim.rows[0];
+      return { ...rows[0]!, claimed: Boolean(c), unconfirmedAt: c?.unconfirmed_at ? new Date(c.unconfirmed_at) : null };
     });
     if (prior.status === 'sent') return 'already_sent';
     if (prior.status === 'opted_out' || prior.status === 'no_phone') return prior.status;
     if (prior.status === 'failed') return permanent(event, 'Check-in SMS failed permanently on an earlier attempt');
+    if (!prior.claimed) throw new ClaimHeldError();
 
+    /** Records the outcome of this run and releases its claim (a run whose claim was taken over changes nothing). */
     const mark = (status: string, extra = sql``) => asService(db, (trx) => sql`
-      update checkin_messages set status = ${status}, attempts = attempts + 1, updated_at = now() ${extra}
-       where event_id = ${event.eventId}::uuid`.execute(trx));
+      update checkin_messages set status = ${status}, attempts = attempts + 1, claimed_until = null, claim_token = null,
+             updated_at = now() ${extra}
+       where event_id = ${event.eventId}::uuid and claim_token = ${token}::uuid`.execute(trx));
+    /** Records Twilio's SID: whichever run learns it first (a stale run's answer is the same message). */
+    const markSent = async (sid: string): Promise<'sent' | 'already_sent'> => {
+      try {
+        const r = await asService(db, (trx) => sql`
+          update checkin_messages set status = 'sent', message_sid = ${sid}, error_code = null, attempts = attempts + 1,
+                 claimed_until = null, claim_token = null, unconfirmed_at = null, updated_at = now()
+           where event_id = ${event.eventId}::uuid and status = 'sending'`.execute(trx));
+        return Number(r.numAffectedRows ?? 0) > 0 ? 'sent' : 'already_sent';
+      } catch (e) {
+        // the SID is recorded for another check-in already (two reconciling runs picked the same one)
+        if ((e as { code?: string }).code === '23505') throw new Error('Reconciled Twilio message is recorded for another check-in; retrying', { cause: e });
+        throw e;
+      }
+    };
 
     if (prior.opted_out) {
       await mark('opted_out');
@@ -330,43 +426,73 @@ export function createCheckins(options: CheckinsOptions): Checkins {
       await mark('failed');
       return permanent(event, 'Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM)');
     }
-    let contact: { phone_number: string | null; alias: string | null };
+    let contact: { phone: string | null; alias: string | null };
     try {
-      contact = await pii.getClientPII(clientId, CHECKINS_SERVICE_ACTOR, PHONE_PURPOSE);
+      contact = await pii.phoneFor(CHECKINS_SERVICE_ACTOR, clientId, PHONE_PURPOSE);
     } catch (e) {
       if ((e as SwanError).code === 'NOT_FOUND') {
-        await mark('no_phone');
+        // soft-deleted, erased or unknown: this check-in ends here, and so does the client's schedule
+        await asService(db, async (trx) => {
+          await deactivateSchedules(trx, clientId);
+          await sql`update checkin_messages set status = 'no_phone', attempts = attempts + 1, claimed_until = null, claim_token = null, updated_at = now()
+                     where event_id = ${event.eventId}::uuid and claim_token = ${token}::uuid`.execute(trx);
+        });
         return 'no_phone';
       }
       throw e;
     }
-    if (!contact.phone_number) {
+    if (!contact.phone) {
       await mark('no_phone');
       return 'no_phone';
     }
     const alias = contact.alias ?? 'Swan';
     const from = options.from!;
+    const body = texts[kind](alias);
+    let sid: string;
     try {
-      const message = await withIdempotencyKey(event.eventId, () => options.twilio!.messages.create({
-        to: contact.phone_number!,
-        body: texts[kind](alias),
+      const reconciled = prior.unconfirmedAt ? await reconcile(contact.phone, body, prior.unconfirmedAt) : null;
+      if (reconciled) {
+        await markSent(reconciled);
+        return 'already_sent';
+      }
+      sid = (await withIdempotencyKey(event.eventId, () => options.twilio!.messages.create({
+        to: contact.phone!,
+        body,
         ...(from.startsWith('MG') ? { messagingServiceSid: from } : { from }),
-      }));
-      await mark('sent', sql`, message_sid = ${message.sid}, error_code = null`);
-      return 'sent';
+      }))).sid;
     } catch (error) {
       const failure = classifyTwilioError(error);
       if (failure.kind === 'retry') {
-        await mark('sending', sql`, error_code = ${failure.code}`);
+        // a 429 is a definite "not accepted"; 5xx and transport errors may hide an accepted message
+        const definite = failure.status === 429;
+        await mark('sending', definite
+          ? sql`, error_code = ${failure.code}, unconfirmed_at = ${prior.unconfirmedAt?.toISOString() ?? null}::timestamptz`
+          : sql`, error_code = ${failure.code}`);
         throw new Error(failure.reason);
       }
       await asService(db, async (trx) => {
-        await sql`update checkin_messages set status = 'failed', attempts = attempts + 1, error_code = ${failure.code}, updated_at = now()
-                   where event_id = ${event.eventId}::uuid`.execute(trx);
+        await sql`update checkin_messages set status = 'failed', attempts = attempts + 1, error_code = ${failure.code},
+                   claimed_until = null, claim_token = null, updated_at = now()
+                   where event_id = ${event.eventId}::uuid and claim_token = ${token}::uuid`.execute(trx);
         if (failure.code === TWILIO_UNSUBSCRIBED) await setOptOut(trx, clientId, true, 'twilio_21610');
       });
       return permanent(event, failure.reason);
     }
+    return markSent(sid);
+  };
+
+  /**
+   * `client_erased`: the client's replies and opt-out record are deleted and its schedules end
+   * (the send history stays: event ids, kinds, times and Twilio SIDs, no text). Idempotent.
+   */
+  const handleClientErased = async (event: CheckinEvent): Promise<void> => {
+    const clientId = event.payload.clientId;
+    if (!isUuid(clientId)) return permanent(event, 'client_erased without a client id');
+    await asService(db, async (trx) => {
+      await deactivateSchedules(trx, clientId);
+      await sql`delete from checkin_responses where client_id = ${clientId}::uuid`.execute(trx);
+      await sql`delete from checkin_contacts where client_id = ${clientId}::uuid`.execute(trx);
+    });
   };
 
   const setOptOut = (trx: Kysely<any>, clientId: string, out: boolean, source: string) => sql`
@@ -382,7 +508,13 @@ export function createCheckins(options: CheckinsOptions): Checkins {
     if (!from || !sid || !/^[A-Za-z]{2}[0-9a-fA-F]{32}$/.test(sid) || body.length > 10_000) {
       throw invalid('Not a Twilio SMS webhook', [{ path: 'From/MessageSid', message: 'required' }]);
     }
-    const client = await pii.findClientByPhone(from, CHECKINS_SERVICE_ACTOR).catch(() => null);
+    let client: { clientId: string; alias: string | null } | null;
+    try {
+      client = await pii.findClientByPhone(from, CHECKINS_SERVICE_ACTOR);
+    } catch (cause) {
+      // a database outage is not an unknown sender: 503, Twilio retries the webhook
+      throw new SwanError({ code: 'UNAVAILABLE', message: 'Sender lookup is unavailable; retry later', cause });
+    }
     if (!client) return { outcome: 'unknown_sender', keyword: null, twiml: twimlOf(null) };
     const keyword = keywordOf(body);
     const stored = await asService(db, async (trx) => {
@@ -446,7 +578,7 @@ export function createCheckins(options: CheckinsOptions): Checkins {
       return Number(r.numAffectedRows ?? 0) > 0;
     },
     handleCheckInEvent,
-    handlers: { morning_checkin_scheduled: handler, evening_checkin_scheduled: handler },
+    handlers: { morning_checkin_scheduled: handler, evening_checkin_scheduled: handler, client_erased: handleClientErased },
     receive,
     verifySignature(signature, url, params) {
       if (!options.authToken || !signature) return false;

@@ -1,6 +1,6 @@
 export { migrations } from './generated/migrations.js';
 export {
-  createCheckins, parseCheckInInput, keywordOf, PermanentDeliveryError,
+  createCheckins, parseCheckInInput, keywordOf, PermanentDeliveryError, ClaimHeldError,
   CHECKIN_KINDS, CHECKIN_EVENT, CHECKINS_SERVICE_ACTOR, PHONE_PURPOSE, DEFAULT_TEXTS,
   type Checkins, type CheckinsOptions, type CheckinsPii, type CheckinEvent, type CheckinTexts, type CheckInKind,
   type ScheduleCheckInInput, type DailyScheduleInput, type InboundResult,

@@ -4,7 +4,7 @@ import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withActor } from '@swan/core';
 import { testEngines } from '@swan/test-utils';
-import { CHECKINS_SERVICE_ACTOR, PHONE_PURPOSE } from '../src/index.js';
+import { ClaimHeldError, CHECKINS_SERVICE_ACTOR, createCheckins, PHONE_PURPOSE } from '../src/index.js';
 import { inboundFields } from './fake-twilio.js';
 import { admin, startHarness, type Harness } from './harness.js';
 
@@ -114,6 +114,69 @@ describe.each(testEngines())('check-ins on $name', (engine) => {
     expect(await message(c.eventId)).toMatchObject({ status: 'opted_out' });
   });
 
+  it("Twilio's answer lost after it accepted the message: the retry finds it at Twilio and texts once", async () => {
+    const c = await h.createClient(14);
+    const requestsBefore = h.fake.requests.length;
+    h.fake.loseAnswers = 1;
+    const { eventId } = await schedule(c.clientId);
+    await h.drain();
+    const sent = h.fake.sentTo(c.phone!);
+    expect(sent).toHaveLength(1);
+    expect(await message(eventId)).toMatchObject({ status: 'sent', message_sid: sent[0]!.sid, claim_token: null, unconfirmed_at: null });
+    const [ev] = (await h.outboxRows()).filter((r) => r.event_id === eventId);
+    expect(ev).toMatchObject({ status: 'completed' });
+    expect(ev!.attempts).toBeGreaterThanOrEqual(1);
+    expect(h.fake.requests.slice(requestsBefore).map((r) => r.method)).toEqual(['POST', 'GET']); // the send, then the reconciling list
+  });
+
+  it('a second run of an event while the first holds the send claim sends nothing and retries later', async () => {
+    const c = await h.createClient(15);
+    const event = { eventId: randomUUID(), eventType: 'morning_checkin_scheduled', payload: { clientId: c.clientId, scheduledFor: soon(), timezone: LA } };
+    h.fake.delayMs = 300;
+    try {
+      const first = h.checkins.handleCheckInEvent(event);
+      while (!(await message(event.eventId))?.claim_token) await new Promise((r) => setTimeout(r, 5));
+      const second = await h.checkins.handleCheckInEvent(event).catch((e) => e);
+      expect(second).toBeInstanceOf(ClaimHeldError);
+      expect(second.unavailable).toBe(true);
+      expect(await first).toBe('sent');
+    } finally {
+      h.fake.delayMs = 0;
+    }
+    expect(await h.checkins.handleCheckInEvent(event)).toBe('already_sent');
+    expect(h.fake.sentTo(c.phone!)).toHaveLength(1);
+  });
+
+  it('client_erased deletes replies and the opt-out record and ends schedules; later check-ins find no phone', async () => {
+    const c = await h.createClient(16);
+    const other = await h.createClient(17);
+    await h.inbound(inboundFields(c.phone!, 'Slept badly, back pain'));
+    await h.inbound(inboundFields(c.phone!, 'STOP'));
+    await h.inbound(inboundFields(other.phone!, 'STOP'));
+    await withActor(h.t.db, admin, (trx) => h.checkins.setDailySchedule(trx, { clientId: c.clientId, kind: 'evening', localTime: '20:00', timezone: LA }));
+    const rows = async (table: string, clientId: string) =>
+      (await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)} where client_id = ${clientId}::uuid`.execute(h.t.admin)).rows[0]!.n;
+    expect(await rows('checkin_responses', c.clientId)).toBe(2);
+
+    await h.pii.erase(c.clientId, admin, 'GDPR art. 17 request');
+    const erased = { eventId: randomUUID(), eventType: 'client_erased', payload: { clientId: c.clientId } };
+    await h.checkins.handlers.client_erased!(erased);
+    await h.checkins.handlers.client_erased!(erased); // redelivered: still fine
+    expect(await rows('checkin_responses', c.clientId)).toBe(0);
+    expect(await rows('checkin_contacts', c.clientId)).toBe(0);
+    const schedules = await sql<any>`select active, next_run_at from checkin_schedules where client_id = ${c.clientId}::uuid`.execute(h.t.admin);
+    expect(schedules.rows).toEqual([{ active: false, next_run_at: null }]);
+    expect(await rows('checkin_responses', other.clientId)).toBe(1);
+    expect(await h.checkins.isOptedOut(other.clientId)).toBe(true);
+
+    const { eventId } = await schedule(c.clientId);
+    await h.drain();
+    expect(await message(eventId)).toMatchObject({ status: 'no_phone' });
+    expect(h.fake.sentTo(c.phone!)).toHaveLength(0);
+    // the erased number is nobody now
+    expect((await h.inbound(inboundFields(c.phone!, 'hello'))).body).toBe('<?xml version="1.0" encoding="UTF-8"?><Response/>');
+  });
+
   it('a daily schedule materializes the next local occurrence once per handled event', async () => {
     const c = await h.createClient(9);
     const { nextRunAt } = await withActor(h.t.db, admin, (trx) =>
@@ -181,6 +244,18 @@ describe.each(testEngines())('check-ins on $name', (engine) => {
       expect(unknown).toMatchObject({ status: 200, body: '<?xml version="1.0" encoding="UTF-8"?><Response/>' });
       expect(await h.count('checkin_responses')).toBe(responses);
       expect(await h.count('swan_outbox')).toBe(events);
+    });
+
+    it('the sender lookup failing (database down) is 503 UNAVAILABLE, so Twilio retries; nothing stored', async () => {
+      const c = await h.createClient(18);
+      const down = createCheckins({
+        db: h.t.db, events: h.outbox, from: '+15005550006', authToken: 'test_auth_token_0123456789abcdef', twilio: null,
+        pii: { phoneFor: h.pii.phoneFor.bind(h.pii), findClientByPhone: () => Promise.reject(new Error('Connection terminated unexpectedly')) },
+      });
+      const before = await h.count('checkin_responses');
+      await expect(down.receive(inboundFields(c.phone!, 'STOP'))).rejects.toMatchObject({ code: 'UNAVAILABLE', status: 503 });
+      expect(await h.count('checkin_responses')).toBe(before);
+      expect(await h.checkins.isOptedOut(c.clientId)).toBe(false);
     });
 
     it('HELP answers with help text; STOP answers with nothing (Twilio confirms it)', async () => {

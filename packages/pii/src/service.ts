@@ -264,8 +264,8 @@ export class PiiService {
 
   /**
    * The client's own email for one stated purpose (e.g. prefilling a Stripe checkout), for the
-   * client themself or an admin. Read and audited like {@link getClientPII}, by the system actor
-   * on the client's behalf; only the email leaves this method.
+   * client themself or an admin. Read and audited like {@link getClientPII}: a client's read by the
+   * system actor on the client's behalf, an admin's under its own id; only the email leaves this method.
    *
    * @example
    * ```ts
@@ -273,14 +273,38 @@ export class PiiService {
    * ```
    */
   async emailFor(actor: Actor, clientId: string, purpose: string): Promise<string | null> {
+    return (await this.#ownRecord(actor, clientId, purpose, 'email')).email ?? null;
+  }
+
+  /**
+   * The client's phone number and alias for one stated purpose (e.g. sending a check-in SMS), for
+   * an admin or service actor (role `admin`) or the client themself. Read and audited like
+   * {@link emailFor}; an admin's read is on record under its own id. Only the phone and the alias
+   * leave this method. `NOT_FOUND` when the client is soft-deleted, erased or unknown.
+   *
+   * @example
+   * ```ts
+   * const { phone, alias } = await pii.phoneFor(checkinsServiceActor, clientId, 'checkin_sms: send a check-in');
+   * ```
+   */
+  async phoneFor(actor: Actor, clientId: string, purpose: string): Promise<{ phone: string | null; alias: string | null }> {
+    const record = await this.#ownRecord(actor, clientId, purpose, 'phone number');
+    return { phone: record.phone_number ?? null, alias: record.alias };
+  }
+
+  /**
+   * One audited read for the client themself (by the system actor on the client's behalf, the
+   * client named in the reason) or an admin (under its own id); everyone else is denied, on record.
+   */
+  async #ownRecord(actor: Actor, clientId: string, purpose: string, what: string): Promise<DecryptedPII> {
     const id = checkClientId(clientId);
     const why = requireReason(purpose);
-    if (actor.role !== 'admin' && !(actor.role === 'client' && actor.id === id)) {
+    if (actor?.role === 'admin') return this.#audited(id, actor, why, 'PII_ACCESS', ['admin']);
+    if (actor?.role !== 'client' || actor.id !== id) {
       await withActor(this.db, actor, (trx) => appendAudit(trx, { actor, action: 'PII_ACCESS', resource: PII_TABLE, resourceId: id, outcome: 'denied', reason: why }));
-      throw forbidden('Only the client or an admin may read this email');
+      throw forbidden(`Only the client or an admin may read this ${what}`);
     }
-    const record = await this.#audited(id, SYSTEM_ACTOR, `${why} (for ${actor.role} ${actor.id})`, 'PII_ACCESS', ['admin']);
-    return record.email ?? null;
+    return this.#audited(id, SYSTEM_ACTOR, `${why} (for client ${actor.id})`, 'PII_ACCESS', ['admin']);
   }
 
   async #audited(clientId: string, actor: Actor, reason: string, action: string, roles: Role[]): Promise<DecryptedPII> {
