@@ -51,6 +51,18 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     expect(audit[1]!.reason).toBe(`prefill checkout (for client ${clientId})`);
   });
 
+  it('phoneFor gives an admin/service actor (or the client) the phone and alias only, audited under its id', async () => {
+    const body = clientBody(41);
+    const { clientId, alias } = await pii.createClient(admin, body);
+    const service = { id: randomUUID(), role: 'admin' as const };
+    const got = await pii.phoneFor(service, clientId, 'checkin_sms');
+    expect(got).toEqual({ phone: expect.stringMatching(/^\+\d+$/), alias });
+    await expect(pii.phoneFor({ id: randomUUID(), role: 'trainer' }, clientId, 'checkin_sms')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(pii.phoneFor(service, randomUUID(), 'checkin_sms')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    const audit = await auditRows(t, clientId);
+    expect(audit.slice(1).map((a) => `${a.actor_id}/${a.outcome}/${a.reason}`)).toEqual([`${service.id}/allowed/checkin_sms`, expect.stringMatching(/\/denied\/checkin_sms$/)]);
+  });
+
   it('rejects invalid input with paths only, writing nothing', async () => {
     const before = await count(t, 'client_profile_pii');
     const bad = { pii: { full_name: 'Secret Person', date_of_birth: '2999-01-01', email: 'secret-not-an-email', emergency_contact: 'Secret Kin' }, training: { height_inches: -3, spirit: 1 } };
