@@ -66,13 +66,13 @@ function shuffledTier(ordinal: number): { names: string[]; ordinals: number[] } 
 }
 
 /**
- * Candidate aliases for one attempt: tier `from` shuffled, then tier `from + 1` shuffled. The insert
- * takes the first free one, so the pick is uniform among the free names of the lowest open tier.
+ * Candidate aliases for one attempt: tier `from` shuffled, then tier `from + 1` shuffled, and so on
+ * for `tiers` tiers. The insert takes the first free one, so the pick is uniform among the free
+ * names of the lowest open tier in the window.
  */
-export function aliasCandidates(from: number): { names: string[]; ordinals: number[] } {
-  const a = shuffledTier(from);
-  const b = shuffledTier(from + 1);
-  return { names: [...a.names, ...b.names], ordinals: [...a.ordinals, ...b.ordinals] };
+export function aliasCandidates(from: number, tiers = 2): { names: string[]; ordinals: number[] } {
+  const all = Array.from({ length: tiers }, (_, i) => shuffledTier(from + i));
+  return { names: all.flatMap((t) => t.names), ordinals: all.flatMap((t) => t.ordinals) };
 }
 
 /** Lowest ordinal tier that still has a free alias (one indexed query per tier in use). */

@@ -212,14 +212,16 @@ export class PiiService {
 
     try {
       // One statement (swan_pii_create, migration pii/0002). When every candidate alias is taken
-      // or being claimed it writes nothing (SWA01) and we retry: the same tier with fresh
-      // candidates first, then the lowest open tier counted over committed rows.
+      // or being claimed it writes nothing (SWA01) and we retry with a window twice as wide (up to
+      // 32 tiers), from the highest tier this service has seen filled, and every second attempt
+      // from the lowest open tier counted over committed rows. A burst of concurrent creations
+      // thus settles in a few rounds instead of one round per twelve names.
       const openTier = () => withActor(this.db, actor, lowestOpenTier);
       this.#aliasTier ??= await openTier();
       let tier = this.#aliasTier;
       let alias: string | null = null;
       for (let attempt = 1; alias === null; attempt++) {
-        const c = aliasCandidates(tier);
+        const c = aliasCandidates(tier, Math.min(2 ** attempt, 32));
         try {
           const { rows } = await sql<{ alias: string }>`
             select swan_pii_create(${actor.id}::uuid, ${clientId}::uuid, ${values}::bytea[], ${emailIndex}, ${phoneIndex},
@@ -227,7 +229,7 @@ export class PiiService {
           alias = rows[0]!.alias;
         } catch (e) {
           if ((e as { code?: string }).code !== 'SWA01') throw e;
-          if (attempt % 2 === 0) tier = await openTier();
+          tier = attempt % 2 === 0 ? await openTier() : Math.max(tier, this.#aliasTier ?? 1);
         }
       }
       const ordinal = parseAlias(alias)?.ordinal ?? tier;
