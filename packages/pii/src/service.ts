@@ -249,8 +249,9 @@ export class PiiService {
   // ------------------------------------------------------------------ audited read
 
   /**
-   * Decrypts a client's PII for an admin or an assigned trainer, stamping `last_accessed_at` /
-   * `accessed_by` and appending an audit entry in the same statement. Denied (`FORBIDDEN`) and
+   * Decrypts a client's PII for an admin or an assigned trainer, appending an audit entry in the
+   * same statement (`last_accessed_at` / `accessed_by` are copied from it when the audit chainer
+   * links it). Denied (`FORBIDDEN`) and
    * unknown (`NOT_FOUND`) attempts are audited and committed before the error is thrown.
    *
    * @example
@@ -316,7 +317,7 @@ export class PiiService {
     }
     try {
       // One statement (swan_pii_audited_read, migration pii/0002): the actor's settings confined to
-      // the call, the access stamp and the audit entry committed before anything is decrypted.
+      // the call, the audit entry committed before anything is decrypted.
       const { rows } = await sql<PiiRow & KeyRow & { outcome: string; alias: string | null }>`
         select * from swan_pii_audited_read(${actor.id}::uuid, ${actor.role}, ${clientId}::uuid, ${action}, ${reason}, ${this.#fastReads})`.execute(this.db);
       const outcome = rows[0]?.outcome;

@@ -34,9 +34,21 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     const audit = await auditRows(t, clientId);
     expect(audit.map((a) => `${a.action}/${a.outcome}`)).toEqual(['CLIENT_CREATED/allowed', 'PII_ACCESS/allowed']);
     expect(audit[1]!.reason).toBe('verifying intake');
-    const { rows } = await sql<{ accessed_by: string; last_accessed_at: Date | null }>`select accessed_by, last_accessed_at from client_profile_pii where client_id = ${clientId}`.execute(t.admin);
-    expect(rows[0]).toMatchObject({ accessed_by: admin.id });
-    expect(rows[0]!.last_accessed_at).not.toBeNull();
+    // the access stamp is copied from the audit entry when the chainer links it
+    const stamp = async () => (await sql<{ accessed_by: string | null; last_accessed_at: Date | null }>`
+      select accessed_by, last_accessed_at from client_profile_pii where client_id = ${clientId}`.execute(t.admin)).rows[0]!;
+    expect(await stamp()).toEqual({ accessed_by: null, last_accessed_at: null });
+    await sql`select swan_audit_chain()`.execute(t.admin);
+    const first = await stamp();
+    expect(first.accessed_by).toBe(admin.id);
+    const { rows: entry } = await sql<{ occurred_at: Date }>`select occurred_at from swan_audit_log
+      where resource_id = ${clientId} and action = 'PII_ACCESS'`.execute(t.admin);
+    expect(new Date(first.last_accessed_at!).getTime()).toBe(new Date(entry[0]!.occurred_at).getTime());
+    const other = { id: randomUUID(), role: 'admin' as const };
+    await pii.getClientPII(clientId, other, 'second look');
+    await expect(pii.getClientPII(randomUUID(), other, 'unknown client')).rejects.toMatchObject({ code: 'NOT_FOUND' }); // stamps nothing
+    await sql`select swan_audit_chain()`.execute(t.admin);
+    expect((await stamp()).accessed_by).toBe(other.id);
   });
 
   it('emailFor gives the client (or an admin) the email for a stated purpose, audited, and nobody else', async () => {
@@ -107,9 +119,10 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     expect(audit.filter((a) => a.action === 'PII_ACCESS').map((a) => `${a.outcome}:${a.actor_id === tr.id ? 'tr' : a.actor_id === ai.id ? 'ai' : '?'}`))
       .toEqual(['denied:tr', 'allowed:tr', 'denied:ai']);
     expect((await auditRows(t, unknown)).map((a) => a.outcome)).toEqual(['not_found']);
-    // the trainer's update policy only lets an audited read stamp the access columns
-    await expect(withActor(t.db, tr, (trx) => sql`update client_profile_pii set email_index = null where client_id = ${clientId}`.execute(trx)))
-      .rejects.toThrow(/only an admin/);
+    // a trainer has no update policy on the PII row: the update sees no row and changes nothing
+    const r = await withActor(t.db, tr, (trx) => sql`update client_profile_pii set email_index = null where client_id = ${clientId}`.execute(trx));
+    expect(Number(r.numAffectedRows)).toBe(0);
+    expect((await sql<{ n: number }>`select count(*)::int as n from client_profile_pii where client_id = ${clientId} and email_index is not null`.execute(t.admin)).rows[0]!.n).toBe(1);
   });
 
   it('ai_service gets permission denied on every path to PII and may read training data', async () => {
