@@ -70,6 +70,16 @@ export function unsignedToken(claims: JWTPayload): string {
   return `${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.`;
 }
 
+/** Sends `body` as JSON (when given) with a bearer token; the status and the parsed answer. */
+export async function sendJson(url: string, method: string, token: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
 export async function getJson(url: string, token?: string): Promise<{ status: number; body: any; headers: Headers }> {
   const res = await fetch(url, token === undefined ? {} : { headers: { authorization: token } });
   return { status: res.status, body: await res.json(), headers: res.headers };

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type Kysely } from 'kysely';
-import { withActor, type EventPublisher, type PublishableEvent, type SwanError } from '@swan/core';
+import { withActor, type EventPublisher, type PublishableEvent } from '@swan/core';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
 import {
   CONSENT_TYPES,
@@ -12,7 +12,7 @@ import {
   REPLACED_REASON,
   seedConsentVersion30,
 } from '../src/index.js';
-import { admin, asClient, createClient, createDb, ledger, request } from './setup.js';
+import { admin, asClient, createClient, createDb, ledger, rejection, request } from './setup.js';
 
 /** Records events in a table inside the caller's transaction, as the outbox does. */
 class TableEvents implements EventPublisher {
@@ -21,15 +21,6 @@ class TableEvents implements EventPublisher {
       values (${event.eventType}, ${JSON.stringify(event.payload)}::jsonb) returning id::text`.execute(trx);
     return { eventId: rows[0]!.id };
   }
-}
-
-async function rejection(p: Promise<unknown>): Promise<SwanError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as SwanError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe.each(testEngines())('consent ledger on $name', (engine) => {

@@ -1,19 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import type { EventPublisher, SwanError } from '@swan/core';
+import type { EventPublisher } from '@swan/core';
 import { createOutbox, migrations as outboxMigrations, type Outbox } from '@swan/outbox';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
 import { ConsentService, seedConsentVersion30 } from '../src/index.js';
-import { admin, asClient, createClient, sets } from './setup.js';
-
-async function rejection(p: Promise<unknown>): Promise<SwanError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as SwanError;
-  }
-  throw new Error('expected a rejection');
-}
+import { admin, asClient, createClient, rejection, sets } from './setup.js';
 
 /** The consent service with the real @swan/outbox (its own migrations, its own payload validation). */
 describe.each(testEngines())('consent events through the real outbox on $name', (engine) => {

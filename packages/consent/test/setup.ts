@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import type { Actor, SwanRequest } from '@swan/core';
+import type { Actor, SwanError, SwanRequest } from '@swan/core';
 import { migrations as piiMigrations } from '@swan/pii';
 import type { TestEngine } from '@swan/test-utils';
 import { migrations as consentMigrations } from '../src/index.js';
@@ -45,4 +45,14 @@ export async function ledger(owner: Kysely<any>, clientId?: string) {
       from client_consents where ${clientId ?? null}::uuid is null or client_id = ${clientId ?? null}::uuid
      order by granted_at`.execute(owner);
   return rows;
+}
+
+/** The error `p` rejects with (fails the test when it resolves). */
+export async function rejection(p: Promise<unknown>): Promise<SwanError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as SwanError;
+  }
+  throw new Error('expected a rejection');
 }

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { bootServer, mintToken, type TestServer } from '../../../examples/server/test/helpers.js';
+import { bootServer, mintToken, sendJson, type TestServer } from '../../../examples/server/test/helpers.js';
 import { validPrompt } from './fixtures.js';
 
 // The example server as shipped (JWT auth, every module), both frameworks.
@@ -16,14 +16,7 @@ describe.each(['express', 'fastify'])('example server (%s): master prompts and /
   });
   afterAll(() => server?.dispose());
 
-  const send = async (method: string, path: string, token: string, body?: unknown) => {
-    const res = await fetch(server.url + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const send = (method: string, path: string, token: string, body?: unknown) => sendJson(server.url + path, method, token, body);
 
   it('stores a master prompt for a client created through the PII API and serves it to ai_service', async () => {
     const created = await send('POST', '/api/clients', admin, {

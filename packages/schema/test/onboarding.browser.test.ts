@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { chromiumPath } from '@swan/test-utils';
-import { bootServer, mintToken, type TestServer } from '../../../examples/server/test/helpers.js';
+import { bootServer, mintToken, sendJson, type TestServer } from '../../../examples/server/test/helpers.js';
 
 const artifacts = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
 const browserPath = chromiumPath();
@@ -24,14 +24,7 @@ describe.skipIf(!browserPath)('GET /onboarding of the example server in headless
   let trainer: string;
   let ai: string;
 
-  const send = async (method: string, path: string, token: string, body?: unknown) => {
-    const res = await fetch(server.url + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const send = (method: string, path: string, token: string, body?: unknown) => sendJson(server.url + path, method, token, body);
 
   beforeAll(async () => {
     server = await bootServer({ RUN_WORKERS: 'false' }, [], []);
