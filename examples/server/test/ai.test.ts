@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { bootServer, mintToken, type TestServer } from './helpers.js';
 
-/** The AI-facing routes: rate limit, consent and subscription guards, then one outbox event. */
+/** The AI-facing routes: rate limit, consent and (AI query) subscription guards, then one outbox event. */
 describe.each(['express', 'fastify'])('AI routes on %s', (framework) => {
   let server: TestServer;
   let admin: string;
@@ -88,7 +88,14 @@ describe.each(['express', 'fastify'])('AI routes on %s', (framework) => {
     expect(count[0]!.n).toBe(7);
   });
 
-  it('photo uploads need photo_analysis consent and a storage key', async () => {
+  it('photo uploads need photo_analysis consent and a storage key, no subscription', async () => {
+    // a client without a subscription (API.md: consent and the photoUpload limit only)
+    const created = await post('/api/clients', admin, {
+      pii: { full_name: 'Robin Example', date_of_birth: '1990-05-01', email: `robin-${randomUUID()}@example.org`, emergency_contact: { name: 'Kim' } },
+      training: {},
+    });
+    const clientId = created.body.client.clientId as string;
+    const client = await mintToken({ sub: clientId, role: 'client' }, { expiresIn: '10m' });
     const noConsent = await post('/api/photo-upload', client, { objectKey: 'uploads/front.jpg' });
     expect(noConsent.status).toBe(403);
     expect(noConsent.body.error.code).toBe('CONSENT_REQUIRED');

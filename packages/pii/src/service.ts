@@ -78,6 +78,7 @@ const TRAINING_COLUMNS_SQL = sql.join([
 const AUDIT_COLUMNS = sql`(actor_id, actor_role, action, resource, resource_id, outcome, reason, details)`;
 
 const forbidden = (message = 'Not allowed') => new SwanError({ code: 'FORBIDDEN', message });
+const READER_ROLES: Role[] = ['admin', 'trainer'];
 const notFound = () => new SwanError({ code: 'NOT_FOUND', message: 'Client not found' });
 
 function checkClientId(clientId: unknown): string {
@@ -261,8 +262,9 @@ export class PiiService {
    */
   async getClientPII(clientId: string, actor: Actor, reason: string): Promise<DecryptedPII> {
     const id = checkClientId(clientId);
-    const why = requireReason(reason);
-    return this.#audited(id, actor, why, 'PII_ACCESS', ['admin', 'trainer']);
+    // a role that may never read PII is denied (and audited) whatever else is wrong with the request
+    if (!actor || !READER_ROLES.includes(actor.role)) return this.#deny(actor, id, 'PII_ACCESS', reason, 'This role may not read PII');
+    return this.#audited(id, actor, requireReason(reason), 'PII_ACCESS', READER_ROLES);
   }
 
   /**
@@ -301,20 +303,20 @@ export class PiiService {
    */
   async #ownRecord(actor: Actor, clientId: string, purpose: string, what: string): Promise<DecryptedPII> {
     const id = checkClientId(clientId);
-    const why = requireReason(purpose);
-    if (actor?.role === 'admin') return this.#audited(id, actor, why, 'PII_ACCESS', ['admin']);
-    if (actor?.role !== 'client' || actor.id !== id) {
-      await withActor(this.db, actor, (trx) => appendAudit(trx, { actor, action: 'PII_ACCESS', resource: PII_TABLE, resourceId: id, outcome: 'denied', reason: why }));
-      throw forbidden(`Only the client or an admin may read this ${what}`);
-    }
-    return this.#audited(id, SYSTEM_ACTOR, `${why} (for client ${actor.id})`, 'PII_ACCESS', ['admin']);
+    if (actor?.role === 'admin') return this.#audited(id, actor, requireReason(purpose), 'PII_ACCESS', ['admin']);
+    if (actor?.role !== 'client' || actor.id !== id) return this.#deny(actor, id, 'PII_ACCESS', purpose, `Only the client or an admin may read this ${what}`);
+    return this.#audited(id, SYSTEM_ACTOR, `${requireReason(purpose)} (for client ${actor.id})`, 'PII_ACCESS', ['admin']);
+  }
+
+  /** Audits a denied attempt (with its reason when it gave a usable one) and throws `FORBIDDEN`. */
+  async #deny(actor: Actor, clientId: string, action: string, reason: unknown, message: string): Promise<never> {
+    const why = typeof reason === 'string' && reason.trim() !== '' ? reason.trim().slice(0, 500) : null;
+    await withActor(this.db, actor, (trx) => appendAudit(trx, { actor, action, resource: PII_TABLE, resourceId: clientId, outcome: 'denied', reason: why }));
+    throw forbidden(message);
   }
 
   async #audited(clientId: string, actor: Actor, reason: string, action: string, roles: Role[]): Promise<DecryptedPII> {
-    if (!actor || !roles.includes(actor.role)) {
-      await withActor(this.db, actor, (trx) => appendAudit(trx, { actor, action, resource: PII_TABLE, resourceId: clientId, outcome: 'denied', reason }));
-      throw forbidden('This role may not read PII');
-    }
+    if (!actor || !roles.includes(actor.role)) return this.#deny(actor, clientId, action, reason, 'This role may not read PII');
     try {
       // One statement (swan_pii_audited_read, migration pii/0002): the actor's settings confined to
       // the call, the audit entry committed before anything is decrypted.
@@ -626,10 +628,7 @@ export class PiiService {
   async exportClientData(clientId: string, actor: Actor, contributors: readonly ExportContributor[] = []): Promise<Record<string, unknown>> {
     const id = checkClientId(clientId);
     const allowed = actor?.role === 'admin' || (actor?.role === 'client' && actor.id.toLowerCase() === id);
-    if (!allowed) {
-      await withActor(this.db, actor, (trx) => appendAudit(trx, { actor, action: 'PII_EXPORT', resource: PII_TABLE, resourceId: id, outcome: 'denied', reason: 'data-subject export' }));
-      throw forbidden('Only an admin or the client may export this client');
-    }
+    if (!allowed) return this.#deny(actor, id, 'PII_EXPORT', 'data-subject export', 'Only an admin or the client may export this client');
     const doc = await withActor(this.db, actor, async (trx) => {
       const { rows } = await sql<PiiRow & KeyRow & { alias: string | null; created_at: Date; deleted_at: Date | null }>`
         select p.client_id, ${PII_COLUMNS}, p.created_at, p.deleted_at, k.key_version, k.master_key_id, k.wrapped_key, al.alias

@@ -115,9 +115,12 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     await expect(pii.getClientPII(clientId, tr, '  ')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
     await expect(pii.getClientPII('not-a-uuid', tr, 'x')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
     await expect(pii.getClientPII(clientId, ai, 'prompt')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    // a role that may never read PII is denied and audited even without a reason
+    await expect(pii.getClientPII(clientId, ai, undefined as never)).rejects.toMatchObject({ code: 'FORBIDDEN' });
     const audit = await auditRows(t, clientId);
     expect(audit.filter((a) => a.action === 'PII_ACCESS').map((a) => `${a.outcome}:${a.actor_id === tr.id ? 'tr' : a.actor_id === ai.id ? 'ai' : '?'}`))
-      .toEqual(['denied:tr', 'allowed:tr', 'denied:ai']);
+      .toEqual(['denied:tr', 'allowed:tr', 'denied:ai', 'denied:ai']);
+    expect(audit.at(-1)!.reason).toBeNull();
     expect((await auditRows(t, unknown)).map((a) => a.outcome)).toEqual(['not_found']);
     // a trainer has no update policy on the PII row: the update sees no row and changes nothing
     const r = await withActor(t.db, tr, (trx) => sql`update client_profile_pii set email_index = null where client_id = ${clientId}`.execute(trx));

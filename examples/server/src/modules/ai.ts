@@ -15,16 +15,17 @@ function field(req: SwanRequest, name: string): unknown {
 
 /**
  * The AI-facing routes of API.md. They do no AI work on the request path: after the rate limit,
- * consent and subscription guards they publish an outbox event in the request's transaction and
+ * consent and (for the AI query) subscription guards they publish an outbox event in the request's transaction and
  * answer 202 with its id. Events carry ids only — the query text and the photo itself stay in the
  * host's own storage (an AI query can contain health data; events never do).
  */
 function aiRoutes(ctx: ServerContext, consent: ConsentGuards, billing: TierGuards | undefined): Route[] {
   const events = ctx.events;
-  const guards = (policy: string, consentType: 'ai_processing' | 'photo_analysis'): Guard[] => [
+  // API.md: the AI query needs consent and a subscription tier; the photo upload needs consent only
+  const guards = (policy: string, consentType: 'ai_processing' | 'photo_analysis', tier: boolean): Guard[] => [
     ...(ctx.rateLimit ? [ctx.rateLimit(policy)] : []),
     consent.requireConsent(consentType),
-    ...(billing ? [billing.requireTier('tier_1')] : []),
+    ...(tier && billing ? [billing.requireTier('tier_1')] : []),
   ];
   const accept = async (req: SwanRequest, eventType: string, payload: Record<string, unknown>) => {
     if (!events) throw errors.unavailable('The outbox is not installed');
@@ -37,7 +38,7 @@ function aiRoutes(ctx: ServerContext, consent: ConsentGuards, billing: TierGuard
       method: 'POST',
       path: '/api/ai-village/query',
       access: ['client'],
-      guards: guards('aiQuery', 'ai_processing'),
+      guards: guards('aiQuery', 'ai_processing', true),
       async handler(req) {
         const query = field(req, 'query');
         if (typeof query !== 'string' || query.trim() === '' || query.length > MAX_QUERY) {
@@ -50,7 +51,7 @@ function aiRoutes(ctx: ServerContext, consent: ConsentGuards, billing: TierGuard
       method: 'POST',
       path: '/api/photo-upload',
       access: ['client'],
-      guards: guards('photoUpload', 'photo_analysis'),
+      guards: guards('photoUpload', 'photo_analysis', false),
       async handler(req) {
         const objectKey = field(req, 'objectKey');
         if (typeof objectKey !== 'string' || !OBJECT_KEY.test(objectKey) || objectKey.includes('..')) {
