@@ -6,7 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import twilio from 'twilio';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withActor, withService } from '@swan/core';
 import { bootServer, mintToken, type TestServer } from '../../../examples/server/test/helpers.js';
 import { ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, FROM, inboundFields } from './fake-twilio.js';
 
@@ -106,5 +108,29 @@ describe('check-ins in the example server', () => {
     expect(bad.json().error).toMatchObject({ code: 'VALIDATION_FAILED' });
     const client = await mintToken({ sub: randomUUID(), role: 'client' }, { expiresIn: '1h' });
     expect((await post(`/api/clients/${randomUUID()}/checkins`, '{}', { authorization: `Bearer ${client}`, 'content-type': 'application/json' })).status).toBe(403);
+  });
+
+  it('POST /api/clients/:id/erase → the worker runs client_erased: replies and opt-out gone, schedule ended', async () => {
+    const phone = '+14155552699';
+    const client = await createClient(phone);
+    expect((await webhook(inboundFields(phone, 'Sore knee today'))).status).toBe(200);
+    const db = server.ctx.db;
+    const admin = { id: randomUUID(), role: 'admin' as const };
+    const checkins = server.ctx.services.checkins as { setDailySchedule(trx: unknown, input: unknown): Promise<unknown> };
+    await withActor(db, admin, (trx) => checkins.setDailySchedule(trx, { clientId: client.clientId, kind: 'evening', localTime: '20:00', timezone: 'America/New_York' }));
+    // read as the check-ins service (row-level security)
+    const replies = () => withService(db, 'checkins_service', async (trx) => Number((await sql<{ n: number }>`
+      select count(*)::int as n from checkin_responses where client_id = ${client.clientId}::uuid`.execute(trx)).rows[0]!.n));
+    expect(await replies()).toBe(1);
+
+    const erased = await post(`/api/clients/${client.clientId}/erase`, JSON.stringify({ reason: 'GDPR art. 17' }),
+      { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' });
+    expect(erased.status).toBe(200);
+    const deadline = Date.now() + 15_000;
+    while ((await replies()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await replies()).toBe(0);
+    const schedules = await withService(db, 'checkins_service', (trx) => sql<{ active: boolean }>`
+      select active from checkin_schedules where client_id = ${client.clientId}::uuid`.execute(trx));
+    expect(schedules.rows).toEqual([{ active: false }]);
   });
 });
