@@ -295,6 +295,9 @@ export function createCheckins(options: CheckinsOptions): Checkins {
   const now = options.now ?? (() => new Date());
   const configured = Boolean(options.twilio && options.from);
   const sendLeaseMs = Math.max(1, Math.round(options.sendLeaseMs ?? 120_000));
+  const from = options.from ?? '';
+  /** `TWILIO_FROM` may be a Messaging Service SID (`MG…`) instead of a number. */
+  const viaService = from.startsWith('MG');
 
   const publishOccurrence = (trx: Kysely<any>, clientId: string, kind: CheckInKind, at: Date, timezone: string, recurring: boolean) =>
     events.publish(trx, {
@@ -345,11 +348,10 @@ export function createCheckins(options: CheckinsOptions): Checkins {
    * (minus clock skew), whose SID no other check-in has recorded. The oldest such SID, or null.
    */
   const reconcile = async (to: string, body: string, since: Date): Promise<string | null> => {
-    const from = options.from!;
-    const listed = await options.twilio!.messages.list({ to, ...(from.startsWith('MG') ? {} : { from }), pageSize: 50, limit: 50 });
+    const listed = await options.twilio!.messages.list({ to, ...(viaService ? {} : { from }), pageSize: 50, limit: 50 });
     const after = since.getTime() - RECONCILE_SKEW_MS;
     const candidates = listed.filter((m) => String(m.direction ?? '').startsWith('outbound')
-      && (from.startsWith('MG') ? m.messagingServiceSid === from : m.from === from)
+      && (viaService ? m.messagingServiceSid === from : m.from === from)
       && typeof m.body === 'string' && m.body.includes(body)
       && (m.dateCreated instanceof Date ? m.dateCreated.getTime() >= after : true))
       .sort((a, b) => (a.dateCreated?.getTime() ?? 0) - (b.dateCreated?.getTime() ?? 0));
@@ -398,11 +400,16 @@ export function createCheckins(options: CheckinsOptions): Checkins {
     if (prior.status === 'failed') return permanent(event, 'Check-in SMS failed permanently on an earlier attempt');
     if (!prior.claimed) throw new ClaimHeldError();
 
-    /** Records the outcome of this run and releases its claim (a run whose claim was taken over changes nothing). */
-    const mark = (status: string, extra = sql``) => asService(db, (trx) => sql`
-      update checkin_messages set status = ${status}, attempts = attempts + 1, claimed_until = null, claim_token = null,
-             updated_at = now() ${extra}
-       where event_id = ${event.eventId}::uuid and claim_token = ${token}::uuid`.execute(trx));
+    /**
+     * Records the outcome of this run and releases its claim (a run whose claim was taken over
+     * changes nothing), with `also` in the same transaction.
+     */
+    const mark = (status: string, extra = sql``, also?: (trx: Transaction<any>) => Promise<unknown>) => asService(db, async (trx) => {
+      await sql`update checkin_messages set status = ${status}, attempts = attempts + 1, claimed_until = null, claim_token = null,
+               updated_at = now() ${extra}
+         where event_id = ${event.eventId}::uuid and claim_token = ${token}::uuid`.execute(trx);
+      await also?.(trx);
+    });
     /** Records Twilio's SID: whichever run learns it first (a stale run's answer is the same message). */
     const markSent = async (sid: string): Promise<'sent' | 'already_sent'> => {
       try {
@@ -432,11 +439,7 @@ export function createCheckins(options: CheckinsOptions): Checkins {
     } catch (e) {
       if ((e as SwanError).code === 'NOT_FOUND') {
         // soft-deleted, erased or unknown: this check-in ends here, and so does the client's schedule
-        await asService(db, async (trx) => {
-          await deactivateSchedules(trx, clientId);
-          await sql`update checkin_messages set status = 'no_phone', attempts = attempts + 1, claimed_until = null, claim_token = null, updated_at = now()
-                     where event_id = ${event.eventId}::uuid and claim_token = ${token}::uuid`.execute(trx);
-        });
+        await mark('no_phone', sql``, (trx) => deactivateSchedules(trx, clientId));
         return 'no_phone';
       }
       throw e;
@@ -446,7 +449,6 @@ export function createCheckins(options: CheckinsOptions): Checkins {
       return 'no_phone';
     }
     const alias = contact.alias ?? 'Swan';
-    const from = options.from!;
     const body = texts[kind](alias);
     let sid: string;
     try {
@@ -458,7 +460,7 @@ export function createCheckins(options: CheckinsOptions): Checkins {
       sid = (await withIdempotencyKey(event.eventId, () => options.twilio!.messages.create({
         to: contact.phone!,
         body,
-        ...(from.startsWith('MG') ? { messagingServiceSid: from } : { from }),
+        ...(viaService ? { messagingServiceSid: from } : { from }),
       }))).sid;
     } catch (error) {
       const failure = classifyTwilioError(error);
@@ -470,12 +472,8 @@ export function createCheckins(options: CheckinsOptions): Checkins {
           : sql`, error_code = ${failure.code}`);
         throw new Error(failure.reason);
       }
-      await asService(db, async (trx) => {
-        await sql`update checkin_messages set status = 'failed', attempts = attempts + 1, error_code = ${failure.code},
-                   claimed_until = null, claim_token = null, updated_at = now()
-                   where event_id = ${event.eventId}::uuid and claim_token = ${token}::uuid`.execute(trx);
-        if (failure.code === TWILIO_UNSUBSCRIBED) await setOptOut(trx, clientId, true, 'twilio_21610');
-      });
+      await mark('failed', sql`, error_code = ${failure.code}`,
+        failure.code === TWILIO_UNSUBSCRIBED ? (trx) => setOptOut(trx, clientId, true, 'twilio_21610') : undefined);
       return permanent(event, failure.reason);
     }
     return markSent(sid);
