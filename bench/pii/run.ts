@@ -6,6 +6,10 @@
 //             for the call, UPDATE … RETURNING + audit INSERT + key join), then decryption with the
 //             data key from the bounded in-memory cache
 //   plain   = one autocommit INSERT / SELECT … WHERE pk of the same plaintext values
+//   floor   = one autocommit INSERT of an empty row, durably committed: what any durable read must
+//             at least add to a select (the WAL flush), so plain select ÷ floor bounds the ratio a
+//             durable audited read can reach at one client on this machine
+// Reads run through the service's batching defaults (readBatching: 2 statements in flight).
 // The audit chainer runs in the background as in production.
 // Run: cd bench && npx tsx pii/run.ts   (DATABASE_URL: a superuser, default postgres://postgres@127.0.0.1:5432/test;
 // packages built with `pnpm build`). BENCH_CLIENTS (default 10000), BENCH_READS per level (default 2000).
@@ -59,7 +63,8 @@ async function main() {
     await migrate(owner, [coreMigrations, piiMigrations]);
     await sql`create table bench_plain (client_id uuid primary key, full_name text, preferred_name text, date_of_birth text,
       blood_type text, phone_number text, email text, emergency_contact jsonb, address jsonb)`.execute(owner);
-    await sql`grant select, insert on bench_plain to swan_app`.execute(owner);
+    await sql`create table bench_commit (id bigint generated always as identity primary key)`.execute(owner);
+    await sql`grant select, insert on bench_plain, bench_commit to swan_app`.execute(owner);
     const options = { db: app, keys: LocalKeyProvider.fromEnv(`bench:${randomBytes(32).toString('base64')}`), indexKey: randomBytes(32) };
     const pii = new PiiService(options);
     const fast = new PiiService({ ...options, readCommit: 'fast' });
@@ -90,6 +95,10 @@ async function main() {
       const readFast = await throughput(reads, c, () => fast.getClientPII(pick(ourIds), admin, 'benchmark'));
       rows.push([`audited read, durable commit (${c})`, plainSelect.toFixed(0), read.toFixed(0), (plainSelect / read).toFixed(2)]);
       rows.push([`audited read, readCommit 'fast' (${c})`, plainSelect.toFixed(0), readFast.toFixed(0), (plainSelect / readFast).toFixed(2)]);
+      if (c === 1) {
+        const floor = await throughput(reads, c, () => sql`insert into bench_commit default values`.execute(app));
+        rows.push([`floor: durable commit of an empty INSERT (1)`, plainSelect.toFixed(0), floor.toFixed(0), (plainSelect / floor).toFixed(2)]);
+      }
     }
     console.log(`\n${ourIds.length} clients created through @swan/pii, ${plainIds.length} plain rows; PostgreSQL, pool ${POOL}\n`);
     console.log('| operation (concurrent clients) | plain ops/s | @swan/pii ops/s | plain ÷ ours |');

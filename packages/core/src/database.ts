@@ -19,6 +19,12 @@ export interface DatabaseConfig {
    * crash the process, so the default ignores it.
    */
   onPoolError?: ((error: Error) => void) | undefined;
+  /**
+   * Statements marked with {@link prepared} become named prepared statements, parsed and planned
+   * once per connection (default `true`). Set `false` behind a pooler in transaction mode that
+   * does not track prepared statements (PgBouncer before 1.21, or `max_prepared_statements = 0`).
+   */
+  preparedStatements?: boolean | undefined;
 }
 
 const engines = new WeakMap<object, DatabaseEngine>();
@@ -26,6 +32,33 @@ const engines = new WeakMap<object, DatabaseEngine>();
 // int8 (count(*), bigserial) as a JS number on PostgreSQL, as PGlite returns it, so both
 // engines give the same shapes. Scoped to our pool, never the host's global `pg.types`.
 const INT8_OID = 20;
+
+const PREPARED_MARKER = '/* swan:prepared */ ';
+
+/**
+ * Marks a hot statement to be prepared once per pooled connection (PostgreSQL; on PGlite it is
+ * only a comment). Put it first in the statement; the statement's text must not vary between calls
+ * (values go in parameters). Its name is derived from the text, so two texts never share one.
+ *
+ * @example
+ * ```ts
+ * await sql`${prepared}select * from swan_consent_status(${clientId}::uuid, ${type}, now())`.execute(db);
+ * ```
+ */
+export const prepared = sql.raw(PREPARED_MARKER);
+
+const statementNames = new Map<string, string>();
+/** `swan_` + FNV-1a of the text: stable per text, cached (the texts are a handful of constants). */
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    name = `swan_${(h >>> 0).toString(36)}_${text.length.toString(36)}`;
+    if (statementNames.size < 1000) statementNames.set(text, name);
+  }
+  return name;
+}
 
 /**
  * Creates the database handle every Swan service takes. With no `url` it is an embedded PGlite
@@ -48,7 +81,20 @@ export function createDatabase<DB = any>(config: DatabaseConfig = {}): Kysely<DB
           const pg = await import('pg');
           const Pool = pg.default?.Pool ?? (pg as unknown as typeof pg.default).Pool;
           const types = pg.default?.types ?? (pg as unknown as typeof pg.default).types;
+          const Client = pg.default?.Client ?? (pg as unknown as typeof pg.default).Client;
+          // Statements marked with `prepared` become named prepared statements: parsed and planned
+          // once per connection instead of at every call.
+          const named = config.preparedStatements !== false;
+          class PreparingClient extends Client {
+            override query(config: unknown, values?: unknown, callback?: unknown): any {
+              if (named && typeof config === 'string' && config.startsWith(PREPARED_MARKER)) {
+                return (super.query as Function)({ name: statementName(config), text: config, values }, callback);
+              }
+              return (super.query as Function)(config, values, callback);
+            }
+          }
           const pool = new Pool({
+            Client: PreparingClient as typeof Client,
             connectionString: url,
             max: config.poolSize ?? 10,
             application_name: config.applicationName ?? 'swan',

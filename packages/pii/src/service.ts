@@ -2,8 +2,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { CountryCode } from 'libphonenumber-js';
-import { appendAudit, isUuid, SwanError, withActor, type Actor, type EventPublisher, type ExportContributor, type Role } from '@swan/core';
+import { appendAudit, isUuid, prepared, SwanError, withActor, type Actor, type EventPublisher, type ExportContributor, type Role } from '@swan/core';
 import { aliasCandidates, insertAliasSql, lowestOpenTier, parseAlias } from './aliases.js';
+import { InFlightBatcher } from './batcher.js';
 import { BlindIndex } from './blind-index.js';
 import { buf, ciphertextKeyVersion, decryptField, encryptField } from './cipher.js';
 import type { KeyProvider } from './keys.js';
@@ -45,6 +46,13 @@ export interface PiiServiceOptions {
    * erasures always commit durably). See docs/pii.md.
    */
   readCommit?: 'durable' | 'fast';
+  /**
+   * Audited reads are sent in batches: while `maxInFlight` statements of reads run (default 2),
+   * the reads that arrive wait and leave together as one statement and one commit, at most
+   * `maxBatch` of them (default 32). A read that finds a free slot leaves at once. Each read keeps
+   * its own actor, row-level security and audit entry; see docs/pii.md.
+   */
+  readBatching?: { maxInFlight?: number; maxBatch?: number };
   /** Unwrapped data-key cache: bounded LRU with a TTL (default 10,000 keys, 5 minutes); `false` disables it. */
   keyCache?: { max?: number; ttlMs?: number } | false;
   now?: () => Date;
@@ -65,6 +73,15 @@ export type TrainingRecord = { clientId: string; alias: string | null; age: numb
 interface PiiRow extends Record<PiiField, Uint8Array | null> {
   client_id: string;
 }
+
+/** One audited read as swan_pii_audited_reads() takes it. */
+interface ReadRequest {
+  actor: Actor;
+  clientId: string;
+  action: string;
+  reason: string;
+}
+type ReadRow = PiiRow & KeyRow & { ord: number; outcome: string; alias: string | null };
 
 const PII_COLUMNS = sql.join(PII_FIELDS.map((f) => sql.ref(`p.${f}`)));
 /** Training columns of `t` as JSON-friendly values: numerics as numbers, dates as YYYY-MM-DD. */
@@ -113,6 +130,7 @@ export class PiiService {
   readonly #cache: LRUCache<string, { keyId: string; wrapped: string; key: Buffer }> | null;
   #aliasTier: number | undefined;
   readonly #fastReads: boolean;
+  readonly #reads: InFlightBatcher<ReadRequest, ReadRow[]>;
 
   constructor(options: PiiServiceOptions) {
     this.db = options.db;
@@ -122,6 +140,10 @@ export class PiiService {
     this.#retentionDays = options.aliasRetentionDays ?? 30;
     this.#now = options.now ?? (() => new Date());
     this.#fastReads = options.readCommit === 'fast';
+    this.#reads = new InFlightBatcher((batch) => this.#readBatch(batch), {
+      maxInFlight: options.readBatching?.maxInFlight ?? 2,
+      maxBatch: options.readBatching?.maxBatch ?? 32,
+    });
     this.#cache = options.keyCache === false ? null : new LRUCache({
       max: options.keyCache?.max ?? 10_000,
       ttl: options.keyCache?.ttlMs ?? 5 * 60_000,
@@ -224,7 +246,7 @@ export class PiiService {
       for (let attempt = 1; alias === null; attempt++) {
         const c = aliasCandidates(tier, Math.min(2 ** attempt, 32));
         try {
-          const { rows } = await sql<{ alias: string }>`
+          const { rows } = await sql<{ alias: string }>`${prepared}
             select swan_pii_create(${actor.id}::uuid, ${clientId}::uuid, ${values}::bytea[], ${emailIndex}, ${phoneIndex},
               ${wrapped.keyId}, ${wrapped.wrapped}, ${age}, ${training}::jsonb, ${c.names}::text[], ${c.ordinals}::int[]) as alias`.execute(this.db);
           alias = rows[0]!.alias;
@@ -318,10 +340,9 @@ export class PiiService {
   /** The audited read itself, for an actor its callers have let through (an admin or a trainer). */
   async #audited(clientId: string, actor: Actor, reason: string, action: string): Promise<DecryptedPII> {
     try {
-      // One statement (swan_pii_audited_read, migration pii/0002): the actor's settings confined to
-      // the call, the audit entry committed before anything is decrypted.
-      const { rows } = await sql<PiiRow & KeyRow & { outcome: string; alias: string | null }>`
-        select * from swan_pii_audited_read(${actor.id}::uuid, ${actor.role}, ${clientId}::uuid, ${action}, ${reason}, ${this.#fastReads})`.execute(this.db);
+      // The audit entry is committed (with those of the reads batched with this one) before
+      // anything is decrypted.
+      const rows = await this.#reads.submit({ actor, clientId, action, reason });
       const outcome = rows[0]?.outcome;
       if (outcome === 'denied') throw forbidden('This trainer is not assigned to the client');
       if (outcome !== 'allowed') throw notFound();
@@ -335,6 +356,20 @@ export class PiiService {
       }
       throw e;
     }
+  }
+
+  /**
+   * One statement for a batch of reads (swan_pii_audited_reads, migration pii/0004): each under its
+   * own actor's settings, confined to the call; rows grouped back by request.
+   */
+  async #readBatch(batch: ReadRequest[]): Promise<ReadRow[][]> {
+    const { rows } = await sql<ReadRow>`${prepared}
+      select * from swan_pii_audited_reads(${batch.map((r) => r.actor.id)}::uuid[], ${batch.map((r) => r.actor.role)}::text[],
+        ${batch.map((r) => r.clientId)}::uuid[], ${batch.map((r) => r.action)}::text[], ${batch.map((r) => r.reason)}::text[],
+        ${this.#fastReads})`.execute(this.db);
+    const out = batch.map((): ReadRow[] => []);
+    for (const row of rows) out[row.ord - 1]!.push(row);
+    return out;
   }
 
   // ------------------------------------------------------------------ training, lookups

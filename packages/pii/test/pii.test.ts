@@ -137,7 +137,7 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
       sql`update client_profile_pii set last_accessed_at = now()`,
       sql`insert into client_profile_pii (client_id, encryption_key_id) values (gen_random_uuid(), 'x')`,
       sql`select swan_pii_client_exists(${clientId}::uuid)`,
-      sql`select * from swan_pii_audited_read(${ai.id}::uuid, 'admin', ${clientId}::uuid, 'PII_ACCESS', 'leak', false)`,
+      sql`select * from swan_pii_audited_reads(array[${ai.id}]::uuid[], array['admin'], array[${clientId}]::uuid[], array['PII_ACCESS'], array['leak'], false)`,
       sql`select swan_pii_create(${ai.id}::uuid, gen_random_uuid(), array[]::bytea[], null, null, 'x', '\\x00'::bytea, 30, '{}'::jsonb, array['Nebula Swan'], array[1])`,
       sql`select t.*, p.email from client_profile_training t join client_profile_pii p using (client_id)`,
       sql`create view ai_leak as select * from client_profile_pii`,
@@ -197,6 +197,38 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
       return { ok: assigned.has(`${tr.id}/${c.clientId}`) ? outcome === 'read' : outcome === 'FORBIDDEN' };
     }));
     expect(results.filter((r) => !r.ok)).toEqual([]);
+  });
+
+  it('reads batched into one statement keep each its own actor, row-level security, outcome and audit entry', async () => {
+    const batched = makeService(t.db, pii.keys, undefined, { readBatching: { maxInFlight: 1, maxBatch: 64 } });
+    const bodies = Array.from({ length: 4 }, (_, i) => clientBody(2100 + i));
+    const clients = await Promise.all(bodies.map((b) => pii.createClient(admin, b)));
+    const [a, b] = [trainer(), trainer()];
+    await pii.assignTrainer(admin, a.id, clients[0]!.clientId);
+    await pii.assignTrainer(admin, b.id, clients[1]!.clientId);
+    const cases = [
+      { actor: a, client: 0, expect: 'read' }, { actor: a, client: 1, expect: 'FORBIDDEN' },
+      { actor: b, client: 1, expect: 'read' }, { actor: b, client: 0, expect: 'FORBIDDEN' },
+      { actor: admin, client: 2, expect: 'read' }, { actor: b, client: 3, expect: 'FORBIDDEN' },
+      { actor: admin, client: -1, expect: 'NOT_FOUND' },
+    ];
+    const requests = Array.from({ length: 56 }, (_, i) => ({ ...cases[i % cases.length]!, reason: `batch case ${i}` }));
+    const unknown = randomUUID();
+    const got = await Promise.all(requests.map((r) => {
+      const id = r.client < 0 ? unknown : clients[r.client]!.clientId;
+      return batched.getClientPII(id, r.actor, r.reason).then((p) => (p.email === bodies[r.client]!.pii.email ? 'read' : 'wrong'), (e) => e.code);
+    }));
+    expect(got).toEqual(requests.map((r) => r.expect));
+    const { rows } = await sql<{ reason: string; actor_id: string; outcome: string; tx: string }>`
+      select reason, actor_id, outcome, xmin::text as tx from swan_audit_log where reason like 'batch case %'`.execute(t.admin);
+    const byReason = new Map(rows.map((r) => [r.reason, r]));
+    const outcomeOf = { read: 'allowed', FORBIDDEN: 'denied', NOT_FOUND: 'not_found' } as const;
+    for (const r of requests) {
+      expect(byReason.get(r.reason)).toMatchObject({ actor_id: r.actor.id, outcome: outcomeOf[r.expect as keyof typeof outcomeOf] });
+    }
+    expect(rows).toHaveLength(requests.length);
+    // they went as a few statements, not one each: entries share transactions
+    expect(new Set(rows.map((r) => r.tx)).size).toBeLessThan(requests.length / 4);
   });
 
   it('ciphertext swapped between rows or columns, tampered, or plaintext fails closed', async () => {

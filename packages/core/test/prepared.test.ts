@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { testEngines, type TestDatabase } from '@swan/test-utils';
+import { createDatabase, prepared } from '@swan/core';
+
+describe.each(testEngines())('prepared statements on $name', (engine) => {
+  let t: TestDatabase;
+  beforeAll(async () => { t = await engine.create(); });
+  afterAll(() => t?.close());
+
+  it('a marked statement answers like an unmarked one, call after call', async () => {
+    for (const n of [1, 2, 40]) {
+      const { rows } = await sql<{ n: number; s: string }>`${prepared}select ${n}::int * 2 as n, ${`v${n}`}::text as s`.execute(t.db);
+      expect(rows).toEqual([{ n: n * 2, s: `v${n}` }]);
+    }
+  });
+
+  it.runIf(engine.name === 'postgres')('is parsed once per connection, under a name derived from its text', async () => {
+    const one = t.connectApp(1);
+    try {
+      const a = () => sql`${prepared}select ${1}::int as a`.execute(one);
+      const b = () => sql`${prepared}select ${1}::int as b`.execute(one);
+      for (let i = 0; i < 3; i++) { await a(); await b(); }
+      const { rows } = await sql<{ name: string; statement: string }>`
+        select name, statement from pg_prepared_statements order by statement`.execute(one);
+      expect(rows.map((r) => r.statement)).toEqual(['/* swan:prepared */ select $1::int as a', '/* swan:prepared */ select $1::int as b']);
+      expect(rows[0]!.name).toMatch(/^swan_[0-9a-z]+_[0-9a-z]+$/);
+      expect(rows[0]!.name).not.toBe(rows[1]!.name);
+      // an unmarked statement is not kept
+      await sql`select ${1}::int as c`.execute(one);
+      expect((await sql<{ n: number }>`select count(*)::int as n from pg_prepared_statements`.execute(one)).rows[0]!.n).toBe(2);
+    } finally {
+      await one.destroy();
+    }
+  });
+
+  it.runIf(engine.name === 'postgres')('with preparedStatements: false, a marked statement stays unnamed', async () => {
+    const off = createDatabase({ url: t.appUrl, poolSize: 1, preparedStatements: false });
+    try {
+      expect((await sql<{ a: number }>`${prepared}select ${7}::int as a`.execute(off)).rows).toEqual([{ a: 7 }]);
+      expect((await sql<{ n: number }>`select count(*)::int as n from pg_prepared_statements`.execute(off)).rows[0]!.n).toBe(0);
+    } finally {
+      await off.destroy();
+    }
+  });
+});
