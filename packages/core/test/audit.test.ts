@@ -81,4 +81,16 @@ describe.each(testEngines())('audit chain on $name', (engine) => {
       await fresh.close();
     }
   });
+
+  it.runIf(engine.name === 'postgres')("finds one subject's entries through an index, not by reading the log", async () => {
+    const subject = randomUUID();
+    await sql`insert into swan_audit_log (actor_id, actor_role, action, resource, resource_id, outcome)
+      select ${admin.id}, 'admin', 'PII_ACCESS', 'client_profile_pii', case when g % 1000 = 0 then ${subject} else gen_random_uuid()::text end, 'allowed'
+        from generate_series(1, 20000) g`.execute(t.admin);
+    await sql`analyze swan_audit_log`.execute(t.admin);
+    const { rows } = await sql<{ 'QUERY PLAN': string }>`explain select id, action from swan_audit_log where resource_id = ${subject} order by id`.execute(t.admin);
+    const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+    expect(plan).toMatch(/Index Scan (using|on) swan_audit_log_subject/);
+    expect(plan).not.toMatch(/Seq Scan/);
+  });
 });
