@@ -86,11 +86,11 @@ export function createDatabase<DB = any>(config: DatabaseConfig = {}): Kysely<DB
           // once per connection instead of at every call.
           const named = config.preparedStatements !== false;
           class PreparingClient extends Client {
-            override query(config: unknown, values?: unknown, callback?: unknown): any {
-              if (named && typeof config === 'string' && config.startsWith(PREPARED_MARKER)) {
-                return (super.query as Function)({ name: statementName(config), text: config, values }, callback);
+            override query(query: unknown, values?: unknown, callback?: unknown): any {
+              if (named && typeof query === 'string' && query.startsWith(PREPARED_MARKER)) {
+                return (super.query as Function)({ name: statementName(query), text: query, values }, callback);
               }
-              return (super.query as Function)(config, values, callback);
+              return (super.query as Function)(query, values, callback);
             }
           }
           const pool = new Pool({

@@ -332,13 +332,15 @@ export class PiiService {
 
   /** Audits a denied attempt (with its reason when it gave a usable one) and throws `FORBIDDEN`. */
   async #deny(actor: Actor, clientId: string, action: string, reason: unknown, message: string): Promise<never> {
-    const why = typeof reason === 'string' && reason.trim() !== '' ? reason.trim().slice(0, 500) : null;
+    const why = typeof reason === 'string' && reason.trim() !== '' && !reason.includes('\0') ? reason.trim().slice(0, 500) : null;
     await withActor(this.db, actor, (trx) => appendAudit(trx, { actor, action, resource: PII_TABLE, resourceId: clientId, outcome: 'denied', reason: why }));
     throw forbidden(message);
   }
 
   /** The audited read itself, for an actor its callers have let through (an admin or a trainer). */
   async #audited(clientId: string, actor: Actor, reason: string, action: string): Promise<DecryptedPII> {
+    // checked here, not by the statement: a malformed read must fail alone, never the batch it joins
+    if (!isUuid(actor.id)) throw new SwanError({ code: 'UNAUTHENTICATED', message: 'Actor must have a UUID id and a known role' });
     try {
       // The audit entry is committed (with those of the reads batched with this one) before
       // anything is decrypted.

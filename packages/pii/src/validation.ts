@@ -180,5 +180,7 @@ export function requireReason(reason: unknown): string {
   if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 500) {
     throw validationFailed([{ path: 'reason', message: 'is required (1 to 500 characters)' }], 'A reason is required');
   }
+  // PostgreSQL text cannot hold NUL; refused here so it never reaches (and fails) a shared statement
+  if (reason.includes('\0')) throw validationFailed([{ path: 'reason', message: 'must not contain NUL characters' }], 'Malformed reason');
   return reason.trim();
 }

@@ -229,6 +229,16 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     expect(rows).toHaveLength(requests.length);
     // they went as a few statements, not one each: entries share transactions
     expect(new Set(rows.map((r) => r.tx)).size).toBeLessThan(requests.length / 4);
+
+    // a malformed read fails alone: the reads queued with it still succeed
+    const mixed = await Promise.all([
+      batched.getClientPII(clients[2]!.clientId, admin, 'batch neighbour 1'),
+      batched.getClientPII(clients[2]!.clientId, admin, 'nul \0 in reason'),
+      batched.getClientPII(clients[2]!.clientId, { id: 'not-a-uuid', role: 'admin' }, 'bad actor'),
+      batched.getClientPII(clients[2]!.clientId, ai, 'nul \0 from a role that is denied anyway'),
+      batched.getClientPII(clients[2]!.clientId, admin, 'batch neighbour 2'),
+    ].map((p) => p.then((r) => r.email, (e) => e.code)));
+    expect(mixed).toEqual([bodies[2]!.pii.email, 'VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', bodies[2]!.pii.email]);
   });
 
   it('ciphertext swapped between rows or columns, tampered, or plaintext fails closed', async () => {
