@@ -2,14 +2,13 @@
 // at 1, 4 and 16 concurrent clients on PostgreSQL (same run, same database, same pool).
 //   create  = PiiService.createClient: fresh data key, 8 fields AES-256-GCM, blind indexes, training
 //             row, alias, audit entry — one autocommit statement, swan_pii_create(…)
-//   read    = PiiService.getClientPII: one autocommit statement, swan_pii_audited_read(…) (actor set
-//             for the call, UPDATE … RETURNING + audit INSERT + key join), then decryption with the
-//             data key from the bounded in-memory cache
+//   read    = PiiService.getClientPII: one autocommit statement, swan_pii_audited_reads(…) (actor set
+//             for the call, secured select + audit INSERT + key join; concurrent reads batched into
+//             one statement), then decryption with the data key from the bounded in-memory cache
 //   plain   = one autocommit INSERT / SELECT … WHERE pk of the same plaintext values
 //   floor   = one autocommit INSERT of an empty row, durably committed: what any durable read must
 //             at least add to a select (the WAL flush), so plain select ÷ floor bounds the ratio a
 //             durable audited read can reach at one client on this machine
-// Reads run through the service's batching defaults (readBatching: 2 statements in flight).
 // The audit chainer runs in the background as in production.
 // Run: cd bench && npx tsx pii/run.ts   (DATABASE_URL: a superuser, default postgres://postgres@127.0.0.1:5432/test;
 // packages built with `pnpm build`). BENCH_CLIENTS (default 10000), BENCH_READS per level (default 2000).

@@ -28,12 +28,25 @@ export function dbRoleFor(actor: Actor | null): string {
   return actor?.role === 'ai_service' ? AI_SERVICE_DB_ROLE : APP_DB_ROLE;
 }
 
-function normalize(actor: Actor | null | undefined): Actor | null {
-  if (!actor || (actor.id as unknown) === '' || (actor.role as unknown) === '') return null;
+/**
+ * The check `withActor` makes of its actor, for code that passes an actor to the database another
+ * way (a function's arguments): `UNAUTHENTICATED` unless the id is a UUID and the role is known.
+ *
+ * @example
+ * ```ts
+ * assertActor(actor); // before sending actor.id as a ::uuid parameter
+ * ```
+ */
+export function assertActor(actor: Actor): Actor {
   if (!isUuid(actor.id) || !(ROLES as readonly string[]).includes(actor.role)) {
     throw new SwanError({ code: 'UNAUTHENTICATED', message: 'Actor must have a UUID id and a known role' });
   }
   return actor;
+}
+
+function normalize(actor: Actor | null | undefined): Actor | null {
+  if (!actor || (actor.id as unknown) === '' || (actor.role as unknown) === '') return null;
+  return assertActor(actor);
 }
 
 /**

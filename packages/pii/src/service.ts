@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { CountryCode } from 'libphonenumber-js';
-import { appendAudit, isUuid, prepared, SwanError, withActor, type Actor, type EventPublisher, type ExportContributor, type Role } from '@swan/core';
+import { appendAudit, assertActor, isUuid, prepared, SwanError, withActor, type Actor, type EventPublisher, type ExportContributor, type Role } from '@swan/core';
 import { aliasCandidates, insertAliasSql, lowestOpenTier, parseAlias } from './aliases.js';
 import { InFlightBatcher } from './batcher.js';
 import { BlindIndex } from './blind-index.js';
@@ -340,7 +340,7 @@ export class PiiService {
   /** The audited read itself, for an actor its callers have let through (an admin or a trainer). */
   async #audited(clientId: string, actor: Actor, reason: string, action: string): Promise<DecryptedPII> {
     // checked here, not by the statement: a malformed read must fail alone, never the batch it joins
-    if (!isUuid(actor.id)) throw new SwanError({ code: 'UNAUTHENTICATED', message: 'Actor must have a UUID id and a known role' });
+    assertActor(actor);
     try {
       // The audit entry is committed (with those of the reads batched with this one) before
       // anything is decrypted.
