@@ -15,7 +15,7 @@ import { checkMasterPrompt as checkStandalone } from '../../packages/schema/src/
 
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
 const schema = JSON.parse(readFileSync(new URL('../../schemas/client-master-prompt-v3.schema.json', import.meta.url), 'utf8'));
-const fixture = JSON.parse(readFileSync(new URL('../../../shared/fixtures/master-prompts.json', import.meta.url), 'utf8'));
+const fixture = JSON.parse(readFileSync(new URL('../../packages/schema/test/fixtures/master-prompts.json', import.meta.url), 'utf8'));
 
 /** The fixture prompt with every optional section filled: a "full" master prompt. */
 const full = {

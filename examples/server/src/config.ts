@@ -68,8 +68,9 @@ function parseFramework(value: string): ServerConfig['framework'] {
 /**
  * Reads the example server's configuration from the environment (API.md, "Example server
  * configuration") and the command line (`--framework fastify` overrides `SWAN_FRAMEWORK`).
- * Throws `CONFIG_INVALID` for bad values and for a missing `AUTH_JWT_SECRET` when
- * `NODE_ENV=production`.
+ * Throws `CONFIG_INVALID` for bad values and, when `NODE_ENV=production`, for a missing
+ * `AUTH_JWT_SECRET` or missing encryption keys (`SWAN_MASTER_KEYS` or `SWAN_KMS_KEY_ID`, and
+ * `SWAN_INDEX_KEY`).
  *
  * @example
  * ```ts
@@ -83,6 +84,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const port = parsePort(env.PORT);
   const secret = env.AUTH_JWT_SECRET || undefined;
   if (!secret && !development) throw invalid('AUTH_JWT_SECRET is required when NODE_ENV=production');
+  // checked here, before anything touches the database: production never falls back to development keys
+  if (!development && ((!env.SWAN_MASTER_KEYS && !env.SWAN_KMS_KEY_ID) || !env.SWAN_INDEX_KEY)) {
+    throw invalid('SWAN_MASTER_KEYS (or SWAN_KMS_KEY_ID) and SWAN_INDEX_KEY are required when NODE_ENV=production');
+  }
   return {
     env,
     development,

@@ -4,7 +4,7 @@ import express from 'express';
 import Fastify from 'fastify';
 import type { ActorResolver, Route } from '@swan/core';
 import { mountSwan as mountExpress } from '@swan/express';
-import { mountSwan as mountFastify } from '@swan/fastify';
+import { mountSwan as mountFastify, swanErrorHandler } from '@swan/fastify';
 import type { Logger, ServerConfig } from './modules/types.js';
 
 /** A listening HTTP server of either framework. */
@@ -55,8 +55,13 @@ async function listenExpress(o: ListenOptions): Promise<HttpServer> {
 async function listenFastify(o: ListenOptions): Promise<HttpServer> {
   const trust = o.trustProxy ?? false;
   // A hop count as Fastify's function form (its types take no number).
-  const app = Fastify({ logger: false, trustProxy: typeof trust === 'number' ? (_address: string, hop: number) => hop < trust : trust });
-  mountFastify(app, o.routes, { actor: o.actor, publicUrl: o.publicUrl, onError: errorLogger(o.logger) });
+  const onError = errorLogger(o.logger);
+  const app = Fastify({
+    logger: false,
+    trustProxy: typeof trust === 'number' ? (_address: string, hop: number) => hop < trust : trust,
+    frameworkErrors: swanErrorHandler({ onError }),
+  });
+  mountFastify(app, o.routes, { actor: o.actor, publicUrl: o.publicUrl, onError });
   await app.listen({ port: o.port, host: o.host ?? '0.0.0.0' });
   return { port: (app.server.address() as AddressInfo).port, close: () => app.close() };
 }

@@ -33,6 +33,8 @@ describe('loadConfig', () => {
       PUBLIC_URL: 'https://swan.example/',
       RUN_WORKERS: 'false',
       NODE_ENV: 'production',
+      SWAN_MASTER_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
+      SWAN_INDEX_KEY: Buffer.alloc(32, 2).toString('base64'),
     });
     expect(c).toMatchObject({
       port: 8080,
@@ -55,8 +57,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ SWAN_FRAMEWORK: 'fastify' }, ['--framework=express']).framework).toBe('express');
   });
 
-  it('refuses to start in production without AUTH_JWT_SECRET, and on bad values', () => {
+  it('refuses to start in production without AUTH_JWT_SECRET or encryption keys, and on bad values', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/AUTH_JWT_SECRET is required/);
+    const key = Buffer.alloc(32, 3).toString('base64');
+    for (const keys of [{}, { SWAN_MASTER_KEYS: `k1:${key}` }, { SWAN_INDEX_KEY: key }, { SWAN_KMS_KEY_ID: 'alias/swan' }]) {
+      expect(() => loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: 's3cret', ...keys })).toThrow(/SWAN_MASTER_KEYS \(or SWAN_KMS_KEY_ID\) and SWAN_INDEX_KEY are required/);
+    }
+    expect(loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: 's3cret', SWAN_KMS_KEY_ID: 'alias/swan', SWAN_INDEX_KEY: key }).development).toBe(false);
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadConfig({ SWAN_FRAMEWORK: 'koa' })).toThrow(/express or fastify/);
     expect(() => loadConfig({ RUN_WORKERS: 'maybe' })).toThrow(/RUN_WORKERS/);

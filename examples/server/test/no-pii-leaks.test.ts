@@ -12,12 +12,13 @@
  * else, only as the `prefilled_email` parameter of the Payment Link URLs.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validPrompt } from '../../../packages/schema/test/fixtures.js';
 import { events, newSubscription, PRICES, sign, startFakeStripe, WEBHOOK_SECRET, type FakeStripe } from '../../../packages/billing/test/fake-stripe.js';
 import { createServer, type SwanServer } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
@@ -82,7 +83,7 @@ function leaks(text: string, people: readonly Person[]): string[] {
   return [...new Set(found)];
 }
 
-const prompt = JSON.parse(readFileSync(new URL('../../../../shared/fixtures/master-prompts.json', import.meta.url), 'utf8')).valid;
+const prompt = validPrompt();
 
 describe.each(['express', 'fastify'] as const)('no PII leaks in responses, events or logs on %s', (framework) => {
   const people = population(POPULATION, framework === 'express' ? 9001 : 9002);

@@ -449,7 +449,9 @@ export function createBilling(options: BillingOptions): Billing {
       let event: Stripe.Event;
       try {
         event = stripe.webhooks.constructEvent(rawBody, signature, options.webhookSecret, options.webhookToleranceSeconds);
-      } catch {
+      } catch (error) {
+        // the SDK parses the body only after the signature holds: a signed body that is not JSON
+        if (error instanceof SyntaxError) throw new SwanError({ code: 'INVALID_JSON', message: 'Stripe webhook body is not valid JSON' });
         throw signatureInvalid();
       }
       const result = (outcome: WebhookResult['outcome']): WebhookResult => ({ eventId: event.id, eventType: event.type, outcome });

@@ -181,6 +181,13 @@ describe.each(testEngines())('billing webhooks on $name', (engine) => {
       expect(h.fake.calls.length).toBe(calls);
     });
 
+    it('a correctly signed body that is not JSON → 400 INVALID_JSON', async () => {
+      const before = await h.counts();
+      const res = await h.deliver('not json at all', sign('not json at all'));
+      expect(res).toEqual({ status: 400, body: { success: false, error: { code: 'INVALID_JSON', message: expect.any(String) } } });
+      expect(await h.counts()).toEqual(before);
+    });
+
     it('unknown event types → 200 acknowledged, nothing written, Stripe not called', async () => {
       const before = await h.counts();
       const calls = h.fake.calls.length;

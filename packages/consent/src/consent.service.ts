@@ -266,7 +266,7 @@ export class ConsentService {
       withActor(this.db, actor, async (trx) => {
         await this.lockPair(trx, clientId, type);
         const { rows: found } = await sql<{ client: string | null; version: boolean }>`
-          select swan_consent_client_state(${clientId}::uuid) as client,
+          select swan_consent_lock_client(${clientId}::uuid) as client,
                  exists (select 1 from consent_versions where version = ${version}) as version`.execute(trx);
         if (found[0]?.client !== 'active') throw errors.notFound('Client not found');
         if (!found[0]?.version) throw new SwanError({ code: 'NOT_FOUND', message: `Consent version ${version} is not published`, details: { consentVersion: version } });

@@ -26,7 +26,7 @@ function defaultClientId(req: SwanRequest): string | undefined {
  *
  * Denies with 403 `CONSENT_REQUIRED` (details `{ consentType, status }`) or 403
  * `RECONSENT_REQUIRED` (details `{ consentType, version, consentedVersion, requiredVersion }`,
- * where `version` is the text to show).
+ * where `version` is the text to show); a soft-deleted or erased client gets 404 `NOT_FOUND`.
  *
  * @example
  * ```ts
@@ -44,6 +44,7 @@ export function requireConsentWith(db: Kysely<any>, type: ConsentType, options: 
     if (!isUuid(clientId)) throw errors.validation('clientId must be a UUID', { field: 'clientId' });
     const s = await queryConsentStatus(db, clientId.toLowerCase(), consentType);
     if (s.status === 'valid') return;
+    if (s.status === 'inactive') throw errors.notFound('Client not found');
     if (s.status === 'reconsent') {
       throw new SwanError({
         code: 'RECONSENT_REQUIRED',

@@ -20,7 +20,7 @@ export interface ConsentRoutesOptions {
  * | route | who |
  * |---|---|
  * | `POST /api/consent/versions` | admin → 201 `{ version }` |
- * | `POST /api/consent/grant` | admin, the client → `{ consent }` (proof: `req.ip`, `User-Agent`) |
+ * | `POST /api/consent/grant` | admin, the client → `{ consent }` (proof: `req.ip`, `User-Agent`); `consentGranted` required |
  * | `POST /api/consent/revoke` | admin, the client → `{ message, consent }`; nothing active → 404 |
  * | `GET /api/consent/:clientId` | admin, the client → `{ consents }` with text and summary |
  * | `GET /api/consent/check/:clientId/:consentType` | any authenticated → `{ hasConsent, status }` |
@@ -51,6 +51,11 @@ export function consentRoutes(service: ConsentService, options: ConsentRoutesOpt
       bodyLimit: 256 * 1024,
       async handler(req) {
         const body = objectOf(req.body, 'The request body');
+        // An explicit yes or no: a request that says neither records nothing (the library's
+        // grantConsent defaults to true; over HTTP the answer must be the client's own).
+        if (typeof body.consentGranted !== 'boolean') {
+          throw errors.validation('consentGranted is required: true to grant, false to record a refusal', { field: 'consentGranted' });
+        }
         const input = {
           ...body,
           ipAddress: req.ip || null,

@@ -142,9 +142,10 @@ export interface ClientConsentWithText extends ClientConsent {
 /**
  * Where a client stands for one consent type:
  * `valid`, `none` (never given or revoked), `declined` (the active record refuses), `expired`,
- * or `reconsent` (given on a version older than the newest effective one that requires re-consent).
+ * `reconsent` (given on a version older than the newest effective one that requires re-consent),
+ * or `inactive` (the client is soft-deleted or erased: nothing that needs consent may run for them).
  */
-export type ConsentState = 'valid' | 'none' | 'declined' | 'expired' | 'reconsent';
+export type ConsentState = 'valid' | 'none' | 'declined' | 'expired' | 'reconsent' | 'inactive';
 
 /** Result of `consentStatus`. */
 export interface ConsentStatus {

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type Kysely } from 'kysely';
 import { withActor, type EventPublisher, type PublishableEvent } from '@swan/core';
-import { testEngines, type TestDatabase } from '@swan/test-utils';
+import { eraseClientRow, setClientDeleted, testEngines, type TestDatabase } from '@swan/test-utils';
 import {
   CONSENT_TYPES,
   CONSENT_VERSION_3_0,
@@ -146,6 +146,51 @@ describe.each(testEngines())('consent ledger on $name', (engine) => {
       expect([again.code, again.status]).toEqual(['NOT_FOUND', 404]);
     });
 
+    it('a soft-deleted or erased client is inactive whatever the ledger holds; erasure withdraws every active consent', async () => {
+      const clientId = await createClient(t.admin);
+      const other = await createClient(t.admin);
+      for (const id of [clientId, other]) {
+        for (const consentType of ['photo_analysis', 'ai_processing'] as const) {
+          await consent.grantConsent(asClient(id), { clientId: id, consentType, consentVersion: '3.0' });
+        }
+      }
+      await consent.revokeConsent(asClient(clientId), { clientId, consentType: 'ai_processing', reason: 'Changed my mind' });
+      const guard = consent.requireConsent('photo_analysis');
+      const req = request(asClient(clientId));
+      await guard(req, { setHeader() {} });
+
+      await setClientDeleted(t.admin, clientId, true);
+      expect((await consent.consentStatus(clientId, 'photo_analysis')).status).toBe('inactive');
+      expect(await consent.hasValidConsent(clientId, 'photo_analysis')).toBe(false);
+      const gone = await rejection(Promise.resolve(guard(req, { setHeader() {} })));
+      expect([gone.code, gone.status]).toEqual(['NOT_FOUND', 404]);
+      // restored by an admin: the untouched ledger counts again
+      await setClientDeleted(t.admin, clientId, false);
+      expect(await consent.hasValidConsent(clientId, 'photo_analysis')).toBe(true);
+
+      await eraseClientRow(t.admin, clientId);
+      expect((await consent.consentStatus(clientId, 'photo_analysis')).status).toBe('inactive');
+      const rows = await ledger(t.admin, clientId);
+      expect(rows.map((r) => [r.consent_type, r.revoked_reason])).toEqual([
+        ['photo_analysis', 'Client erased'],
+        ['ai_processing', 'Changed my mind'], // already withdrawn: kept as it was
+      ]);
+      expect(rows.every((r) => r.revoked_at !== null)).toBe(true);
+      // nobody else's consent moved
+      expect((await ledger(t.admin, other)).every((r) => r.revoked_at === null)).toBe(true);
+      expect(await consent.hasValidConsent(other, 'photo_analysis')).toBe(true);
+    });
+
+    it('a grant racing an erasure never leaves an active consent behind', async () => {
+      for (let i = 0; i < 12; i++) {
+        const id = await createClient(t.admin);
+        const erase = eraseClientRow(t.admin, id);
+        const [grant] = await Promise.allSettled([consent.grantConsent(asClient(id), { clientId: id, consentType: 'ai_processing', consentVersion: '3.0' }), erase]);
+        if (grant.status === 'rejected') expect(grant.reason).toMatchObject({ code: 'NOT_FOUND' });
+        expect((await ledger(t.admin, id)).filter((r) => r.revoked_at === null)).toEqual([]);
+      }
+    });
+
     it('bad input gets the codes of API.md and writes nothing', async () => {
       const clientId = await createClient(t.admin);
       const before = await counts();
@@ -275,7 +320,7 @@ describe.each(testEngines())('consent ledger on $name', (engine) => {
       const res = await grant.handler(request(asClient(clientId), { method: 'POST', body: { clientId, consentType: 'ai_processing', consentVersion: '3.0', consentGranted: true } }));
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ success: true, consent: { clientId, ipAddress: '203.0.113.9', userAgent: 'vitest/4', consentMethod: 'web_form' } });
-      expect((await rejection(grant.handler(request(asClient(randomUUID()), { method: 'POST', body: { clientId, consentType: 'ai_processing', consentVersion: '3.0' } })))).code).toBe('FORBIDDEN');
+      expect((await rejection(grant.handler(request(asClient(randomUUID()), { method: 'POST', body: { clientId, consentType: 'ai_processing', consentVersion: '3.0', consentGranted: true } })))).code).toBe('FORBIDDEN');
       expect((await rejection(grant.handler(request(admin, { method: 'POST', body: 'nope' })))).code).toBe('VALIDATION_FAILED');
 
       const check = route('GET', '/api/consent/check/:clientId/:consentType');

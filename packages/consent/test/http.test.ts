@@ -118,8 +118,12 @@ describe.each(testEngines())('consent HTTP on $name', (engine) => {
         select (select count(*)::int from client_consents) as consents, (select count(*)::int from consent_versions) as versions`.execute(t.admin)).rows[0]!;
       const before = await totals();
       const boss = `${admin.id}:admin`;
-      const grant = (body: unknown) => call('POST', '/api/consent/grant', boss, body);
+      const grant = (body: unknown) => call('POST', '/api/consent/grant', boss, typeof body === 'string' ? body : { consentGranted: true, ...(body as object) });
       const code = async (p: Promise<{ status: number; body: any }>) => { const r = await p; return [r.status, r.body.error?.code]; };
+      // over HTTP the answer must be explicit: no consentGranted records nothing
+      const unanswered = await call('POST', '/api/consent/grant', boss, { clientId, consentType: 'ai_processing', consentVersion: '3.0' });
+      expect(unanswered).toMatchObject({ status: 400, body: { success: false, error: { code: 'VALIDATION_FAILED', details: { field: 'consentGranted' } } } });
+      expect(await code(grant({ clientId, consentType: 'ai_processing', consentVersion: '3.0', consentGranted: 'yes' }))).toEqual([400, 'VALIDATION_FAILED']);
       expect(await code(grant({ clientId, consentType: 'telepathy', consentVersion: '3.0' }))).toEqual([400, 'VALIDATION_FAILED']);
       expect(await code(grant({ clientId, consentType: 'ai_processing', consentVersion: '7.7' }))).toEqual([404, 'NOT_FOUND']);
       expect(await code(grant({ clientId: randomUUID(), consentType: 'ai_processing', consentVersion: '3.0' }))).toEqual([404, 'NOT_FOUND']);

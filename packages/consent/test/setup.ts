@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Actor, SwanError, SwanRequest } from '@swan/core';
 import { migrations as piiMigrations } from '@swan/pii';
-import type { TestEngine } from '@swan/test-utils';
+import { insertClientRow, type TestEngine } from '@swan/test-utils';
 import { migrations as consentMigrations } from '../src/index.js';
 
 export const sets = [piiMigrations, consentMigrations];
@@ -10,13 +10,8 @@ export const sets = [piiMigrations, consentMigrations];
 export const admin: Actor = { id: randomUUID(), role: 'admin' };
 export const asClient = (clientId: string): Actor => ({ id: clientId, role: 'client' });
 
-/** A minimal client row (ciphertext placeholders), inserted with the owner handle. */
-export async function createClient(owner: Kysely<any>): Promise<string> {
-  const id = randomUUID();
-  await sql`insert into client_profile_pii (client_id, full_name, date_of_birth, email, email_index, encryption_key_id)
-            values (${id}::uuid, '\\x01'::bytea, '\\x02'::bytea, '\\x03'::bytea, ${Buffer.from(id)}, 'test')`.execute(owner);
-  return id;
-}
+/** A minimal client (ciphertext placeholders, a training row), inserted with the owner handle. */
+export const createClient = (owner: Kysely<any>): Promise<string> => insertClientRow(owner);
 
 export async function createDb(engine: TestEngine) {
   return engine.create(sets);

@@ -58,6 +58,8 @@ function fromExpressError(error: unknown): unknown {
   const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
   if (type === 'entity.too.large') return new SwanError({ code: 'PAYLOAD_TOO_LARGE', message: 'Request body is too large' });
   if (type === 'entity.parse.failed') return new SwanError({ code: 'INVALID_JSON', message: 'Request body is not valid JSON' });
+  // a route parameter with malformed percent-encoding (the router's decode fails)
+  if (error instanceof URIError) return errors.validation('The request URL is malformed');
   if (typeof status === 'number' && status >= 400 && status < 500) return errors.validation('Request body could not be read');
   return error;
 }

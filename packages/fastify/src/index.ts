@@ -71,6 +71,7 @@ function fromFastifyError(error: unknown): unknown {
   if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error instanceof SyntaxError) {
     return new SwanError({ code: 'INVALID_JSON', message: 'Request body is not valid JSON' });
   }
+  if (code === 'FST_ERR_BAD_URL') return errors.validation('The request URL is malformed');
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) return errors.validation('Request body could not be read');
   return error;
 }
@@ -95,9 +96,13 @@ function guardContext(reply: FastifyReply): GuardContext {
 /**
  * Fastify error handler answering with the Swan envelope (Fastify's 413/415/JSON errors mapped
  * to `PAYLOAD_TOO_LARGE` / `VALIDATION_FAILED` / `INVALID_JSON`, unknown errors to 500 `INTERNAL`).
+ * Pass it as the instance's `frameworkErrors` option too: Fastify reports a URL it cannot decode
+ * (malformed percent-encoding) there, before any route or error handler, and would otherwise
+ * answer in its own format.
  *
  * @example
  * ```ts
+ * const app = Fastify({ frameworkErrors: swanErrorHandler() });
  * app.setErrorHandler(swanErrorHandler({ onError: (err) => app.log.error(err) }));
  * ```
  */

@@ -1,14 +1,14 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { expectEnvelope, readJson, runContractSuite, runHostGuardSuite, type ContractServer } from '@swan/test-utils';
-import { fastifyGuard, mountSwan } from '@swan/fastify';
+import { fastifyGuard, mountSwan, swanErrorHandler } from '@swan/fastify';
 
 async function listen(app: FastifyInstance): Promise<ContractServer> {
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return { url, close: () => app.close() };
 }
 
-runContractSuite('fastify', async (routes, options) => listen(mountSwan(Fastify(), routes, options)));
+runContractSuite('fastify', async (routes, options) => listen(mountSwan(Fastify({ frameworkErrors: swanErrorHandler(options) }), routes, options)));
 
 runHostGuardSuite('fastify', async (guards, options) => {
   const app = Fastify();

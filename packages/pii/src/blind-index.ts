@@ -2,7 +2,8 @@ import { createHmac } from 'node:crypto';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 import { SwanError } from '@swan/core';
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// no whitespace, no @ inside a part, no control characters (PostgreSQL text can't even hold NUL)
+const EMAIL = /^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+\.[^\s@\p{Cc}]+$/u;
 
 /**
  * Trims and lower-cases an email; `null` when it is not an address.

@@ -77,6 +77,10 @@ const BLOOD_TYPES = ['A+', 'A-', 'B+', 'B-', 'AB+', 'AB-', 'O+', 'O-'];
 const PII_KEYS = ['full_name', 'preferred_name', 'date_of_birth', 'email', 'phone_number', 'blood_type', 'emergency_contact', 'address'];
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
+// Control characters (C0, DEL, C1) have no place in a name, an address or a training field, and
+// PostgreSQL text can't hold NUL at all: refused, never stored or sent to a statement.
+const CONTROL = /\p{Cc}/u;
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A real calendar date `YYYY-MM-DD`, else null. */
@@ -107,13 +111,15 @@ export function ageOn(dateOfBirth: string, now: Date): number {
 function stringFields(v: unknown, path: string, problems: FieldProblem[], required: string[] = []) {
   if (!isObject(v)) return problems.push({ path, message: 'must be an object' });
   for (const [k, x] of Object.entries(v)) {
-    if (typeof x !== 'string' || x.length > 500) problems.push({ path: `${path}.${k}`, message: 'must be a string of at most 500 characters' });
+    if (typeof x !== 'string' || x.length > 500 || CONTROL.test(x)) problems.push({ path: `${path}.${k}`, message: 'must be a string of at most 500 characters, without control characters' });
   }
   for (const k of required) if (typeof v[k] !== 'string' || (v[k] as string).trim() === '') problems.push({ path: `${path}.${k}`, message: 'is required' });
 }
 
 function optionalString(v: unknown, path: string, max: number, problems: FieldProblem[]) {
-  if (v !== undefined && v !== null && (typeof v !== 'string' || v.length > max)) problems.push({ path, message: `must be a string of at most ${max} characters` });
+  if (v !== undefined && v !== null && (typeof v !== 'string' || v.length > max || CONTROL.test(v))) {
+    problems.push({ path, message: `must be a string of at most ${max} characters, without control characters` });
+  }
 }
 
 /**
@@ -135,7 +141,9 @@ export function validateCreateClient(body: unknown, now: Date, isPhone: (v: stri
     problems.push({ path: 'pii', message: 'is required' });
   } else {
     for (const k of Object.keys(pii)) if (!PII_KEYS.includes(k)) problems.push({ path: `pii.${k}`, message: 'is not allowed' });
-    if (typeof pii.full_name !== 'string' || pii.full_name.trim() === '' || pii.full_name.length > 200) problems.push({ path: 'pii.full_name', message: 'is required (at most 200 characters)' });
+    if (typeof pii.full_name !== 'string' || pii.full_name.trim() === '' || pii.full_name.length > 200 || CONTROL.test(pii.full_name)) {
+      problems.push({ path: 'pii.full_name', message: 'is required (at most 200 characters, without control characters)' });
+    }
     optionalString(pii.preferred_name, 'pii.preferred_name', 200, problems);
     const dob = parseDate(pii.date_of_birth);
     if (!dob) problems.push({ path: 'pii.date_of_birth', message: 'must be a date YYYY-MM-DD' });
@@ -161,7 +169,7 @@ export function validateCreateClient(body: unknown, now: Date, isPhone: (v: stri
         case 'int': if (!Number.isInteger(v) || (v as number) < col.min! || (v as number) > col.max!) bad(`must be an integer from ${col.min} to ${col.max}`); break;
         case 'num': if (typeof v !== 'number' || !Number.isFinite(v) || v < col.min! || v > col.max!) bad(`must be a number from ${col.min} to ${col.max}`); break;
         case 'text':
-          if (typeof v !== 'string' || (col.max !== undefined && v.length > col.max)) bad(`must be a string of at most ${col.max ?? 20} characters`);
+          if (typeof v !== 'string' || (col.max !== undefined && v.length > col.max) || CONTROL.test(v)) bad(`must be a string of at most ${col.max ?? 20} characters, without control characters`);
           else if (col.values && !col.values.includes(v)) bad(`must be one of ${col.values.join(', ')}`);
           break;
         case 'date': if (!parseDate(v)) bad('must be a date YYYY-MM-DD'); break;

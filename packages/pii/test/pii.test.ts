@@ -83,6 +83,15 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     const text = JSON.stringify({ m: err.message, d: err.details });
     for (const v of ['Secret', 'secret-not-an-email', '2999']) expect(text).not.toContain(v);
     expect(err.details.map((d: { path: string }) => d.path).sort()).toEqual(['pii.date_of_birth', 'pii.email', 'pii.emergency_contact', 'training.height_inches', 'training.spirit']);
+    // control characters (NUL can't even be stored) in any text field
+    const nul = clientBody(3);
+    const withNul = {
+      pii: { ...nul.pii, full_name: 'Ada\u0000Lovelace', email: 'ada\u0000@example.org', preferred_name: 'A\u0007', address: { street: '1\u0000 Main St' } },
+      training: { ...nul.training, gender: 'f\u0000' },
+    };
+    const nulErr = await pii.createClient(admin, withNul).catch((e) => e);
+    expect(nulErr).toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect(nulErr.details.map((d: { path: string }) => d.path).sort()).toEqual(['pii.address.street', 'pii.email', 'pii.full_name', 'pii.preferred_name', 'training.gender']);
     expect(await count(t, 'client_profile_pii')).toBe(before);
     await expect(pii.createClient(trainer(), clientBody(2))).rejects.toMatchObject({ code: 'FORBIDDEN' });
   });
@@ -317,6 +326,17 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     expect(await svc.getAlias(gone.clientId, admin)).toBe(gone.alias);
     expect(await svc.releaseErasedAliases(new Date(Date.now() + 31 * 86_400_000))).toBe(1);
     expect(await svc.getAlias(gone.clientId, admin)).toBeNull();
+  });
+
+  it('an assignment racing an erasure never outlives it', async () => {
+    for (let i = 0; i < 12; i++) {
+      const { clientId } = await pii.createClient(admin, clientBody(6000 + i));
+      const [erased, assigned] = await Promise.allSettled([pii.erase(clientId, admin, 'race'), pii.assignTrainer(admin, randomUUID(), clientId)]);
+      expect(erased.status).toBe('fulfilled');
+      if (assigned.status === 'rejected') expect(assigned.reason).toMatchObject({ code: 'NOT_FOUND' });
+      const { rows } = await sql`select 1 from trainer_client_assignments where client_id = ${clientId}::uuid`.execute(t.admin);
+      expect(rows).toHaveLength(0);
+    }
   });
 
   it('rotates every data key to the newest master key, resumably, and old data still decrypts', async () => {

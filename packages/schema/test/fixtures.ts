@@ -2,14 +2,19 @@ import { readFileSync } from 'node:fs';
 import { applyPatch, type Operation } from 'fast-json-patch';
 import type { MasterPrompt } from '@swan/schema';
 
-/** ../shared/fixtures/master-prompts.json: a valid prompt and invalid variants as JSON patches. */
+/**
+ * The project's sample prompts (`../shared/fixtures/master-prompts.json`, committed here as
+ * `fixtures/master-prompts.json` so a clone runs its tests anywhere; validator.test.ts checks the
+ * copy against the original where that folder exists): a valid prompt and invalid variants as
+ * JSON patches.
+ */
 interface FixtureFile {
   valid: MasterPrompt;
   invalid: { name: string; patch?: Operation[]; replace?: unknown; code: string; expect?: { instancePath: string; keyword: string }[] }[];
 }
 
-const fixturePath = new URL('../../../../shared/fixtures/master-prompts.json', import.meta.url);
-export const fixtures = JSON.parse(readFileSync(fixturePath, 'utf8')) as FixtureFile;
+export const FIXTURE_FILE = new URL('./fixtures/master-prompts.json', import.meta.url);
+export const fixtures = JSON.parse(readFileSync(FIXTURE_FILE, 'utf8')) as FixtureFile;
 
 /** A fresh deep copy of the valid prompt. */
 export const validPrompt = (): MasterPrompt => structuredClone(fixtures.valid);

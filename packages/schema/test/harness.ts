@@ -8,20 +8,13 @@ import { mountSwan as mountExpress } from '@swan/express';
 import { mountSwan as mountFastify } from '@swan/fastify';
 import { errors, type Actor, type ActorResolver, type Route } from '@swan/core';
 import { migrations as piiMigrations } from '@swan/pii';
+import { insertClientRow } from '@swan/test-utils';
 import { migrations as schemaMigrations } from '@swan/schema';
 
 export const migrationSets = [piiMigrations, schemaMigrations];
 
-/** Inserts a client row as the owner (ciphertext columns hold placeholder bytes: PII is not ours). */
-export async function createClient(admin: Kysely<any>, options: { alias?: string } = {}): Promise<string> {
-  const id = randomUUID();
-  await sql`insert into client_profile_pii (client_id, full_name, date_of_birth, email, email_index, encryption_key_id)
-            values (${id}::uuid, '\\x01', '\\x02', '\\x03', ${Buffer.from(id)}, 'test')`.execute(admin);
-  if (options.alias) {
-    await sql`insert into client_aliases (client_id, alias, alias_ordinal) values (${id}::uuid, ${options.alias}, 1)`.execute(admin);
-  }
-  return id;
-}
+/** Inserts a client as the owner (ciphertext columns hold placeholder bytes: PII is not ours). */
+export const createClient = insertClientRow;
 
 export async function assign(admin: Kysely<any>, trainerId: string, clientId: string): Promise<void> {
   await sql`insert into trainer_client_assignments (trainer_id, client_id) values (${trainerId}::uuid, ${clientId}::uuid)`.execute(admin);

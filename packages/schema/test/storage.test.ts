@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { testEngines, type TestDatabase } from '@swan/test-utils';
+import { eraseClientRow, setClientDeleted, testEngines, type TestDatabase } from '@swan/test-utils';
 import { withActor, type Actor, type EventPublisher } from '@swan/core';
 import { checkMasterPrompt, createMasterPromptService, masterPromptExportContributor, MASTER_PROMPT_STORED, type MasterPromptService } from '@swan/schema';
 import { actors, assign, createClient, migrationSets } from './harness.js';
@@ -104,6 +104,39 @@ describe.each(testEngines())('master prompt storage on $name', (engine) => {
     expect(await code(insert(actors.ai))).toBe('42501');
     const aiRows = await withActor(t.db, actors.ai, (trx) => trx.selectFrom('client_master_prompts').select('version').where('client_id', '=', clientId).execute());
     expect(aiRows.length).toBeGreaterThan(0);
+  });
+
+  it('hides a soft-deleted client from trainers and ai_service (a restore shows them again); erasure deletes every version', async () => {
+    const id = await createClient(t.admin);
+    await assign(t.admin, actors.trainer.id, id);
+    await service.save(actors.admin, id, validPrompt());
+    await service.save(actors.trainer, id, validPrompt());
+    const visible = async () => Promise.all([actors.ai, actors.trainer, actors.admin].map((a) => code(service.latest(a, id))));
+    const aiRows = () => withActor(t.db, actors.ai, (trx) => trx.selectFrom('client_master_prompts').select('version').where('client_id', '=', id).execute());
+    expect(await visible()).toEqual(['ok', 'ok', 'ok']);
+
+    await setClientDeleted(t.admin, id, true);
+    expect(await visible()).toEqual(['NOT_FOUND', 'NOT_FOUND', 'ok']);
+    expect(await aiRows()).toEqual([]); // row-level security, not only the service
+    await setClientDeleted(t.admin, id, false);
+    expect(await visible()).toEqual(['ok', 'ok', 'ok']);
+
+    const others = await count('client_master_prompts');
+    await eraseClientRow(t.admin, id);
+    expect(await count('client_master_prompts')).toBe(others - 2);
+    expect(await code(service.latest(actors.admin, id))).toBe('NOT_FOUND');
+    expect((await service.latest(actors.ai, clientId)).clientId).toBe(clientId); // other clients untouched
+  });
+
+  it('a save racing an erasure never leaves a version behind', async () => {
+    for (let i = 0; i < 16; i++) {
+      const id = await createClient(t.admin);
+      // started a little later each time, to land inside the save's transaction at different points
+      const erase = new Promise((r) => setTimeout(r, i % 8)).then(() => eraseClientRow(t.admin, id));
+      const [saved] = await Promise.allSettled([service.save(actors.admin, id, validPrompt()), erase]);
+      if (saved.status === 'rejected') expect(saved.reason).toMatchObject({ code: 'NOT_FOUND' });
+      expect(Number((await sql<{ n: number }>`select count(*)::int as n from client_master_prompts where client_id = ${id}::uuid`.execute(t.admin)).rows[0]!.n)).toBe(0);
+    }
   });
 
   it('contributes every version to the data-subject export (read as the client)', async () => {

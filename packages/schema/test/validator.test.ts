@@ -1,13 +1,13 @@
 import { describe, it, expect, expectTypeOf } from 'vitest';
 import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import {
   checkMasterPrompt, masterPromptProblems, masterPromptSchema, enforceSchemaVersion, validateMasterPromptBody,
   isSwanErrorLike, REDACTED_FIELD_NAME, type MasterPrompt,
 } from './helpers.js';
 // `@swan/schema/standalone` for users; the root tsconfig maps only package roots, so import the source.
 import * as standalone from '../src/standalone.js';
-import { fixtures, invalidCases, validPrompt, fullPrompt } from './fixtures.js';
+import { FIXTURE_FILE, fixtures, invalidCases, validPrompt, fullPrompt } from './fixtures.js';
 
 const validators = [
   ['server (Ajv)', checkMasterPrompt],
@@ -227,7 +227,7 @@ describe('schema and types', () => {
         training_tier: { tier: 'Tier 2', tier_name: 'Gold Swan', session_rate_usd: 125, sessions_per_week: 3 },
       },
     } satisfies MasterPrompt;
-    expect(valid).toEqual(JSON.parse(readFileSync(new URL('../../../../shared/fixtures/master-prompts.json', import.meta.url), 'utf8')).valid);
+    expect(valid).toEqual(fixtures.valid);
     const { basic_info } = valid.client_profile;
     // PII keys, unknown enum values, wrong types and missing required fields are type errors:
     const withDob = {
@@ -257,5 +257,13 @@ describe('schema and types', () => {
     expectTypeOf<NonNullable<MasterPrompt['client_profile']['medications']>[number]['name']>().toEqualTypeOf<string>();
     // @ts-expect-error -- closed objects: no date_of_birth in basic_info
     expectTypeOf<MasterPrompt['client_profile']['basic_info']['date_of_birth']>().toBeNever();
+  });
+});
+
+// The sample prompts are the project's (../shared/fixtures); the committed copy must not drift.
+const SHARED_FIXTURE = new URL('../../../../shared/fixtures/master-prompts.json', import.meta.url);
+describe.runIf(existsSync(SHARED_FIXTURE))('the committed fixture copy', () => {
+  it('equals ../shared/fixtures/master-prompts.json', () => {
+    expect(readFileSync(FIXTURE_FILE, 'utf8')).toBe(readFileSync(SHARED_FIXTURE, 'utf8'));
   });
 });

@@ -322,6 +322,14 @@ export function runContractSuite(name: string, start: StartServer): void {
         expect(reported.some((error) => error instanceof Error && error.message.includes('hunter2'))).toBe(true);
       });
 
+      it('answers a URL with malformed percent-encoding with 400 VALIDATION_FAILED in the envelope, echoing nothing', async () => {
+        for (const path of ['/contract/echo/%ZZ?secret=reason', '/contract/echo/%E0%A4%A']) {
+          const res = await call(path, json({ a: 1 }));
+          const body = await expectEnvelope(res, 400, 'VALIDATION_FAILED');
+          expect(JSON.stringify(body)).not.toMatch(/secret|%ZZ|%E0/);
+        }
+      });
+
       it('answers unknown routes and methods with 404 NOT_FOUND in the envelope', async () => {
         await expectEnvelope(await call('/nope'), 404, 'NOT_FOUND');
         await expectEnvelope(await call('/contract/nope', json({ a: 1 })), 404, 'NOT_FOUND');

@@ -1,7 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { SwanError } from '@swan/core';
 import { AwsKmsKeyProvider, LocalKeyProvider, PiiService, migrations, piiRoutes, type ForgottenClients, type KeyProvider } from '@swan/pii';
 import type { ServerConfig, ServerModule } from './types.js';
 
@@ -40,7 +39,7 @@ function keysFrom(config: ServerConfig, warn: (m: string) => void): { keys: KeyP
   let masterKeys = env.SWAN_MASTER_KEYS;
   let indexKey = env.SWAN_INDEX_KEY;
   if ((!masterKeys && !env.SWAN_KMS_KEY_ID) || !indexKey) {
-    if (!config.development) throw new SwanError({ code: 'CONFIG_INVALID', message: 'SWAN_MASTER_KEYS (or SWAN_KMS_KEY_ID) and SWAN_INDEX_KEY are required when NODE_ENV=production' });
+    // loadConfig has already refused this in production
     const dev = developmentKeys(dir);
     masterKeys ||= dev.masterKeys;
     indexKey ||= dev.indexKey;
