@@ -60,6 +60,8 @@ async function listenFastify(o: ListenOptions): Promise<HttpServer> {
     logger: false,
     trustProxy: typeof trust === 'number' ? (_address: string, hop: number) => hop < trust : trust,
     frameworkErrors: swanErrorHandler({ onError }),
+    // as Express routes by default: /healthz/ is /healthz
+    routerOptions: { ignoreTrailingSlash: true },
   });
   mountFastify(app, o.routes, { actor: o.actor, publicUrl: o.publicUrl, onError });
   await app.listen({ port: o.port, host: o.host ?? '0.0.0.0' });

@@ -22,6 +22,16 @@ describe.each(['express', 'fastify'] as const)('example server on %s (PGlite)', 
     expect(body).toMatchObject({ success: true, status: 'ok', database: 'pglite', redis: 'memory', nats: 'disabled' });
   });
 
+  it('routes a path with a trailing slash as the path (both frameworks alike)', async () => {
+    expect((await getJson(`${server.url}/healthz/`)).body).toMatchObject({ success: true, status: 'ok' });
+  });
+
+  it('answers a URL with malformed percent-encoding with 400 VALIDATION_FAILED in the envelope', async () => {
+    const { status, body } = await getJson(`${server.url}/api/clients/%ZZ/pii?reason=checking`, `Bearer ${await mintToken(admin, { expiresIn: '5m' })}`);
+    expect(status).toBe(400);
+    expect(body).toEqual({ success: false, error: { code: 'VALIDATION_FAILED', message: 'The request URL is malformed' } });
+  });
+
   it('answers an unknown route with 404 NOT_FOUND in the envelope', async () => {
     const { status, body } = await getJson(`${server.url}/api/does-not-exist`);
     expect(status).toBe(404);

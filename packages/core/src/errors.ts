@@ -92,7 +92,9 @@ export interface ErrorEnvelope {
  * `INTERNAL` whose message reveals nothing (the original is for the host's logger only).
  */
 export function toErrorResponse(error: unknown): { status: number; body: ErrorEnvelope; headers: Record<string, string> } {
-  if (isSwanError(error)) {
+  // Only the contract's codes go on the wire; any other (PII_DECRYPTION_FAILED, a CLI code…) is
+  // a server fault, answered as INTERNAL and left to the error report.
+  if (isSwanError(error) && Object.hasOwn(ERROR_STATUS, error.code)) {
     const body: ErrorEnvelope = { success: false, error: { code: error.code, message: error.message } };
     if (error.details !== undefined) body.error.details = error.details;
     return { status: httpStatusFor(error.code), body, headers: { ...(error.headers ?? {}) } };

@@ -27,4 +27,9 @@ describe('errors', () => {
     expect(r.status).toBe(500);
     expect(JSON.stringify(r.body)).not.toMatch(/hunter2|dana/);
   });
+
+  it('answers a SwanError with a code outside the contract as the bare 500 INTERNAL', () => {
+    const r = toErrorResponse(new SwanError({ code: 'PII_KEY_UNAVAILABLE', message: 'Wrapped data key failed authentication', details: { keyId: 'k1' } }));
+    expect(r).toEqual({ status: 500, body: { success: false, error: { code: 'INTERNAL', message: 'Internal server error' } }, headers: {} });
+  });
 });

@@ -83,6 +83,12 @@ const CONTROL = /\p{Cc}/u;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+// jsonb can't hold NUL either, in a key or a string at any depth
+const hasNul = (v: unknown): boolean =>
+  typeof v === 'string' ? v.includes('\0')
+    : Array.isArray(v) ? v.some(hasNul)
+      : isObject(v) && Object.entries(v).some(([k, x]) => k.includes('\0') || hasNul(x));
+
 /** A real calendar date `YYYY-MM-DD`, else null. */
 export function parseDate(v: unknown): Date | null {
   if (typeof v !== 'string') return null;
@@ -174,8 +180,8 @@ export function validateCreateClient(body: unknown, now: Date, isPhone: (v: stri
           break;
         case 'date': if (!parseDate(v)) bad('must be a date YYYY-MM-DD'); break;
         case 'bool': if (typeof v !== 'boolean') bad('must be true or false'); break;
-        case 'array': if (!Array.isArray(v)) bad('must be an array'); break;
-        case 'object': if (!isObject(v)) bad('must be an object'); break;
+        case 'array': if (!Array.isArray(v)) bad('must be an array'); else if (hasNul(v)) bad('must not contain NUL characters'); break;
+        case 'object': if (!isObject(v)) bad('must be an object'); else if (hasNul(v)) bad('must not contain NUL characters'); break;
       }
     }
   }

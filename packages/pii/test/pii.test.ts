@@ -87,11 +87,11 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     const nul = clientBody(3);
     const withNul = {
       pii: { ...nul.pii, full_name: 'Ada\u0000Lovelace', email: 'ada\u0000@example.org', preferred_name: 'A\u0007', address: { street: '1\u0000 Main St' } },
-      training: { ...nul.training, gender: 'f\u0000' },
+      training: { ...nul.training, gender: 'f\u0000', training_goals: ['strength\u0000'], movement_screen: { 'squat\u0000': 1 } },
     };
     const nulErr = await pii.createClient(admin, withNul).catch((e) => e);
     expect(nulErr).toMatchObject({ code: 'VALIDATION_FAILED' });
-    expect(nulErr.details.map((d: { path: string }) => d.path).sort()).toEqual(['pii.address.street', 'pii.email', 'pii.full_name', 'pii.preferred_name', 'training.gender']);
+    expect(nulErr.details.map((d: { path: string }) => d.path).sort()).toEqual(['pii.address.street', 'pii.email', 'pii.full_name', 'pii.preferred_name', 'training.gender', 'training.movement_screen', 'training.training_goals']);
     expect(await count(t, 'client_profile_pii')).toBe(before);
     await expect(pii.createClient(trainer(), clientBody(2))).rejects.toMatchObject({ code: 'FORBIDDEN' });
   });
