@@ -4,7 +4,8 @@
 --    ledger holds: processing that needs consent stops when the client is deleted (and resumes
 --    if an admin restores them), so the guard refuses it. It reads no PII table (ai_service may
 --    call it, and has no path to PII): a soft delete shows in the training row's deleted_at, which
---    mirrors the client's; an erasure in the ledger itself, below. An unknown client stays 'none'.
+--    mirrors the client's; an erasure by the training row gone and the ledger's withdrawals below.
+--    An unknown client stays 'none'.
 -- 2. Erasure withdraws every active consent, in the erasing transaction (reason "Client erased").
 --    The rows stay: they are the proof of what was agreed to while the client existed.
 -- 3. A grant locks the client's row (FOR SHARE) while it checks the client is active, so it waits
@@ -39,9 +40,11 @@ begin
     when req.version is not null
          and (a.effective_date, a.version_key) < (req.effective_date, req.version_key) then 'reconsent'
     else 'valid' end;
-  -- nothing active: withdrawn by an erasure?
-  if status = 'none' and exists (select 1 from client_consents c
-                                  where c.client_id = p_client and c.revoked_reason = 'Client erased') then
+  -- nothing active: withdrawn by an erasure? (Erasure also deleted the training row, which a live
+  -- client always has, so a client revoking with that reason text marks nothing.)
+  if status = 'none'
+     and not exists (select 1 from client_profile_training t where t.client_id = p_client)
+     and exists (select 1 from client_consents c where c.client_id = p_client and c.revoked_reason = 'Client erased') then
     status := 'inactive';
   end if;
   consented_version := a.consent_version;

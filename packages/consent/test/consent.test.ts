@@ -179,6 +179,9 @@ describe.each(testEngines())('consent ledger on $name', (engine) => {
       // nobody else's consent moved
       expect((await ledger(t.admin, other)).every((r) => r.revoked_at === null)).toBe(true);
       expect(await consent.hasValidConsent(other, 'photo_analysis')).toBe(true);
+      // a live client revoking with the same words is not taken for erased
+      await consent.revokeConsent(asClient(other), { clientId: other, consentType: 'photo_analysis', reason: 'Client erased' });
+      expect((await consent.consentStatus(other, 'photo_analysis')).status).toBe('none');
     });
 
     it('a grant racing an erasure never leaves an active consent behind', async () => {
