@@ -8,9 +8,8 @@
 --    An unknown client stays 'none'.
 -- 2. Erasure withdraws every active consent, in the erasing transaction (reason "Client erased").
 --    The rows stay: they are the proof of what was agreed to while the client existed.
--- 3. A grant locks the client's row (FOR SHARE) while it checks the client is active, so it waits
---    for an erasure in flight and then sees it; the foreign key's own KEY SHARE lock does not
---    conflict with an erasure, and a grant could commit after the erasure withdrew everything.
+-- 3. A grant checks the client with swan_pii_lock_live_client() (pii/0005), so it can't commit
+--    after an erasure that withdrew everything.
 
 create or replace function swan_consent_status(p_client uuid, p_type text, p_at timestamptz default now())
 returns table (status text, consented_version text, required_version text, current_version text)
@@ -56,27 +55,6 @@ begin
   end if;
   return next;
 end $$;
-
--- swan_consent_client_state() for a write: the same answer, with the row locked until commit.
--- Runs as the owner under the admin setting of the PII table's (forced) policies, for the call only.
-create function swan_consent_lock_client(p_client uuid) returns text
-language plpgsql volatile security definer
-set search_path = public, pg_temp
-set app.current_user_role = 'admin'
-as $$
-declare
-  s text;
-begin
-  select case when erased_at is not null then 'erased'
-              when deleted_at is not null then 'deleted'
-              else 'active' end
-    into s
-    from client_profile_pii where client_id = p_client
-     for share;
-  return s;
-end $$;
-revoke all on function swan_consent_lock_client(uuid) from public;
-grant execute on function swan_consent_lock_client(uuid) to swan_app;
 
 -- The owner revokes on erasure (the trigger below runs with its rights, under forced row-level
 -- security): only active rows, only into revoked ones.

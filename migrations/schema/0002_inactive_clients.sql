@@ -7,8 +7,8 @@
 --    row-level security on client_profile_training: no path from ai_service to the PII table.
 -- 2. Erasure deletes every stored version, in the erasing transaction, as it deletes the training
 --    row: the prompts are health data under a pseudonym, which erasure must not leave behind.
---    A save locks the client's row (FOR SHARE) while it checks the client is live, so it waits for
---    an erasure in flight and then sees it (the foreign key's KEY SHARE lock would not).
+--    A save checks the client with swan_pii_lock_live_client() (pii/0005), so it can't commit
+--    after the erasure deleted the versions.
 
 drop policy master_prompts_trainer_read on client_master_prompts;
 create policy master_prompts_trainer_read on client_master_prompts for select
@@ -20,22 +20,6 @@ create policy master_prompts_ai_read on client_master_prompts for select
   using (swan_current_user_role() = 'ai_service'
          and exists (select 1 from client_profile_training t
                       where t.client_id = client_master_prompts.client_id and t.deleted_at is null));
-
--- For a save: whether the client is live, with the row locked until commit. Runs as the owner
--- under the admin setting of the PII table's (forced) policies, for the call only.
-create function swan_master_prompt_lock_client(p_client_id uuid) returns boolean
-language plpgsql volatile security definer
-set search_path = public, pg_temp
-set app.current_user_role = 'admin'
-as $$
-begin
-  perform 1 from client_profile_pii
-    where client_id = p_client_id and deleted_at is null and erased_at is null
-      for share;
-  return found;
-end $$;
-revoke all on function swan_master_prompt_lock_client(uuid) from public;
-grant execute on function swan_master_prompt_lock_client(uuid) to swan_app;
 
 -- Runs as the table's owner under the admin setting of its (forced) policies, for the call only.
 create function swan_master_prompts_on_erasure() returns trigger

@@ -3,11 +3,11 @@
  * Fastify, PGlite, the real outbox module), with the real `stripe` SDK talking to the fake Stripe
  * API: webhook deliveries over HTTP, and the page driven in headless Chromium.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { chromium, type Browser } from 'playwright-core';
-import { chromiumPath } from '@swan/test-utils';
+import { chromiumPath, insertClientRow } from '@swan/test-utils';
 import { billingModule } from '../../../examples/server/src/modules/billing.js';
 import { outboxModule } from '../../../examples/server/src/modules/outbox.js';
 import { bootServer, mintToken, type TestServer } from '../../../examples/server/test/helpers.js';
@@ -31,10 +31,7 @@ describe.each(['express', 'fastify'] as const)('billing in the example server on
       STRIPE_PAYMENT_LINK_TIER_3: 'https://buy.stripe.com/test_three', STRIPE_PRICE_TIER_3: PRICES.tier_3,
       PUBLIC_URL: 'http://swan.test', SWAN_FRAMEWORK: framework, RUN_WORKERS: 'false',
     }, [], [], [outboxModule, billingModule]);
-    clientId = randomUUID();
-    const blob = Buffer.from([1]);
-    await sql`insert into client_profile_pii (client_id, full_name, date_of_birth, email, email_index, encryption_key_id)
-      values (${clientId}::uuid, ${blob}, ${blob}, ${blob}, ${randomBytes(32)}, 'test')`.execute(server.ctx.db);
+    clientId = await insertClientRow(server.ctx.db);
     token = await mintToken({ sub: clientId, role: 'client' }, { expiresIn: '1h' });
     if (browserPath) browser = await chromium.launch({
       executablePath: browserPath,

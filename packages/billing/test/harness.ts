@@ -1,8 +1,7 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { toErrorResponse, type EventPublisher, type SwanRequest } from '@swan/core';
 import { migrations as piiMigrations } from '@swan/pii';
-import type { TestDatabase, TestEngine } from '@swan/test-utils';
+import { insertClientRow, type TestDatabase, type TestEngine } from '@swan/test-utils';
 import { billingRoutes, createBilling, defineTiers, migrations as billingMigrations, type Billing, type BillingOptions } from '../src/index.js';
 import { PRICES, sign, startFakeStripe, WEBHOOK_SECRET, type FakeStripe } from './fake-stripe.js';
 
@@ -71,13 +70,7 @@ export async function startHarness(engine: TestEngine): Promise<Harness> {
   return {
     t, fake, billing, clock, makeBilling, deliver,
     deliverEvent: (event, b) => deliver(JSON.stringify(event, null, 2), undefined, b),
-    async createClient() {
-      const id = randomUUID();
-      const blob = Buffer.from([1, 2, 3]);
-      await sql`insert into client_profile_pii (client_id, full_name, date_of_birth, email, email_index, encryption_key_id)
-        values (${id}::uuid, ${blob}, ${blob}, ${blob}, ${randomBytes(32)}, 'test')`.execute(t.admin);
-      return id;
-    },
+    createClient: () => insertClientRow(t.admin),
     async counts() {
       const r = await sql<{ events: number; subscriptions: number; outbox: number }>`select
         (select count(*)::int from stripe_events) as events,

@@ -265,10 +265,11 @@ export class ConsentService {
     return this.retrying(() =>
       withActor(this.db, actor, async (trx) => {
         await this.lockPair(trx, clientId, type);
-        const { rows: found } = await sql<{ client: string | null; version: boolean }>`
-          select swan_consent_lock_client(${clientId}::uuid) as client,
+        // the client's row stays locked until commit, so a racing erasure can't slip in between
+        const { rows: found } = await sql<{ live: boolean; version: boolean }>`
+          select swan_pii_lock_live_client(${clientId}::uuid) as live,
                  exists (select 1 from consent_versions where version = ${version}) as version`.execute(trx);
-        if (found[0]?.client !== 'active') throw errors.notFound('Client not found');
+        if (!found[0]?.live) throw errors.notFound('Client not found');
         if (!found[0]?.version) throw new SwanError({ code: 'NOT_FOUND', message: `Consent version ${version} is not published`, details: { consentVersion: version } });
 
         await sql`update client_consents set revoked_at = clock_timestamp(), revoked_reason = ${REPLACED_REASON}

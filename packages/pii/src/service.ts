@@ -482,12 +482,9 @@ export class PiiService {
   async assignTrainer(actor: Actor, trainerId: string, clientId: string): Promise<{ trainerId: string; clientId: string }> {
     if (!isUuid(trainerId)) throw validationFailed([{ path: 'trainerId', message: 'must be a UUID' }], 'Malformed trainer id');
     return this.#adminChange(clientId, actor, null, 'TRAINER_ASSIGNED', async (trx, id) => {
-      // FOR SHARE waits for a concurrent erase or soft delete of the row (the foreign key's own
-      // KEY SHARE lock would not) and then sees it, so no assignment outlives an erasure.
+      // the client's row stays locked until commit (pii/0005), so no assignment outlives an erasure
       const { rows } = await sql`insert into trainer_client_assignments (trainer_id, client_id, assigned_by)
-        select ${trainerId}::uuid, client_id, ${actor.id}::uuid from client_profile_pii
-         where client_id = ${id}::uuid and deleted_at is null and erased_at is null
-           for share
+        select ${trainerId}::uuid, ${id}::uuid, ${actor.id}::uuid where swan_pii_lock_live_client(${id}::uuid)
         on conflict (trainer_id, client_id) do update set assigned_at = trainer_client_assignments.assigned_at
         returning client_id`.execute(trx);
       return rows.length ? { trainerId: trainerId.toLowerCase(), clientId: id } : null;

@@ -80,6 +80,8 @@ const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 // Control characters (C0, DEL, C1) have no place in a name, an address or a training field, and
 // PostgreSQL text can't hold NUL at all: refused, never stored or sent to a statement.
 const CONTROL = /\p{Cc}/u;
+/** Not a string of at most `max` characters without control characters. */
+const badText = (v: unknown, max: number): boolean => typeof v !== 'string' || v.length > max || CONTROL.test(v);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -117,13 +119,13 @@ export function ageOn(dateOfBirth: string, now: Date): number {
 function stringFields(v: unknown, path: string, problems: FieldProblem[], required: string[] = []) {
   if (!isObject(v)) return problems.push({ path, message: 'must be an object' });
   for (const [k, x] of Object.entries(v)) {
-    if (typeof x !== 'string' || x.length > 500 || CONTROL.test(x)) problems.push({ path: `${path}.${k}`, message: 'must be a string of at most 500 characters, without control characters' });
+    if (badText(x, 500)) problems.push({ path: `${path}.${k}`, message: 'must be a string of at most 500 characters, without control characters' });
   }
   for (const k of required) if (typeof v[k] !== 'string' || (v[k] as string).trim() === '') problems.push({ path: `${path}.${k}`, message: 'is required' });
 }
 
 function optionalString(v: unknown, path: string, max: number, problems: FieldProblem[]) {
-  if (v !== undefined && v !== null && (typeof v !== 'string' || v.length > max || CONTROL.test(v))) {
+  if (v !== undefined && v !== null && badText(v, max)) {
     problems.push({ path, message: `must be a string of at most ${max} characters, without control characters` });
   }
 }
@@ -147,7 +149,7 @@ export function validateCreateClient(body: unknown, now: Date, isPhone: (v: stri
     problems.push({ path: 'pii', message: 'is required' });
   } else {
     for (const k of Object.keys(pii)) if (!PII_KEYS.includes(k)) problems.push({ path: `pii.${k}`, message: 'is not allowed' });
-    if (typeof pii.full_name !== 'string' || pii.full_name.trim() === '' || pii.full_name.length > 200 || CONTROL.test(pii.full_name)) {
+    if (badText(pii.full_name, 200) || (pii.full_name as string).trim() === '') {
       problems.push({ path: 'pii.full_name', message: 'is required (at most 200 characters, without control characters)' });
     }
     optionalString(pii.preferred_name, 'pii.preferred_name', 200, problems);
@@ -175,8 +177,8 @@ export function validateCreateClient(body: unknown, now: Date, isPhone: (v: stri
         case 'int': if (!Number.isInteger(v) || (v as number) < col.min! || (v as number) > col.max!) bad(`must be an integer from ${col.min} to ${col.max}`); break;
         case 'num': if (typeof v !== 'number' || !Number.isFinite(v) || v < col.min! || v > col.max!) bad(`must be a number from ${col.min} to ${col.max}`); break;
         case 'text':
-          if (typeof v !== 'string' || (col.max !== undefined && v.length > col.max) || CONTROL.test(v)) bad(`must be a string of at most ${col.max ?? 20} characters, without control characters`);
-          else if (col.values && !col.values.includes(v)) bad(`must be one of ${col.values.join(', ')}`);
+          if (badText(v, col.max ?? Infinity)) bad(`must be a string of at most ${col.max ?? 20} characters, without control characters`);
+          else if (col.values && !col.values.includes(v as string)) bad(`must be one of ${col.values.join(', ')}`);
           break;
         case 'date': if (!parseDate(v)) bad('must be a date YYYY-MM-DD'); break;
         case 'bool': if (typeof v !== 'boolean') bad('must be true or false'); break;

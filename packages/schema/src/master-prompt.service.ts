@@ -170,7 +170,7 @@ export function createMasterPromptService(options: MasterPromptServiceOptions): 
       assertMasterPrompt(body);
       return withActor(db, who, async (trx) => {
         await assertAssigned(trx, who, clientId);
-        const { rows: exists } = await sql<{ ok: boolean }>`select swan_master_prompt_lock_client(${clientId}::uuid) as ok`.execute(trx);
+        const { rows: exists } = await sql<{ ok: boolean }>`select swan_pii_lock_live_client(${clientId}::uuid) as ok`.execute(trx);
         if (!exists[0]?.ok) throw errors.notFound('Client not found');
         // One writer per client at a time, so versions are consecutive without retries.
         await sql`select pg_advisory_xact_lock(hashtextextended(${`swan.master_prompt:${clientId}`}, 0))`.execute(trx);
