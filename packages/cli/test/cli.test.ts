@@ -122,7 +122,7 @@ describe.each(targets.map((create, i) => ({ name: i === 0 ? 'pglite' : 'postgres
   it('applies pending migrations once and reports them as JSON', async () => {
     const first = captureIo();
     expect(await runCli(['migrate', '--packages', 'core', ...target.args], first.io), first.stderr()).toBe(0);
-    expect(first.json()).toEqual({ packages: ['core'], applied: ['core/0001_roles', 'core/0002_audit_log', 'core/0003_audit_chain_bulk', 'core/0004_audit_log_by_subject'] });
+    expect(first.json()).toEqual({ packages: ['core'], applied: ['core/0001_roles', 'core/0002_audit_log', 'core/0003_audit_chain_bulk', 'core/0004_audit_log_by_subject', 'core/0005_audit_links'] });
     // without --packages: every package of the registry, core already done
     const all = captureIo();
     expect(await runCli(['migrate', ...target.args], all.io), all.stderr()).toBe(0);
@@ -147,10 +147,10 @@ describe.each(targets.map((create, i) => ({ name: i === 0 ? 'pglite' : 'postgres
     expect(intact.json()).toEqual({ valid: true, entries: 5 });
 
     const owner = target.open();
-    const { rows } = await sql<{ id: number }>`select id from swan_audit_log where chain_seq = 3`.execute(owner);
+    const { rows } = await sql<{ id: number }>`select entry_id as id from swan_audit_chain where chain_seq = 3`.execute(owner);
     await owner.transaction().execute(async (trx) => {
       await sql`set local session_replication_role = replica`.execute(trx);
-      await sql`update swan_audit_log set details = '{"i": 99}' where chain_seq = 3`.execute(trx);
+      await sql`update swan_audit_log set details = '{"i": 99}' where id = ${rows[0]!.id}`.execute(trx);
     });
     await owner.destroy();
 

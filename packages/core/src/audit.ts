@@ -143,12 +143,12 @@ export async function verifyAuditChain(db: Kysely<any>, options: { chainFirst?: 
   let after = 0;
   for (;;) {
     const { rows } = await sql<ChainRow>`
-      select id, chain_seq, prev_hash, hash,
-             to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as occurred,
-             actor_id, actor_role, action, resource, resource_id, outcome, reason, details::text as details
-        from swan_audit_log
-       where chain_seq > ${after}
-       order by chain_seq
+      select e.id, c.chain_seq, c.prev_hash, c.hash,
+             to_char(e.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as occurred,
+             e.actor_id, e.actor_role, e.action, e.resource, e.resource_id, e.outcome, e.reason, e.details::text as details
+        from swan_audit_chain c join swan_audit_log e on e.id = c.entry_id
+       where c.chain_seq > ${after}
+       order by c.chain_seq
        limit ${pageSize}`.execute(db);
     for (const row of rows) {
       const seq = Number(row.chain_seq);
@@ -166,7 +166,8 @@ export async function verifyAuditChain(db: Kysely<any>, options: { chainFirst?: 
   const headMatches = h ? Number(h.chain_seq) === expectedSeq - 1 && h.hash === prev : entries === 0;
   if (!headMatches) {
     // the newest entries were removed: the break is right after the last entry still present
-    const { rows: next } = await sql<{ id: number }>`select id from swan_audit_log where chain_seq is null or chain_seq > ${after} order by id limit 1`.execute(db);
+    const { rows: next } = await sql<{ id: number }>`
+      select entry_id as id from swan_audit_chain where chain_seq > ${after} order by chain_seq limit 1`.execute(db);
     return { valid: false, entries, firstBrokenId: next[0] ? Number(next[0].id) : 0 };
   }
   return { valid: true, entries };

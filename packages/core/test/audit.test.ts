@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type Kysely } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
-import { appendAudit, chainAuditLog, startAuditChainer, verifyAuditChain, withActor, type Actor } from '@swan/core';
+import { appendAudit, chainAuditLog, createDatabase, migrate, migrations as coreMigrations, startAuditChainer, verifyAuditChain, withActor, type Actor } from '@swan/core';
 
 const admin: Actor = { id: randomUUID(), role: 'admin' };
 
@@ -34,26 +34,34 @@ describe.each(testEngines())('audit chain on $name', (engine) => {
     );
     await chainer.stop();
     expect(await verifyAuditChain(t.db)).toEqual({ valid: true, entries: 4000 });
-    const { rows } = await sql<{ n: number; max: number; distinct_prev: number }>`
-      select count(*)::int as n, max(chain_seq)::int as max, count(distinct prev_hash)::int as distinct_prev from swan_audit_log`.execute(t.admin);
-    expect(rows[0]).toEqual({ n: 4000, max: 4000, distinct_prev: 4000 });
+    const { rows } = await sql<{ n: number; max: number; distinct_prev: number; entries: number }>`
+      select count(*)::int as n, max(chain_seq)::int as max, count(distinct prev_hash)::int as distinct_prev,
+             count(distinct entry_id)::int as entries from swan_audit_chain`.execute(t.admin);
+    expect(rows[0]).toEqual({ n: 4000, max: 4000, distinct_prev: 4000, entries: 4000 });
   });
 
   it('refuses UPDATE, DELETE and TRUNCATE as the application role', async () => {
     for (const statement of ['update swan_audit_log set reason = $$x$$', 'delete from swan_audit_log', 'truncate swan_audit_log']) {
       await expect(withActor(t.db, admin, (trx) => sql.raw(statement).execute(trx))).rejects.toThrow(/permission denied|append-only/);
     }
-    // and the triggers refuse even the owner
-    await expect(sql`update swan_audit_log set reason = 'x' where chain_seq = 1`.execute(t.admin)).rejects.toThrow(/append-only/);
-    await expect(sql`delete from swan_audit_log where chain_seq = 1`.execute(t.admin)).rejects.toThrow(/append-only/);
-    await expect(sql`truncate swan_audit_log`.execute(t.admin)).rejects.toThrow(/append-only/);
+    // the application role cannot write links
+    for (const statement of ['insert into swan_audit_chain values (999999, 1, $$x$$, $$y$$)', 'update swan_audit_chain set hash = $$x$$', 'delete from swan_audit_chain']) {
+      await expect(withActor(t.db, admin, (trx) => sql.raw(statement).execute(trx))).rejects.toThrow(/permission denied/);
+    }
+    // and the triggers refuse even the owner, on entries and on links
+    for (const table of ['swan_audit_log', 'swan_audit_chain']) {
+      const first = table === 'swan_audit_log' ? sql`id = (select entry_id from swan_audit_chain where chain_seq = 1)` : sql`chain_seq = 1`;
+      await expect(sql`update ${sql.table(table)} set ${sql.ref(table === 'swan_audit_log' ? 'reason' : 'hash')} = 'x' where ${first}`.execute(t.admin)).rejects.toThrow(/append-only/);
+      await expect(sql`delete from ${sql.table(table)} where ${first}`.execute(t.admin)).rejects.toThrow(/append-only/);
+      await expect(sql`truncate ${sql.table(table)}`.execute(t.admin)).rejects.toThrow(/append-only/);
+    }
     expect((await verifyAuditChain(t.db)).valid).toBe(true);
   });
 
   it('a denied action is logged too, and an appended row cannot set its own hash', async () => {
     await withActor(t.db, admin, (trx) => appendAudit(trx, { actor: admin, action: 'PII_ACCESS', resource: 'client_profile_pii', outcome: 'denied', reason: 'test' }));
     await expect(
-      withActor(t.db, admin, (trx) => sql`insert into swan_audit_log (action, resource, hash, chain_seq) values ('X', 'y', 'forged', 99999)`.execute(trx)),
+      withActor(t.db, admin, (trx) => sql`insert into swan_audit_log (action, resource, txid) values ('X', 'y', '1')`.execute(trx)),
     ).rejects.toThrow(/permission denied/);
     await chainAuditLog(t.db);
     const { rows } = await sql<{ outcome: string }>`select outcome from swan_audit_log where action = 'PII_ACCESS'`.execute(t.admin);
@@ -61,7 +69,7 @@ describe.each(testEngines())('audit chain on $name', (engine) => {
   });
 
   it('finds a row altered by a superuser', async () => {
-    const { rows } = await sql<{ id: number }>`select id from swan_audit_log where chain_seq = 1234`.execute(t.admin);
+    const { rows } = await sql<{ id: number }>`select entry_id as id from swan_audit_chain where chain_seq = 1234`.execute(t.admin);
     const id = Number(rows[0]!.id);
     await tamper(t.admin, `update swan_audit_log set details = '{"i": 1, "forged": true}' where id = ${id}`);
     expect(await verifyAuditChain(t.db)).toEqual({ valid: false, entries: 1233, firstBrokenId: id });
@@ -72,7 +80,7 @@ describe.each(testEngines())('audit chain on $name', (engine) => {
     try {
       for (let i = 0; i < 10; i++) await appendAudit(fresh.admin, { actor: admin, action: 'A', resource: 'r', details: { i } });
       expect(await verifyAuditChain(fresh.db)).toEqual({ valid: true, entries: 10 });
-      const ids = (await sql<{ id: number }>`select id from swan_audit_log order by chain_seq`.execute(fresh.admin)).rows.map((r) => Number(r.id));
+      const ids = (await sql<{ id: number }>`select entry_id as id from swan_audit_chain order by chain_seq`.execute(fresh.admin)).rows.map((r) => Number(r.id));
       await tamper(fresh.admin, `delete from swan_audit_log where id = ${ids[9]}`);
       expect(await verifyAuditChain(fresh.db)).toMatchObject({ valid: false, entries: 9 });
       await tamper(fresh.admin, `delete from swan_audit_log where id = ${ids[4]}`);
@@ -80,6 +88,53 @@ describe.each(testEngines())('audit chain on $name', (engine) => {
     } finally {
       await fresh.close();
     }
+  });
+
+  it.runIf(engine.name === 'postgres')('links an entry whose transaction commits after later ones, and keeps linking while it is open', async () => {
+    const f = await engine.create();
+    try {
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    let written!: () => void;
+    const wrote = new Promise<void>((r) => { written = r; });
+    const slow = withActor(f.db, admin, async (trx) => {
+      await appendAudit(trx, { actor: admin, action: 'SLOW', resource: 'r' });
+      written();
+      await held;
+    });
+    await wrote;
+    for (let i = 0; i < 3; i++) await appendAudit(f.db, { actor: admin, action: 'FAST', resource: 'r', details: { i } });
+    await chainAuditLog(f.db);
+    const linked = async () => (await sql<{ action: string }>`
+      select e.action from swan_audit_chain c join swan_audit_log e on e.id = c.entry_id
+       where e.action in ('SLOW', 'FAST') order by c.chain_seq`.execute(f.admin)).rows.map((r) => r.action);
+    expect(await linked()).toEqual(['FAST', 'FAST', 'FAST']); // the open transaction held nothing back
+    release();
+    await slow;
+    await chainAuditLog(f.db);
+    expect(await linked()).toEqual(['FAST', 'FAST', 'FAST', 'SLOW']);
+    const { rows } = await sql<{ slow: number; fast: number }>`
+      select max(id) filter (where action = 'SLOW') as slow, min(id) filter (where action = 'FAST') as fast from swan_audit_log`.execute(f.admin);
+    expect(Number(rows[0]!.slow)).toBeLessThan(Number(rows[0]!.fast)); // linked after entries with higher ids
+    expect(await verifyAuditChain(f.db)).toEqual({ valid: true, entries: 4 });
+    } finally {
+      await f.close();
+    }
+  });
+
+  it.runIf(engine.name === 'postgres')('links new entries through indexes, never reading the whole log or chain', async () => {
+    await chainAuditLog(t.db);
+    for (let i = 0; i < 3; i++) await appendAudit(t.db, { actor: admin, action: 'NEW', resource: 'r', details: { i } });
+    const scans = await t.admin.transaction().execute(async (trx) => {
+      // pending counters of this backend: read before and after, in one transaction (no flush between)
+      const count = async () => (await sql<{ relname: string; seq_scan: number }>`
+        select relname, seq_scan::int from pg_stat_xact_user_tables where relname in ('swan_audit_log', 'swan_audit_chain') order by relname`.execute(trx)).rows;
+      const before = await count();
+      const { rows } = await sql<{ n: number }>`select swan_audit_chain(1000, true) as n`.execute(trx);
+      expect(rows[0]!.n).toBe(3);
+      return (await count()).map((r) => ({ relname: r.relname, seq_scan: r.seq_scan - (before.find((b) => b.relname === r.relname)?.seq_scan ?? 0) }));
+    });
+    expect(scans).toEqual([{ relname: 'swan_audit_chain', seq_scan: 0 }, { relname: 'swan_audit_log', seq_scan: 0 }]);
   });
 
   it.runIf(engine.name === 'postgres')("finds one subject's entries through an index, not by reading the log", async () => {
@@ -92,5 +147,27 @@ describe.each(testEngines())('audit chain on $name', (engine) => {
     const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
     expect(plan).toMatch(/Index Scan (using|on) swan_audit_log_subject/);
     expect(plan).not.toMatch(/Seq Scan/);
+  });
+});
+
+describe('audit chain upgrade (core/0005: links in their own table)', () => {
+  it('keeps the links made before it, links what was pending, and still finds tampering', async () => {
+    const db = createDatabase();
+    try {
+      await migrate(db, [{ package: 'core', migrations: coreMigrations.migrations.slice(0, 4) }]);
+      for (let i = 0; i < 5; i++) await appendAudit(db, { actor: admin, action: 'BEFORE', resource: 'r', details: { i } });
+      expect(await chainAuditLog(db)).toBe(5);
+      const linkedBefore = (await sql<{ id: number; hash: string }>`select id, hash from swan_audit_log order by chain_seq`.execute(db)).rows;
+      for (let i = 0; i < 3; i++) await appendAudit(db, { actor: admin, action: 'PENDING', resource: 'r', details: { i } });
+      await migrate(db, [coreMigrations]);
+      for (let i = 0; i < 2; i++) await appendAudit(db, { actor: admin, action: 'AFTER', resource: 'r', details: { i } });
+      expect(await verifyAuditChain(db)).toEqual({ valid: true, entries: 10 });
+      const links = (await sql<{ id: number; hash: string }>`select entry_id as id, hash from swan_audit_chain order by chain_seq`.execute(db)).rows;
+      expect(links.slice(0, 5)).toEqual(linkedBefore);
+      await tamper(db, `update swan_audit_log set details = '{"i": 7}' where id = ${linkedBefore[2]!.id}`);
+      expect(await verifyAuditChain(db)).toEqual({ valid: false, entries: 2, firstBrokenId: Number(linkedBefore[2]!.id) });
+    } finally {
+      await db.destroy();
+    }
   });
 });
