@@ -18,7 +18,8 @@ begin
             from swan_audit_log n
            where n.id = any (array(select c.entry_id from linked c))
              and n.resource = 'client_profile_pii' and n.action = 'PII_ACCESS' and n.outcome = 'allowed'
-           order by n.resource_id, n.id desc) l
+           order by n.resource_id, n.id desc
+          offset 0) l
    where l.resource_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
      and l.actor_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
      and p.client_id = l.resource_id::uuid
