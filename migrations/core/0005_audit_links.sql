@@ -103,7 +103,12 @@ begin
   select h.chain_seq, h.hash, h.horizon into seq, prev, horizon_was from swan_audit_head h;
   seq := coalesce(seq, 0);
   prev := coalesce(prev, repeat('0', 64));
-  if horizon_was is null then -- the first run: entries linked before this migration have links
+  if horizon_was > horizon_now then
+    -- A horizon never moves back within one cluster: this database was restored into another
+    -- one (pg_dump), whose transaction ids may be lower. Look at every entry once more.
+    horizon_was := null;
+  end if;
+  if horizon_was is null then -- the first run, or after a restore: every entry without a link
     select coalesce(array_agg(e.id order by e.id), '{}'), coalesce(array_agg(swan_audit_content(e) order by e.id), '{}')
       into ids, contents
       from (select * from swan_audit_log l

@@ -122,6 +122,23 @@ describe.each(testEngines())('audit chain on $name', (engine) => {
     }
   });
 
+  it('keeps linking after a restore into a cluster whose transaction ids are lower', async () => {
+    const f = await engine.create();
+    try {
+      await appendAudit(f.db, { actor: admin, action: 'BEFORE', resource: 'r' });
+      expect(await chainAuditLog(f.db)).toBe(1);
+      // what pg_dump into a fresh cluster leaves: a horizon from the old cluster, far ahead
+      await sql`update swan_audit_head set horizon = '9000000000000'`.execute(f.admin);
+      for (let i = 0; i < 3; i++) await appendAudit(f.db, { actor: admin, action: 'AFTER', resource: 'r', details: { i } });
+      expect(await chainAuditLog(f.db)).toBe(3);
+      expect(await verifyAuditChain(f.db)).toEqual({ valid: true, entries: 4 });
+      await appendAudit(f.db, { actor: admin, action: 'LATER', resource: 'r' });
+      expect(await chainAuditLog(f.db)).toBe(1); // and the horizon is this cluster's again
+    } finally {
+      await f.close();
+    }
+  });
+
   it.runIf(engine.name === 'postgres')('links new entries through indexes, never reading the whole log or chain', async () => {
     await chainAuditLog(t.db);
     for (let i = 0; i < 3; i++) await appendAudit(t.db, { actor: admin, action: 'NEW', resource: 'r', details: { i } });
