@@ -14,12 +14,13 @@
 // packages built with `pnpm build`). BENCH_CLIENTS (default 10000), BENCH_READS per level (default 2000).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import { createDatabase, migrate, migrations as coreMigrations, startAuditChainer, type Actor } from '@swan/core';
+import { chainAuditLog, createDatabase, migrate, migrations as coreMigrations, startAuditChainer, type Actor } from '@swan/core';
 import { LocalKeyProvider, PiiService, migrations as piiMigrations } from '@swan/pii';
 
 const BASE = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 10_000);
-const READS = Number(process.env.BENCH_READS ?? 2000);
+const READS = Number(process.env.BENCH_READS ?? 3000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const LEVELS = [1, 4, 16];
 const POOL = 20;
 const admin: Actor = { id: randomUUID(), role: 'admin' };
@@ -41,6 +42,8 @@ const body = (n: number) => ({
   training: { gender: 'female', height_inches: 66, weight_lbs: 150.5, training_goals: ['strength'], training_tier: 'tier_2' },
 });
 
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!;
+
 /** Runs `n` operations with `concurrency` workers; returns operations per second. */
 async function throughput(n: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<number> {
   let next = 0;
@@ -57,7 +60,7 @@ async function main() {
   await sql.raw(`create database ${name}`).execute(root);
   const owner = createDatabase({ url: withDb(BASE, name), poolSize: 2 });
   const app = createDatabase({ url: withDb(BASE, name, 'swan_app'), poolSize: POOL });
-  const chainer = startAuditChainer(app);
+  const chainer = process.env.NOCHAIN ? { stop: async () => {} } : startAuditChainer(app);
   try {
     await migrate(owner, [coreMigrations, piiMigrations]);
     await sql`create table bench_plain (client_id uuid primary key, full_name text, preferred_name text, date_of_birth text,
@@ -84,24 +87,44 @@ async function main() {
         plainIds.push(id);
       });
       const create = await throughput(perLevel, c, async (i) => { ourIds.push((await pii.createClient(admin, body(base + i))).clientId); });
-      rows.push([`create (${c})`, plainInsert.toFixed(0), create.toFixed(0), (plainInsert / create).toFixed(2)]);
+      rows.push([`create (${c})`, plainInsert.toFixed(0), create.toFixed(0), (plainInsert / create).toFixed(2), '']);
     }
+    // Steady state before the reads, for both sides alike (as pgbench vacuums before a run): the
+    // creations' audit entries linked, both tables vacuumed and analyzed, their pages checkpointed,
+    // so no autovacuum or checkpoint started by the setup lands in a measured window.
+    await chainAuditLog(app);
+    await sql`vacuum analyze`.execute(owner);
+    await sql`checkpoint`.execute(owner);
+    const pick = (ids: string[]) => ids[Math.floor(Math.random() * ids.length)]!;
+    const plainSelect = () => sql`select * from bench_plain where client_id = ${pick(plainIds)}`.execute(app);
     for (const c of LEVELS) {
-      const reads = READS;
-      const pick = (ids: string[]) => ids[Math.floor(Math.random() * ids.length)]!;
-      const plainSelect = await throughput(reads, c, () => sql`select * from bench_plain where client_id = ${pick(plainIds)}`.execute(app));
-      const read = await throughput(reads, c, () => pii.getClientPII(pick(ourIds), admin, 'benchmark'));
-      const readFast = await throughput(reads, c, () => fast.getClientPII(pick(ourIds), admin, 'benchmark'));
-      rows.push([`audited read, durable commit (${c})`, plainSelect.toFixed(0), read.toFixed(0), (plainSelect / read).toFixed(2)]);
-      rows.push([`audited read, readCommit 'fast' (${c})`, plainSelect.toFixed(0), readFast.toFixed(0), (plainSelect / readFast).toFixed(2)]);
-      if (c === 1) {
-        const floor = await throughput(reads, c, () => sql`insert into bench_commit default values`.execute(app));
-        rows.push([`floor: durable commit of an empty INSERT (1)`, plainSelect.toFixed(0), floor.toFixed(0), (plainSelect / floor).toFixed(2)]);
+      // Side by side: ROUNDS rounds, each a chunk of plain selects then one of each of ours; ratios
+      // per round, medians reported. What the chainer has left after one of our chunks is linked
+      // (untimed) before the next chunk, so no plain window carries our background work.
+      const chunk = Math.ceil(READS / ROUNDS);
+      const ours: [string, () => Promise<unknown>][] = [
+        [`audited read, durable commit (${c})`, () => pii.getClientPII(pick(ourIds), admin, 'benchmark')],
+        [`audited read, readCommit 'fast' (${c})`, () => fast.getClientPII(pick(ourIds), admin, 'benchmark')],
+      ];
+      if (c === 1) ours.push([`floor: durable commit of an empty INSERT (1)`, () => sql`insert into bench_commit default values`.execute(app)]);
+      const plain: number[] = [];
+      const ourRates = ours.map((): number[] => []);
+      for (let round = 0; round < ROUNDS; round++) {
+        plain.push(await throughput(chunk, c, plainSelect));
+        for (const [i, [, op]] of ours.entries()) {
+          ourRates[i]!.push(await throughput(chunk, c, op));
+          await chainAuditLog(app);
+        }
+      }
+      for (const [i, [label]] of ours.entries()) {
+        const ratios = plain.map((p, r) => p / ourRates[i]![r]!);
+        rows.push([label, median(plain).toFixed(0), median(ourRates[i]!).toFixed(0), median(ratios).toFixed(2),
+          `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`]);
       }
     }
     console.log(`\n${ourIds.length} clients created through @swan/pii, ${plainIds.length} plain rows; PostgreSQL, pool ${POOL}\n`);
-    console.log('| operation (concurrent clients) | plain ops/s | @swan/pii ops/s | plain ÷ ours |');
-    console.log('|---|---:|---:|---:|');
+    console.log(`| operation (concurrent clients) | plain ops/s | @swan/pii ops/s | plain ÷ ours | range over ${ROUNDS} rounds |`);
+    console.log('|---|---:|---:|---:|---:|');
     for (const r of rows) console.log(`| ${r.join(' | ')} |`);
     console.log('\nTargets: create and read ratio ≤ 4 at 1 client; read ratio ≤ 4 at 16 clients.');
   } finally {

@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql, type CompiledQuery } from 'kysely';
 import { SCRIPT_MARKER, pgliteDialect } from './pglite-driver.js';
 
 /** Which engine a database handle talks to. */
@@ -74,46 +74,141 @@ function statementName(text: string): string {
 export function createDatabase<DB = any>(config: DatabaseConfig = {}): Kysely<DB> {
   let db: Kysely<DB>;
   if (config.url) {
-    const url = config.url;
-    db = new Kysely<DB>({
-      dialect: new PostgresDialect({
-        pool: async () => {
-          const pg = await import('pg');
-          const Pool = pg.default?.Pool ?? (pg as unknown as typeof pg.default).Pool;
-          const types = pg.default?.types ?? (pg as unknown as typeof pg.default).types;
-          const Client = pg.default?.Client ?? (pg as unknown as typeof pg.default).Client;
-          // Statements marked with `prepared` become named prepared statements: parsed and planned
-          // once per connection instead of at every call.
-          const named = config.preparedStatements !== false;
-          class PreparingClient extends Client {
-            override query(query: unknown, values?: unknown, callback?: unknown): any {
-              if (named && typeof query === 'string' && query.startsWith(PREPARED_MARKER)) {
-                return (super.query as Function)({ name: statementName(query), text: query, values }, callback);
-              }
-              return (super.query as Function)(query, values, callback);
-            }
-          }
-          const pool = new Pool({
-            Client: PreparingClient as typeof Client,
-            connectionString: url,
-            max: config.poolSize ?? 10,
-            application_name: config.applicationName ?? 'swan',
-            types: {
-              getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-                oid === INT8_OID ? (v: string) => Number(v) : types.getTypeParser(oid, format as 'text')) as typeof types.getTypeParser,
-            },
-          });
-          pool.on('error', (error: Error) => config.onPoolError?.(error));
-          return pool;
-        },
-      }),
-    });
+    const pool = memo(() => createPool(config as DatabaseConfig & { url: string }));
+    db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     engines.set(db, 'postgres');
+    pools.set(db, pool);
   } else {
     db = new Kysely<DB>({ dialect: pgliteDialect(config.dataDir ? { dataDir: config.dataDir } : {}) });
     engines.set(db, 'pglite');
   }
   return db;
+}
+
+type PgModule = typeof import('pg');
+type PgPool = import('pg').Pool;
+type QueryConstructor = PgModule['default']['Query'];
+interface PgHandle {
+  pool: PgPool;
+  /** Query class whose rows arrive before the commit (see {@link queryWhileCommitting}). */
+  EarlyRowsQuery: ReturnType<typeof earlyRowsQueryClass>;
+  named: boolean;
+}
+/** The pg pool behind each root handle made by {@link createDatabase} with a URL. */
+const pools = new WeakMap<object, () => Promise<PgPool>>();
+const handles = new WeakMap<PgPool, PgHandle>();
+
+function memo<T>(make: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => (value ??= make());
+}
+
+async function createPool(config: DatabaseConfig & { url: string }): Promise<PgPool> {
+  const pg = await import('pg');
+  const { Pool, Client, Query, types } = pg.default ?? (pg as unknown as PgModule['default']);
+  // Statements marked with `prepared` become named prepared statements: parsed and planned
+  // once per connection instead of at every call.
+  const named = config.preparedStatements !== false;
+  class PreparingClient extends Client {
+    override query(query: unknown, values?: unknown, callback?: unknown): any {
+      if (named && typeof query === 'string' && query.startsWith(PREPARED_MARKER)) {
+        return (super.query as Function)({ name: statementName(query), text: query, values }, callback);
+      }
+      return (super.query as Function)(query, values, callback);
+    }
+  }
+  const pool = new Pool({
+    Client: PreparingClient as typeof Client,
+    connectionString: config.url,
+    max: config.poolSize ?? 10,
+    application_name: config.applicationName ?? 'swan',
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID ? (v: string) => Number(v) : types.getTypeParser(oid, format as 'text')) as typeof types.getTypeParser,
+    },
+  });
+  pool.on('error', (error: Error) => config.onPoolError?.(error));
+  handles.set(pool, { pool, EarlyRowsQuery: earlyRowsQueryClass(Query), named });
+  return pool;
+}
+
+/**
+ * A pg query that asks for its rows before the commit: `Flush` goes before `Sync`, so PostgreSQL
+ * sends the rows and CommandComplete as soon as the statement has run and only then commits
+ * (the implicit transaction of an extended-protocol statement ends at `Sync`). `work` starts on
+ * the rows at CommandComplete; the query's callback still fires only at ReadyForQuery, after the
+ * commit, or with the error when the statement or its commit fails. Should node-postgres stop
+ * calling `_getRows`, rows simply arrive with the commit: slower, never less safe.
+ */
+function earlyRowsQueryClass(Query: QueryConstructor) {
+  return class EarlyRowsQuery extends Query {
+    early: Promise<unknown> | undefined;
+    constructor(config: import('pg').QueryConfig, readonly work: (rows: any[]) => unknown, callback: (error: Error | null) => void) {
+      super(config as never, undefined, callback as never);
+    }
+
+    _getRows(connection: { execute(o: object): void; flush(): void; sync(): void }, rows?: number): void {
+      connection.execute({ portal: (this as unknown as { portal: string }).portal, rows });
+      connection.flush();
+      if (!rows) connection.sync();
+    }
+
+    handleCommandComplete(msg: unknown, connection: unknown): void {
+      (Query.prototype as any).handleCommandComplete.call(this, msg, connection);
+      const self = this as unknown as { _canceledDueToError: unknown; _result: { rows: unknown[] } };
+      if (this.early === undefined && !self._canceledDueToError) {
+        this.early = Promise.resolve(self._result.rows).then(this.work);
+        this.early.catch(() => {}); // reported after the commit, or dropped with a failed one
+      }
+    }
+  };
+}
+
+/**
+ * Runs one autocommit statement and hands its rows to `work` while PostgreSQL is still committing
+ * it, so work on the rows (decryption, say) overlaps the commit's WAL flush instead of following
+ * it. Resolves with `work`'s result only after the commit has succeeded; when the statement or
+ * its commit fails, rejects with that error and drops whatever `work` produced — nothing derived
+ * from the rows leaves before their transaction is durable.
+ *
+ * Only a root handle made by {@link createDatabase} with a URL overlaps (the statement goes
+ * through its pool directly: Kysely plugins and `log` do not see it). On PGlite, a transaction or
+ * any other handle it is a plain `executeQuery` followed by `work`. Statements beginning with
+ * {@link prepared} are prepared as usual.
+ *
+ * @example
+ * ```ts
+ * const query = sql`${prepared}select * from swan_pii_audited_reads(…)`.compile(db);
+ * const records = await queryWhileCommitting(db, query, (rows) => rows.map(decrypt));
+ * ```
+ */
+export async function queryWhileCommitting<R, T>(db: Kysely<any>, query: CompiledQuery<R>, work: (rows: R[]) => T | Promise<T>): Promise<T> {
+  const pool = pools.get(db);
+  if (!pool) return work((await db.executeQuery(query)).rows);
+  const handle = handles.get(await pool())!;
+  const client = await handle.pool.connect();
+  // a checked-out client has no listener of its own: a dying connection would crash the process
+  const ignore = () => {}; // the query's callback gets the same error
+  client.on('error', ignore);
+  const text = query.sql;
+  const config = { text, values: [...query.parameters], ...(handle.named && text.startsWith(PREPARED_MARKER) ? { name: statementName(text) } : {}) };
+  let q: InstanceType<PgHandle['EarlyRowsQuery']>;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      q = new handle.EarlyRowsQuery(config, work as (rows: any[]) => unknown, (error) => (error ? reject(error) : resolve()));
+      client.query(q as never);
+    });
+  } catch (e) {
+    // a statement's ERROR leaves the connection usable; anything else (FATAL, a dropped socket)
+    // takes it out of the pool, listener kept: it may still report its end
+    const broken = (e as { severity?: unknown }).severity !== 'ERROR';
+    if (!broken) client.off('error', ignore);
+    client.release(broken ? (e as Error) : undefined);
+    throw e;
+  }
+  client.off('error', ignore);
+  client.release();
+  return (await (q!.early ?? work([]))) as T;
 }
 
 /** The engine behind a handle made by {@link createDatabase} (transactions report their root's). */

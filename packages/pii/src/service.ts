@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { CountryCode } from 'libphonenumber-js';
-import { appendAudit, assertActor, isUuid, prepared, SwanError, withActor, type Actor, type EventPublisher, type ExportContributor, type Role } from '@swan/core';
+import { appendAudit, assertActor, isUuid, prepared, queryWhileCommitting, SwanError, withActor, type Actor, type EventPublisher, type ExportContributor, type Role } from '@swan/core';
 import { aliasCandidates, insertAliasSql, lowestOpenTier, parseAlias } from './aliases.js';
 import { InFlightBatcher } from './batcher.js';
 import { BlindIndex } from './blind-index.js';
@@ -82,6 +82,8 @@ interface ReadRequest {
   reason: string;
 }
 type ReadRow = PiiRow & KeyRow & { ord: number; outcome: string; alias: string | null };
+/** What one audited read came to, decrypted (the batch's commit has succeeded when it is seen). */
+type ReadResult = { outcome: 'allowed'; record: DecryptedPII } | { outcome: 'denied' | 'not_found' } | { outcome: 'error'; error: unknown };
 
 const PII_COLUMNS = sql.join(PII_FIELDS.map((f) => sql.ref(`p.${f}`)));
 /** Training columns of `t` as JSON-friendly values: numerics as numbers, dates as YYYY-MM-DD. */
@@ -130,7 +132,7 @@ export class PiiService {
   readonly #cache: LRUCache<string, { keyId: string; wrapped: string; key: Buffer }> | null;
   #aliasTier: number | undefined;
   readonly #fastReads: boolean;
-  readonly #reads: InFlightBatcher<ReadRequest, ReadRow[]>;
+  readonly #reads: InFlightBatcher<ReadRequest, ReadResult>;
 
   constructor(options: PiiServiceOptions) {
     this.db = options.db;
@@ -341,37 +343,49 @@ export class PiiService {
   async #audited(clientId: string, actor: Actor, reason: string, action: string): Promise<DecryptedPII> {
     // checked here, not by the statement: a malformed read must fail alone, never the batch it joins
     assertActor(actor);
-    try {
-      // The audit entry is committed (with those of the reads batched with this one) before
-      // anything is decrypted.
-      const rows = await this.#reads.submit({ actor, clientId, action, reason });
-      const outcome = rows[0]?.outcome;
-      if (outcome === 'denied') throw forbidden('This trainer is not assigned to the client');
-      if (outcome !== 'allowed') throw notFound();
-      const fields = await this.#decrypt(clientId, rows[0]!, rows);
-      return { clientId, alias: rows[0]!.alias, ...fields } as DecryptedPII;
-    } catch (e) {
-      const code = (e as SwanError).code;
+    const read = await this.#reads.submit({ actor, clientId, action, reason });
+    if (read.outcome === 'denied') throw forbidden('This trainer is not assigned to the client');
+    if (read.outcome === 'error') {
+      const code = (read.error as SwanError).code;
       if (code === 'PII_DECRYPTION_FAILED' || code === 'PII_KEY_UNAVAILABLE') {
         // the access is on record; record that it failed, too
         await withActor(this.db, actor, (trx) => appendAudit(trx, { actor, action, resource: PII_TABLE, resourceId: clientId, outcome: 'error', reason, details: { error: code } }));
       }
-      throw e;
+      throw read.error;
     }
+    if (read.outcome !== 'allowed') throw notFound();
+    return read.record;
   }
 
   /**
    * One statement for a batch of reads (swan_pii_audited_reads, migration pii/0004): each under its
-   * own actor's settings, confined to the call; rows grouped back by request.
+   * own actor's settings, confined to the call. Durable reads are decrypted while PostgreSQL commits
+   * the batch's audit entries and handed out only once that commit has succeeded.
    */
-  async #readBatch(batch: ReadRequest[]): Promise<ReadRow[][]> {
-    const { rows } = await sql<ReadRow>`${prepared}
+  #readBatch(batch: ReadRequest[]): Promise<ReadResult[]> {
+    const query = sql<ReadRow>`${prepared}
       select * from swan_pii_audited_reads(${batch.map((r) => r.actor.id)}::uuid[], ${batch.map((r) => r.actor.role)}::text[],
         ${batch.map((r) => r.clientId)}::uuid[], ${batch.map((r) => r.action)}::text[], ${batch.map((r) => r.reason)}::text[],
-        ${this.#fastReads})`.execute(this.db);
-    const out = batch.map((): ReadRow[] => []);
-    for (const row of rows) out[row.ord - 1]!.push(row);
-    return out;
+        ${this.#fastReads})`.compile(this.db);
+    const open = (rows: ReadRow[]) => {
+      const byRequest = batch.map((): ReadRow[] => []);
+      for (const row of rows) byRequest[row.ord - 1]!.push(row);
+      return Promise.all(byRequest.map((r, i) => this.#open(batch[i]!.clientId, r)));
+    };
+    // an asynchronous commit takes no time worth overlapping: rows and commit in one answer
+    return this.#fastReads ? this.db.executeQuery(query).then((r) => open(r.rows)) : queryWhileCommitting(this.db, query, open);
+  }
+
+  /** Decrypts one read's rows (one per data-key version) when it was allowed. */
+  async #open(clientId: string, rows: ReadRow[]): Promise<ReadResult> {
+    const outcome = rows[0]?.outcome;
+    if (outcome !== 'allowed') return { outcome: outcome === 'denied' ? 'denied' : 'not_found' };
+    try {
+      const fields = await this.#decrypt(clientId, rows[0]!, rows);
+      return { outcome, record: { clientId, alias: rows[0]!.alias, ...fields } as DecryptedPII };
+    } catch (error) {
+      return { outcome: 'error', error };
+    }
   }
 
   // ------------------------------------------------------------------ training, lookups

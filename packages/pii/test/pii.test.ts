@@ -250,6 +250,30 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     expect(mixed).toEqual([bodies[2]!.pii.email, 'VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', bodies[2]!.pii.email]);
   });
 
+  it('a read whose audit entry fails to commit hands out nothing (rows decrypted during the commit are dropped)', async () => {
+    const body = clientBody(41);
+    const { clientId } = await pii.createClient(admin, body);
+    // a deferred trigger refuses, at commit, the audit entries of one reason
+    await sql.raw(`create function test_refuse_at_commit() returns trigger language plpgsql as $$
+      begin
+        if new.reason = 'refused at commit' then raise exception 'audit storage refused' using errcode = 'check_violation'; end if;
+        return null;
+      end $$`).execute(t.admin);
+    await sql.raw(`create constraint trigger test_refuse_at_commit after insert on swan_audit_log
+      deferrable initially deferred for each row execute function test_refuse_at_commit()`).execute(t.admin);
+    try {
+      const before = (await auditRows(t, clientId)).length;
+      const error = await pii.getClientPII(clientId, admin, 'refused at commit').then(() => null, (e: unknown) => e);
+      expect(error).toMatchObject({ message: expect.stringContaining('audit storage refused') });
+      expect(JSON.stringify(error)).not.toContain(body.pii.full_name);
+      expect(await auditRows(t, clientId)).toHaveLength(before);
+      expect(await pii.getClientPII(clientId, admin, 'allowed again')).toMatchObject({ full_name: body.pii.full_name });
+    } finally {
+      await sql.raw('drop trigger test_refuse_at_commit on swan_audit_log').execute(t.admin);
+      await sql.raw('drop function test_refuse_at_commit()').execute(t.admin);
+    }
+  });
+
   it('ciphertext swapped between rows or columns, tampered, or plaintext fails closed', async () => {
     const a = await pii.createClient(admin, clientBody(3000));
     const b = await pii.createClient(admin, clientBody(3001));
