@@ -60,7 +60,7 @@ async function main() {
   await sql.raw(`create database ${name}`).execute(root);
   const owner = createDatabase({ url: withDb(BASE, name), poolSize: 2 });
   const app = createDatabase({ url: withDb(BASE, name, 'swan_app'), poolSize: POOL });
-  const chainer = process.env.NOCHAIN ? { stop: async () => {} } : startAuditChainer(app);
+  const chainer = startAuditChainer(app);
   try {
     await migrate(owner, [coreMigrations, piiMigrations]);
     await sql`create table bench_plain (client_id uuid primary key, full_name text, preferred_name text, date_of_birth text,

@@ -74,10 +74,10 @@ function statementName(text: string): string {
 export function createDatabase<DB = any>(config: DatabaseConfig = {}): Kysely<DB> {
   let db: Kysely<DB>;
   if (config.url) {
-    const pool = memo(() => createPool(config as DatabaseConfig & { url: string }));
-    db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    const handle = memo(() => createPool(config as DatabaseConfig & { url: string }));
+    db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: async () => (await handle()).pool }) });
     engines.set(db, 'postgres');
-    pools.set(db, pool);
+    pgHandles.set(db, handle);
   } else {
     db = new Kysely<DB>({ dialect: pgliteDialect(config.dataDir ? { dataDir: config.dataDir } : {}) });
     engines.set(db, 'pglite');
@@ -94,16 +94,15 @@ interface PgHandle {
   EarlyRowsQuery: ReturnType<typeof earlyRowsQueryClass>;
   named: boolean;
 }
-/** The pg pool behind each root handle made by {@link createDatabase} with a URL. */
-const pools = new WeakMap<object, () => Promise<PgPool>>();
-const handles = new WeakMap<PgPool, PgHandle>();
+/** The pg pool behind each root handle made by {@link createDatabase} with a URL, made on first use. */
+const pgHandles = new WeakMap<object, () => Promise<PgHandle>>();
 
 function memo<T>(make: () => Promise<T>): () => Promise<T> {
   let value: Promise<T> | undefined;
   return () => (value ??= make());
 }
 
-async function createPool(config: DatabaseConfig & { url: string }): Promise<PgPool> {
+async function createPool(config: DatabaseConfig & { url: string }): Promise<PgHandle> {
   const pg = await import('pg');
   const { Pool, Client, Query, types } = pg.default ?? (pg as unknown as PgModule['default']);
   // Statements marked with `prepared` become named prepared statements: parsed and planned
@@ -128,8 +127,7 @@ async function createPool(config: DatabaseConfig & { url: string }): Promise<PgP
     },
   });
   pool.on('error', (error: Error) => config.onPoolError?.(error));
-  handles.set(pool, { pool, EarlyRowsQuery: earlyRowsQueryClass(Query), named });
-  return pool;
+  return { pool, EarlyRowsQuery: earlyRowsQueryClass(Query), named };
 }
 
 /**
@@ -183,9 +181,9 @@ function earlyRowsQueryClass(Query: QueryConstructor) {
  * ```
  */
 export async function queryWhileCommitting<R, T>(db: Kysely<any>, query: CompiledQuery<R>, work: (rows: R[]) => T | Promise<T>): Promise<T> {
-  const pool = pools.get(db);
-  if (!pool) return work((await db.executeQuery(query)).rows);
-  const handle = handles.get(await pool())!;
+  const pg = pgHandles.get(db);
+  if (!pg) return work((await db.executeQuery(query)).rows);
+  const handle = await pg();
   const client = await handle.pool.connect();
   // a checked-out client has no listener of its own: a dying connection would crash the process
   const ignore = () => {}; // the query's callback gets the same error

@@ -359,8 +359,8 @@ export class PiiService {
 
   /**
    * One statement for a batch of reads (swan_pii_audited_reads, migration pii/0004): each under its
-   * own actor's settings, confined to the call. Durable reads are decrypted while PostgreSQL commits
-   * the batch's audit entries and handed out only once that commit has succeeded.
+   * own actor's settings, confined to the call. The rows are decrypted while PostgreSQL commits the
+   * batch's audit entries, and handed out only once that commit has succeeded.
    */
   #readBatch(batch: ReadRequest[]): Promise<ReadResult[]> {
     const query = sql<ReadRow>`${prepared}
@@ -372,8 +372,7 @@ export class PiiService {
       for (const row of rows) byRequest[row.ord - 1]!.push(row);
       return Promise.all(byRequest.map((r, i) => this.#open(batch[i]!.clientId, r)));
     };
-    // an asynchronous commit takes no time worth overlapping: rows and commit in one answer
-    return this.#fastReads ? this.db.executeQuery(query).then((r) => open(r.rows)) : queryWhileCommitting(this.db, query, open);
+    return queryWhileCommitting(this.db, query, open);
   }
 
   /** Decrypts one read's rows (one per data-key version) when it was allowed. */
