@@ -4,14 +4,16 @@
 //             row, alias, audit entry — one autocommit statement, swan_pii_create(…)
 //   read    = PiiService.getClientPII: one autocommit statement, swan_pii_audited_reads(…) (actor set
 //             for the call, secured select + audit INSERT + key join; concurrent reads batched into
-//             one statement), then decryption with the data key from the bounded in-memory cache
+//             one statement), decrypted with the data key from the bounded in-memory cache while the
+//             statement commits (queryWhileCommitting), handed out after the commit
 //   plain   = one autocommit INSERT / SELECT … WHERE pk of the same plaintext values
 //   floor   = one autocommit INSERT of an empty row, durably committed: what any durable read must
 //             at least add to a select (the WAL flush), so plain select ÷ floor bounds the ratio a
 //             durable audited read can reach at one client on this machine
 // The audit chainer runs in the background as in production.
 // Run: cd bench && npx tsx pii/run.ts   (DATABASE_URL: a superuser, default postgres://postgres@127.0.0.1:5432/test;
-// packages built with `pnpm build`). BENCH_CLIENTS (default 10000), BENCH_READS per level (default 2000).
+// packages built with `pnpm build`). BENCH_CLIENTS (default 10000), BENCH_READS per operation and level (default 3000),
+// BENCH_ROUNDS (default 5): the reads run side by side in that many rounds; medians and per-round ranges printed.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { chainAuditLog, createDatabase, migrate, migrations as coreMigrations, startAuditChainer, type Actor } from '@swan/core';
@@ -75,42 +77,15 @@ async function main() {
     const rows: string[][] = [];
     const ourIds: string[] = [];
     const plainIds: string[] = [];
-    let offset = 0;
-    for (const c of LEVELS) {
-      const base = offset;
-      offset += perLevel;
-      const plainInsert = await throughput(perLevel, c, async (i) => {
-        const id = randomUUID();
-        const p = body(base + i).pii;
-        await sql`insert into bench_plain values (${id}, ${p.full_name}, ${p.preferred_name}, ${p.date_of_birth}, ${p.blood_type},
-          ${p.phone_number}, ${p.email}, ${JSON.stringify(p.emergency_contact)}::jsonb, ${JSON.stringify(p.address)}::jsonb)`.execute(app);
-        plainIds.push(id);
-      });
-      const create = await throughput(perLevel, c, async (i) => { ourIds.push((await pii.createClient(admin, body(base + i))).clientId); });
-      rows.push([`create (${c})`, plainInsert.toFixed(0), create.toFixed(0), (plainInsert / create).toFixed(2), '']);
-    }
-    // Steady state before the reads, for both sides alike (as pgbench vacuums before a run): the
-    // creations' audit entries linked, both tables vacuumed and analyzed, their pages checkpointed,
-    // so no autovacuum or checkpoint started by the setup lands in a measured window.
-    await chainAuditLog(app);
-    await sql`vacuum analyze`.execute(owner);
-    await sql`checkpoint`.execute(owner);
-    const pick = (ids: string[]) => ids[Math.floor(Math.random() * ids.length)]!;
-    const plainSelect = () => sql`select * from bench_plain where client_id = ${pick(plainIds)}`.execute(app);
-    for (const c of LEVELS) {
-      // Side by side: ROUNDS rounds, each a chunk of plain selects then one of each of ours; ratios
-      // per round, medians reported. What the chainer has left after one of our chunks is linked
-      // (untimed) before the next chunk, so no plain window carries our background work.
-      const chunk = Math.ceil(READS / ROUNDS);
-      const ours: [string, () => Promise<unknown>][] = [
-        [`audited read, durable commit (${c})`, () => pii.getClientPII(pick(ourIds), admin, 'benchmark')],
-        [`audited read, readCommit 'fast' (${c})`, () => fast.getClientPII(pick(ourIds), admin, 'benchmark')],
-      ];
-      if (c === 1) ours.push([`floor: durable commit of an empty INSERT (1)`, () => sql`insert into bench_commit default values`.execute(app)]);
+    // Plain and ours side by side: ROUNDS rounds, each a chunk of the plain operation then one of
+    // each of ours; ratios per round, medians reported. What the chainer has left after one of our
+    // chunks is linked (untimed) before the next chunk, so no plain window carries our background work.
+    const sideBySide = async (c: number, total: number, plainOp: () => Promise<unknown>, ours: [string, () => Promise<unknown>][]) => {
+      const chunk = Math.ceil(total / ROUNDS);
       const plain: number[] = [];
       const ourRates = ours.map((): number[] => []);
       for (let round = 0; round < ROUNDS; round++) {
-        plain.push(await throughput(chunk, c, plainSelect));
+        plain.push(await throughput(chunk, c, plainOp));
         for (const [i, [, op]] of ours.entries()) {
           ourRates[i]!.push(await throughput(chunk, c, op));
           await chainAuditLog(app);
@@ -121,6 +96,32 @@ async function main() {
         rows.push([label, median(plain).toFixed(0), median(ourRates[i]!).toFixed(0), median(ratios).toFixed(2),
           `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`]);
       }
+    };
+    let made = 0;
+    const plainInsert = async () => {
+      const id = randomUUID();
+      const p = body(made++).pii;
+      await sql`insert into bench_plain values (${id}, ${p.full_name}, ${p.preferred_name}, ${p.date_of_birth}, ${p.blood_type},
+        ${p.phone_number}, ${p.email}, ${JSON.stringify(p.emergency_contact)}::jsonb, ${JSON.stringify(p.address)}::jsonb)`.execute(app);
+      plainIds.push(id);
+    };
+    const create = async () => { ourIds.push((await pii.createClient(admin, body(made++))).clientId); };
+    for (const c of LEVELS) await sideBySide(c, perLevel, plainInsert, [[`create (${c})`, create]]);
+    // Steady state before the reads, for both sides alike (as pgbench vacuums before a run): the
+    // creations' audit entries linked, both tables vacuumed and analyzed, their pages checkpointed,
+    // so no autovacuum or checkpoint started by the setup lands in a measured window.
+    await chainAuditLog(app);
+    await sql`vacuum analyze`.execute(owner);
+    await sql`checkpoint`.execute(owner);
+    const pick = (ids: string[]) => ids[Math.floor(Math.random() * ids.length)]!;
+    const plainSelect = () => sql`select * from bench_plain where client_id = ${pick(plainIds)}`.execute(app);
+    for (const c of LEVELS) {
+      const ours: [string, () => Promise<unknown>][] = [
+        [`audited read, durable commit (${c})`, () => pii.getClientPII(pick(ourIds), admin, 'benchmark')],
+        [`audited read, readCommit 'fast' (${c})`, () => fast.getClientPII(pick(ourIds), admin, 'benchmark')],
+      ];
+      if (c === 1) ours.push([`floor: durable commit of an empty INSERT (1)`, () => sql`insert into bench_commit default values`.execute(app)]);
+      await sideBySide(c, READS, plainSelect, ours);
     }
     console.log(`\n${ourIds.length} clients created through @swan/pii, ${plainIds.length} plain rows; PostgreSQL, pool ${POOL}\n`);
     console.log(`| operation (concurrent clients) | plain ops/s | @swan/pii ops/s | plain ÷ ours | range over ${ROUNDS} rounds |`);

@@ -127,8 +127,16 @@ async function createPool(config: DatabaseConfig & { url: string }): Promise<PgH
     },
   });
   pool.on('error', (error: Error) => config.onPoolError?.(error));
-  return { pool, EarlyRowsQuery: earlyRowsQueryClass(Query), named };
+  return { pool, EarlyRowsQuery: earlyRowsQueryClass(Query, types), named };
 }
+
+/** How to read the rows of one named statement: its columns (checked at every use) and their parsers. */
+interface RowShape {
+  names: string[];
+  oids: number[];
+  parsers: ((value: string) => unknown)[];
+}
+type RowDescription = { fields: { name: string; dataTypeID: number }[] };
 
 /**
  * A pg query that asks for its rows before the commit: `Flush` goes before `Sync`, so PostgreSQL
@@ -137,10 +145,20 @@ async function createPool(config: DatabaseConfig & { url: string }): Promise<PgH
  * the rows at CommandComplete; the query's callback still fires only at ReadyForQuery, after the
  * commit, or with the error when the statement or its commit fails. Should node-postgres stop
  * calling `_getRows`, rows simply arrive with the commit: slower, never less safe.
+ *
+ * Rows are read with the column parsers of the statement's last run (a named statement's columns
+ * don't change while its connection lives; they are compared anyway): node-postgres' own result
+ * rebuilds parsers and a row template at every run, a fifth of the client's work for a wide row.
  */
-function earlyRowsQueryClass(Query: QueryConstructor) {
+function earlyRowsQueryClass(Query: QueryConstructor, types: PgModule['default']['types']) {
+  const shapes = new Map<string, RowShape>();
+  const sameShape = (shape: RowShape | undefined, fields: RowDescription['fields']): shape is RowShape =>
+    shape !== undefined && shape.names.length === fields.length && fields.every((f, i) => f.name === shape.names[i] && f.dataTypeID === shape.oids[i]);
+
   return class EarlyRowsQuery extends Query {
     early: Promise<unknown> | undefined;
+    #shape: RowShape | undefined;
+    readonly #rows: Record<string, unknown>[] = [];
     constructor(config: import('pg').QueryConfig, readonly work: (rows: any[]) => unknown, callback: (error: Error | null) => void) {
       super(config as never, undefined, callback as never);
     }
@@ -151,11 +169,43 @@ function earlyRowsQueryClass(Query: QueryConstructor) {
       if (!rows) connection.sync();
     }
 
+    handleRowDescription(msg: RowDescription): void {
+      const name = (this as unknown as { name?: string }).name;
+      const known = name === undefined ? undefined : shapes.get(name);
+      if (sameShape(known, msg.fields)) {
+        this.#shape = known;
+        return;
+      }
+      const parserTypes = (this as unknown as { _result: { _types?: typeof types } })._result._types ?? types;
+      this.#shape = {
+        names: msg.fields.map((f) => f.name),
+        oids: msg.fields.map((f) => f.dataTypeID),
+        parsers: msg.fields.map((f) => parserTypes.getTypeParser(f.dataTypeID, 'text') as (value: string) => unknown),
+      };
+      if (name !== undefined && shapes.size < 100) shapes.set(name, this.#shape);
+    }
+
+    handleDataRow(msg: { fields: (string | null)[] }): void {
+      const self = this as unknown as { _canceledDueToError: unknown };
+      if (self._canceledDueToError) return;
+      const { names, parsers } = this.#shape!;
+      const row: Record<string, unknown> = {};
+      try {
+        for (let i = 0; i < names.length; i++) {
+          const value = msg.fields[i];
+          row[names[i]!] = value === null || value === undefined ? null : parsers[i]!(value);
+        }
+      } catch (e) {
+        self._canceledDueToError = e; // reported at ReadyForQuery, as node-postgres does
+        return;
+      }
+      this.#rows.push(row);
+    }
+
     handleCommandComplete(msg: unknown, connection: unknown): void {
       (Query.prototype as any).handleCommandComplete.call(this, msg, connection);
-      const self = this as unknown as { _canceledDueToError: unknown; _result: { rows: unknown[] } };
-      if (this.early === undefined && !self._canceledDueToError) {
-        this.early = Promise.resolve(self._result.rows).then(this.work);
+      if (this.early === undefined && !(this as unknown as { _canceledDueToError: unknown })._canceledDueToError) {
+        this.early = Promise.resolve(this.#rows).then(this.work);
         this.early.catch(() => {}); // reported after the commit, or dropped with a failed one
       }
     }

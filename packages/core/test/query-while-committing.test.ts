@@ -39,6 +39,15 @@ describe.each(testEngines())('queryWhileCommitting on $name', (engine) => {
     expect(await committed(id)).toBe(true);
   });
 
+  it('rows have the same columns and types as executeQuery gives, run after run', async () => {
+    const query = sql`${prepared}select ${7}::int8 as big, ${'x'}::text as t, ${Buffer.from([1, 2, 255])}::bytea as b,
+      '2026-01-02T03:04:05Z'::timestamptz as at, '{"a":[1]}'::jsonb as j, null::text as none, g as n
+      from generate_series(1, ${3}::int) g`.compile(t.db);
+    const expected = (await t.db.executeQuery(query)).rows;
+    expect(expected).toHaveLength(3);
+    for (let i = 0; i < 3; i++) expect(await queryWhileCommitting(t.db, query, (rows) => rows)).toEqual(expected);
+  });
+
   it('a statement that fails before any row reaches work rejects without calling it', async () => {
     let called = false;
     await expect(queryWhileCommitting(t.db, CompiledQuery.raw('select 1 / 0 as x'), () => { called = true; }))

@@ -1,5 +1,6 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { SwanError } from '@swan/core';
+import { freshNonce } from './cipher.js';
 
 /** What a data key is bound to: wrapping under one context and unwrapping under another fails. */
 export interface KeyContext {
@@ -122,7 +123,7 @@ export class LocalKeyProvider implements KeyProvider {
 
   async wrap(dataKey: Buffer, context: KeyContext): Promise<WrappedKey> {
     const keyId = this.currentKeyId;
-    const nonce = randomBytes(12);
+    const nonce = freshNonce();
     const cipher = createCipheriv('aes-256-gcm', this.#keys.get(keyId)!, nonce);
     cipher.setAAD(wrapAad(keyId, context));
     const body = Buffer.concat([cipher.update(dataKey), cipher.final()]);

@@ -195,7 +195,14 @@ export class PiiService {
 
   /** Validates a create body as {@link createClient} would (`VALIDATION_FAILED` with paths, never values). */
   validate(body: unknown, now: Date = this.#now()) {
-    return validateCreateClient(body, now, (v) => this.index.normalizePhone(v) !== null);
+    return this.#validate(body, now).input;
+  }
+
+  /** {@link validate}, with the phone number as E.164 (parsed once, by the check itself). */
+  #validate(body: unknown, now: Date) {
+    let phone: string | null = null;
+    const input = validateCreateClient(body, now, (v) => (phone = this.index.normalizePhone(v)) !== null);
+    return { input, phone: input.pii.phone_number ? phone : null };
   }
 
   /**
@@ -212,7 +219,7 @@ export class PiiService {
   async createClient(actor: Actor, body: unknown, options: { clientId?: string } = {}): Promise<{ clientId: string; alias: string }> {
     if (actor?.role !== 'admin') throw forbidden('Only an admin may create clients');
     const now = this.#now();
-    const input = this.validate(body, now);
+    const { input, phone } = this.#validate(body, now);
     const clientId = options.clientId === undefined ? randomUUID() : checkClientId(options.clientId);
     const context = { clientId };
     let dataKey: Buffer;
@@ -228,7 +235,6 @@ export class PiiService {
     const p = input.pii;
     const enc = (field: PiiField, value: unknown) =>
       value === undefined || value === null ? null : encryptField(dataKey, 1, JSON_FIELDS.has(field) ? JSON.stringify(value) : String(value), { table: PII_TABLE, column: field, clientId });
-    const phone = p.phone_number ? this.index.normalizePhone(p.phone_number) : null;
     const values = PII_FIELDS.map((f) => enc(f, f === 'phone_number' ? phone : f === 'email' ? p.email.trim() : p[f]));
     const emailIndex = this.index.email(p.email);
     const phoneIndex = phone ? this.index.phone(phone) : null;

@@ -33,6 +33,16 @@ describe('field encryption', () => {
     expect(() => decryptField(key, Buffer.alloc(0), bind)).toThrow(/failed to decrypt/);
   });
 
+  it('every ciphertext and wrapped key gets its own nonce, across refills of the nonce pool', async () => {
+    const key = randomBytes(32);
+    const seen = new Set<string>();
+    for (let i = 0; i < 2000; i++) seen.add(encryptField(key, 1, 'same text', bind).subarray(5, 17).toString('hex'));
+    const keys = LocalKeyProvider.fromEnv(`k1:${randomBytes(32).toString('base64')}`);
+    for (let i = 0; i < 200; i++) seen.add((await keys.wrap(key, { clientId: bind.clientId })).wrapped.subarray(1, 13).toString('hex'));
+    expect(seen.size).toBe(2200); // 2,200 × 12 bytes: six fills of the 4 kB pool
+    expect([...seen].every((n) => n.length === 24 && n !== '0'.repeat(24))).toBe(true);
+  });
+
   it('error messages carry no plaintext', () => {
     const key = randomBytes(32);
     const c = encryptField(key, 1, 'Grace Hopper', bind);
