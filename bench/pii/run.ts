@@ -12,8 +12,8 @@
 //             durable audited read can reach at one client on this machine
 // The audit chainer runs in the background as in production.
 // Run: cd bench && npx tsx pii/run.ts   (DATABASE_URL: a superuser, default postgres://postgres@127.0.0.1:5432/test;
-// packages built with `pnpm build`). BENCH_CLIENTS (default 10000), BENCH_READS per operation and level (default 3000),
-// BENCH_ROUNDS (default 5): the reads run side by side in that many rounds; medians and per-round ranges printed.
+// packages built with `pnpm build`). BENCH_CLIENTS (default 10000), BENCH_READS per operation and level (default 3600),
+// BENCH_ROUNDS (default 9): the reads run side by side in that many rounds; medians and per-round ranges printed.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { chainAuditLog, createDatabase, migrate, migrations as coreMigrations, startAuditChainer, type Actor } from '@swan/core';
@@ -21,8 +21,8 @@ import { LocalKeyProvider, PiiService, migrations as piiMigrations } from '@swan
 
 const BASE = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 10_000);
-const READS = Number(process.env.BENCH_READS ?? 3000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const READS = Number(process.env.BENCH_READS ?? 3600);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 const LEVELS = [1, 4, 16];
 const POOL = 20;
 const admin: Actor = { id: randomUUID(), role: 'admin' };

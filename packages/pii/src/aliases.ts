@@ -50,9 +50,22 @@ export function parseAlias(alias: string): { base: string; ordinal: number } | n
   const base = GALAXY_SWAN_ALIASES.find((b) => alias === b || alias.startsWith(`${b} `));
   if (!base) return null;
   if (alias === base) return { base, ordinal: 1 };
-  const suffix = alias.slice(base.length + 1);
-  for (let n = 2; n <= 4000; n++) if (roman(n) === suffix) return { base, ordinal: n };
-  return null;
+  const ordinal = fromRoman(alias.slice(base.length + 1));
+  return ordinal !== null && ordinal >= 2 ? { base, ordinal } : null;
+}
+
+const ROMAN_DIGITS: Readonly<Record<string, number>> = { I: 1, V: 5, X: 10, L: 50, C: 100, D: 500, M: 1000 };
+
+/** The number a Roman numeral in canonical form stands for (`XIV` → 14); `null` for anything else (`IIII`, `iv`). */
+function fromRoman(text: string): number | null {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const digit = ROMAN_DIGITS[text[i]!];
+    if (digit === undefined) return null;
+    const next = ROMAN_DIGITS[text[i + 1]!] ?? 0;
+    n += digit < next ? -digit : digit;
+  }
+  return n > 0 && roman(n) === text ? n : null;
 }
 
 /** The twelve aliases of one ordinal tier, in a cryptographically random order. */

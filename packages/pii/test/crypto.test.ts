@@ -88,6 +88,10 @@ describe('aliases', () => {
       expect(parseAlias(aliasName('Constellation Swan', n))).toEqual({ base: 'Constellation Swan', ordinal: n });
     }), { numRuns: 200 });
     expect(parseAlias('Nebula Swan 2')).toBeNull();
+    for (let n = 2; n <= 5000; n++) expect(parseAlias(aliasName('Meteor Swan', n))?.ordinal).toBe(n);
+    for (const bad of ['Nebula Swan I', 'Nebula Swan IIII', 'Nebula Swan IC', 'Nebula Swan iv', 'Nebula Swan XIV ', 'Nebula Swan ', 'Nebula Swan VX']) {
+      expect(parseAlias(bad)).toBeNull();
+    }
   });
 });
 
