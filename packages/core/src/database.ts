@@ -146,9 +146,9 @@ type RowDescription = { fields: { name: string; dataTypeID: number }[] };
  * commit, or with the error when the statement or its commit fails. Should node-postgres stop
  * calling `_getRows`, rows simply arrive with the commit: slower, never less safe.
  *
- * Rows are read with the column parsers of the statement's last run (a named statement's columns
- * don't change while its connection lives; they are compared anyway): node-postgres' own result
- * rebuilds parsers and a row template at every run, a fifth of the client's work for a wide row.
+ * Rows are read with the column parsers of the named statement's last run, kept after checking
+ * the columns' names and types: node-postgres' own result rebuilds parsers and a dictionary-mode
+ * row template at every run (21 µs for the audited PII read's 15 columns).
  */
 function earlyRowsQueryClass(Query: QueryConstructor, types: PgModule['default']['types']) {
   const shapes = new Map<string, RowShape>();
