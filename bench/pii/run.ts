@@ -119,8 +119,9 @@ async function main() {
     await sql`vacuum analyze`.execute(owner);
     await sql`checkpoint`.execute(owner);
     const pick = (ids: string[]) => ids[Math.floor(Math.random() * ids.length)]!;
-    const plainSelect = () => sql`select * from bench_plain where client_id = ${pick(plainIds)}`.execute(app);
-    await throughput(plainIds.length, 16, (i) => sql`select * from bench_plain where client_id = ${plainIds[i]!}`.execute(app));
+    const selectPlain = (id: string) => sql`select * from bench_plain where client_id = ${id}`.execute(app);
+    const plainSelect = () => selectPlain(pick(plainIds));
+    await throughput(plainIds.length, 16, (i) => selectPlain(plainIds[i]!));
     await throughput(ourIds.length, 16, (i) => pii.getClientPII(ourIds[i]!, admin, 'warm-up'));
     await chainAuditLog(app);
     for (const c of LEVELS) {

@@ -60,6 +60,11 @@ function statementName(text: string): string {
   return name;
 }
 
+/** The statement name of a text marked {@link prepared} when naming is on; `undefined` otherwise. */
+function preparedName(named: boolean, text: string): string | undefined {
+  return named && text.startsWith(PREPARED_MARKER) ? statementName(text) : undefined;
+}
+
 /**
  * Creates the database handle every Swan service takes. With no `url` it is an embedded PGlite
  * (development and tests: not a security boundary, see docs/deployment.md); with a URL, a
@@ -110,9 +115,8 @@ async function createPool(config: DatabaseConfig & { url: string }): Promise<PgH
   const named = config.preparedStatements !== false;
   class PreparingClient extends Client {
     override query(query: unknown, values?: unknown, callback?: unknown): any {
-      if (named && typeof query === 'string' && query.startsWith(PREPARED_MARKER)) {
-        return (super.query as Function)({ name: statementName(query), text: query, values }, callback);
-      }
+      const name = typeof query === 'string' ? preparedName(named, query) : undefined;
+      if (name !== undefined) return (super.query as Function)({ name, text: query, values }, callback);
       return (super.query as Function)(query, values, callback);
     }
   }
@@ -239,7 +243,8 @@ export async function queryWhileCommitting<R, T>(db: Kysely<any>, query: Compile
   const ignore = () => {}; // the query's callback gets the same error
   client.on('error', ignore);
   const text = query.sql;
-  const config = { text, values: [...query.parameters], ...(handle.named && text.startsWith(PREPARED_MARKER) ? { name: statementName(text) } : {}) };
+  const name = preparedName(handle.named, text);
+  const config = { text, values: [...query.parameters], ...(name === undefined ? {} : { name }) };
   let q: InstanceType<PgHandle['EarlyRowsQuery']>;
   try {
     await new Promise<void>((resolve, reject) => {
