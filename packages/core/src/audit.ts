@@ -38,16 +38,23 @@ export async function appendAudit(db: Kysely<any>, entry: AuditEntry): Promise<v
 }
 
 /**
- * Links every committed, unchained entry into the chain and returns how many it linked.
- * With `wait: false` it returns 0 at once when another chainer is busy.
+ * Links every entry committed before the call that is not linked yet, in batches of `batch`
+ * (default 5,000), and returns how many it linked. With `wait: false` it returns 0 at once when
+ * another chainer is busy.
+ *
+ * It stops after the first batch that is not full: that batch linked every entry its snapshot
+ * could see. Entries committed while it ran are left to the next call, so under a steady stream
+ * of audited requests a call links what has arrived since the last one and returns, instead of
+ * chasing the stream in back-to-back runs of a few entries each (which kept a database core busy).
  */
 export async function chainAuditLog(db: Kysely<any>, options: { wait?: boolean; batch?: number } = {}): Promise<number> {
+  const batch = options.batch ?? 5000;
   let total = 0;
   for (;;) {
-    const { rows } = await sql<{ n: number }>`select swan_audit_chain(${options.batch ?? 5000}, ${options.wait ?? true}) as n`.execute(db);
+    const { rows } = await sql<{ n: number }>`select swan_audit_chain(${batch}, ${options.wait ?? true}) as n`.execute(db);
     const n = Number(rows[0]?.n ?? 0);
     total += n;
-    if (n === 0) return total;
+    if (n < batch) return total;
   }
 }
 

@@ -58,6 +58,25 @@ describe.each(testEngines())('audit chain on $name', (engine) => {
     expect((await verifyAuditChain(t.db)).valid).toBe(true);
   });
 
+  // PostgreSQL only: the entry that arrives is written from another connection while the chainer's
+  // is still held (PGlite has one connection)
+  it.runIf(engine.name === 'postgres')('a call links what was committed before it and returns, however fast new entries arrive', async () => {
+    const append = (i: number) => withActor(t.db, admin, (trx) => appendAudit(trx, { actor: admin, action: 'STREAM', resource: 'r', details: { i } }));
+    await chainAuditLog(t.db);
+    for (let i = 0; i < 5; i++) await append(i);
+    // one more entry commits after every run of the chainer, as under a steady stream of requests
+    let runs = 0;
+    const streaming = t.db.withPlugin({
+      transformQuery: (args) => args.node,
+      transformResult: async (args) => { await append(100 + runs++); return args.result; },
+    });
+    // batches of 3: 3 of the first 5, then 3 (2 left + 1 new), then 1 (the one that arrived): not full, done
+    expect(await chainAuditLog(streaming, { batch: 3 })).toBe(7);
+    expect(runs).toBe(3);
+    expect(await chainAuditLog(t.db)).toBe(1); // the entry that arrived during the last run
+    expect((await verifyAuditChain(t.db)).valid).toBe(true);
+  });
+
   it('a denied action is logged too, and an appended row cannot set its own hash', async () => {
     await withActor(t.db, admin, (trx) => appendAudit(trx, { actor: admin, action: 'PII_ACCESS', resource: 'client_profile_pii', outcome: 'denied', reason: 'test' }));
     await expect(
