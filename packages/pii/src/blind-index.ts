@@ -2,6 +2,8 @@ import { createHmac } from 'node:crypto';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 import { SwanError } from '@swan/core';
 
+const E164 = /^\+[1-9][0-9]{1,14}$/;
+
 // no whitespace, no @ inside a part, no control characters (PostgreSQL text can't even hold NUL)
 const EMAIL = /^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+\.[^\s@\p{Cc}]+$/u;
 
@@ -66,6 +68,16 @@ export class BlindIndex {
   phone(value: string): Buffer | null {
     const n = normalizePhone(value, this.#country);
     return n === null ? null : this.#mac('phone', n);
+  }
+
+  /**
+   * Index of a number already in E.164 form, as {@link normalizePhone} returned it under this
+   * index's country: the bytes {@link phone} gives for the same number, without parsing it again
+   * (a parse with full metadata costs 15–25 µs). `VALIDATION_FAILED` for anything not shaped like E.164.
+   */
+  phoneE164(e164: string): Buffer {
+    if (!E164.test(e164)) throw new SwanError({ code: 'VALIDATION_FAILED', message: 'Expected a phone number in E.164 form' });
+    return this.#mac('phone', e164);
   }
 
   /** The E.164 form under this index's default country. */

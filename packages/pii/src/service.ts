@@ -237,7 +237,7 @@ export class PiiService {
       value === undefined || value === null ? null : encryptField(dataKey, 1, JSON_FIELDS.has(field) ? JSON.stringify(value) : String(value), { table: PII_TABLE, column: field, clientId });
     const values = PII_FIELDS.map((f) => enc(f, f === 'phone_number' ? phone : f === 'email' ? p.email.trim() : p[f]));
     const emailIndex = this.index.email(p.email);
-    const phoneIndex = phone ? this.index.phone(phone) : null;
+    const phoneIndex = phone ? this.index.phoneE164(phone) : null;
     const age = ageOn(p.date_of_birth, now);
     const training = JSON.stringify(input.training ?? {});
 

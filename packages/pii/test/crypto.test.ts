@@ -76,6 +76,9 @@ describe('normalization and blind indexes', () => {
     expect(normalizePhone('12')).toBeNull();
     expect(index.phone('213.373.4253')!.equals(index.phone('+12133734253')!)).toBe(true);
     expect(new BlindIndex(randomBytes(32)).phone('+12133734253')!.equals(index.phone('+12133734253')!)).toBe(false);
+    // an already normalized number indexes to the same bytes without a second parse
+    expect(index.phoneE164(index.normalizePhone('(213) 373-4253')!).equals(index.phone('213.373.4253')!)).toBe(true);
+    for (const bad of ['2133734253', '+0213', '+1 213 373 4253', '']) expect(() => index.phoneE164(bad)).toThrow(/E\.164/);
   });
 });
 
