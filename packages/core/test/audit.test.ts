@@ -173,6 +173,76 @@ describe.each(testEngines())('audit chain on $name', (engine) => {
     expect(scans).toEqual([{ relname: 'swan_audit_chain', seq_scan: 0 }, { relname: 'swan_audit_log', seq_scan: 0 }]);
   });
 
+  it('catches up on a backlog in full batches, each entry linked once and in order', async () => {
+    const f = await engine.create();
+    try {
+      for (let i = 0; i < 25; i++) await appendAudit(f.db, { actor: admin, action: 'BACKLOG', resource: 'r', details: { i } });
+      expect(await chainAuditLog(f.db, { batch: 4 })).toBe(25); // the first run, then six that start from its cursor
+      for (let i = 0; i < 9; i++) await appendAudit(f.db, { actor: admin, action: 'MORE', resource: 'r', details: { i } });
+      expect(await chainAuditLog(f.db, { batch: 4 })).toBe(9);
+      const { rows } = await sql<{ ok: boolean; cursor: string | null }>`
+        select bool_and(c.chain_seq = r.n) as ok, (select cursor_id::text from swan_audit_head) as cursor
+          from (select id, row_number() over (order by id) as n from swan_audit_log) r join swan_audit_chain c on c.entry_id = r.id`.execute(f.admin);
+      expect(rows[0]).toEqual({ ok: true, cursor: null }); // linked in id order; the last run was not full
+      expect(await verifyAuditChain(f.db)).toEqual({ valid: true, entries: 34 });
+    } finally {
+      await f.close();
+    }
+  });
+
+  it.runIf(engine.name === 'postgres')('reads about one batch per run while catching up, not the backlog', async () => {
+    const f = await engine.create();
+    try {
+      await appendAudit(f.db, { actor: admin, action: 'FIRST', resource: 'r' });
+      await chainAuditLog(f.db);
+      await sql`insert into swan_audit_log (actor_id, actor_role, action, resource, outcome)
+        select ${admin.id}, 'admin', 'BULK', 'r', 'allowed' from generate_series(1, 1000)`.execute(f.admin);
+      const run = () => f.admin.transaction().execute(async (trx) => {
+        const fetched = async () => (await sql<{ n: number }>`
+          select (idx_tup_fetch + seq_tup_read)::int as n from pg_stat_xact_user_tables where relname = 'swan_audit_log'`.execute(trx)).rows[0]!.n;
+        const before = await fetched();
+        const { rows } = await sql<{ n: number }>`select swan_audit_chain(200, true) as n`.execute(trx);
+        return { linked: rows[0]!.n, read: (await fetched()) - before };
+      });
+      const runs = [];
+      for (let i = 0; i < 6; i++) runs.push(await run());
+      expect(runs.map((r) => r.linked)).toEqual([200, 200, 200, 200, 200, 0]);
+      // the first run reads the backlog (it has no cursor yet); every later one about its batch
+      for (const r of runs.slice(1)) expect(r.read).toBeLessThanOrEqual(250);
+      expect(await verifyAuditChain(f.db)).toEqual({ valid: true, entries: 1001 });
+    } finally {
+      await f.close();
+    }
+  });
+
+  it.runIf(engine.name === 'postgres')('links an entry that commits behind the cursor while catching up', async () => {
+    const f = await engine.create();
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((r) => { release = r; });
+      let written!: () => void;
+      const wrote = new Promise<void>((r) => { written = r; });
+      const slow = withActor(f.db, admin, async (trx) => {
+        await appendAudit(trx, { actor: admin, action: 'SLOW', resource: 'r' });
+        written();
+        await held;
+      });
+      await wrote;
+      for (let i = 0; i < 8; i++) await appendAudit(f.db, { actor: admin, action: 'FAST', resource: 'r', details: { i } });
+      // one full run: its cursor is past the open transaction's entry
+      expect((await sql<{ n: number }>`select swan_audit_chain(3, true) as n`.execute(f.db)).rows[0]!.n).toBe(3);
+      release();
+      await slow;
+      expect(await chainAuditLog(f.db, { batch: 3 })).toBe(6);
+      const { rows } = await sql<{ action: string }>`
+        select e.action from swan_audit_chain c join swan_audit_log e on e.id = c.entry_id order by c.chain_seq`.execute(f.admin);
+      expect(rows.map((r) => r.action)).toEqual(['FAST', 'FAST', 'FAST', 'SLOW', 'FAST', 'FAST', 'FAST', 'FAST', 'FAST']);
+      expect(await verifyAuditChain(f.db)).toEqual({ valid: true, entries: 9 });
+    } finally {
+      await f.close();
+    }
+  });
+
   it.runIf(engine.name === 'postgres')("finds one subject's entries through an index, not by reading the log", async () => {
     const subject = randomUUID();
     await sql`insert into swan_audit_log (actor_id, actor_role, action, resource, resource_id, outcome)

@@ -22,7 +22,7 @@ describe('bundled migrations', () => {
   });
 
   it('core ships its numbered files in order', () => {
-    expect(migrations.migrations.map((m) => m.name)).toEqual(['0001_roles', '0002_audit_log', '0003_audit_chain_bulk', '0004_audit_log_by_subject', '0005_audit_links']);
+    expect(migrations.migrations.map((m) => m.name)).toEqual(['0001_roles', '0002_audit_log', '0003_audit_chain_bulk', '0004_audit_log_by_subject', '0005_audit_links', '0006_audit_chain_cursor']);
   });
 });
 
