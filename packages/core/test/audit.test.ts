@@ -14,6 +14,21 @@ async function tamper(db: Kysely<any>, statement: string) {
   });
 }
 
+/** Appends an entry in a transaction left open until `commit()`: an entry that commits late. */
+async function appendInOpenTransaction(db: Kysely<any>, action: string): Promise<{ commit(): Promise<void> }> {
+  let release!: () => void;
+  const held = new Promise<void>((r) => { release = r; });
+  let written!: () => void;
+  const wrote = new Promise<void>((r) => { written = r; });
+  const done = withActor(db, admin, async (trx) => {
+    await appendAudit(trx, { actor: admin, action, resource: 'r' });
+    written();
+    await held;
+  });
+  await wrote;
+  return { commit: () => { release(); return done; } };
+}
+
 describe.each(testEngines())('audit chain on $name', (engine) => {
   let t: TestDatabase;
   beforeAll(async () => { t = await engine.create(); });
@@ -112,30 +127,20 @@ describe.each(testEngines())('audit chain on $name', (engine) => {
   it.runIf(engine.name === 'postgres')('links an entry whose transaction commits after later ones, and keeps linking while it is open', async () => {
     const f = await engine.create();
     try {
-    let release!: () => void;
-    const held = new Promise<void>((r) => { release = r; });
-    let written!: () => void;
-    const wrote = new Promise<void>((r) => { written = r; });
-    const slow = withActor(f.db, admin, async (trx) => {
-      await appendAudit(trx, { actor: admin, action: 'SLOW', resource: 'r' });
-      written();
-      await held;
-    });
-    await wrote;
-    for (let i = 0; i < 3; i++) await appendAudit(f.db, { actor: admin, action: 'FAST', resource: 'r', details: { i } });
-    await chainAuditLog(f.db);
-    const linked = async () => (await sql<{ action: string }>`
-      select e.action from swan_audit_chain c join swan_audit_log e on e.id = c.entry_id
-       where e.action in ('SLOW', 'FAST') order by c.chain_seq`.execute(f.admin)).rows.map((r) => r.action);
-    expect(await linked()).toEqual(['FAST', 'FAST', 'FAST']); // the open transaction held nothing back
-    release();
-    await slow;
-    await chainAuditLog(f.db);
-    expect(await linked()).toEqual(['FAST', 'FAST', 'FAST', 'SLOW']);
-    const { rows } = await sql<{ slow: number; fast: number }>`
-      select max(id) filter (where action = 'SLOW') as slow, min(id) filter (where action = 'FAST') as fast from swan_audit_log`.execute(f.admin);
-    expect(Number(rows[0]!.slow)).toBeLessThan(Number(rows[0]!.fast)); // linked after entries with higher ids
-    expect(await verifyAuditChain(f.db)).toEqual({ valid: true, entries: 4 });
+      const slow = await appendInOpenTransaction(f.db, 'SLOW');
+      for (let i = 0; i < 3; i++) await appendAudit(f.db, { actor: admin, action: 'FAST', resource: 'r', details: { i } });
+      await chainAuditLog(f.db);
+      const linked = async () => (await sql<{ action: string }>`
+        select e.action from swan_audit_chain c join swan_audit_log e on e.id = c.entry_id
+         where e.action in ('SLOW', 'FAST') order by c.chain_seq`.execute(f.admin)).rows.map((r) => r.action);
+      expect(await linked()).toEqual(['FAST', 'FAST', 'FAST']); // the open transaction held nothing back
+      await slow.commit();
+      await chainAuditLog(f.db);
+      expect(await linked()).toEqual(['FAST', 'FAST', 'FAST', 'SLOW']);
+      const { rows } = await sql<{ slow: number; fast: number }>`
+        select max(id) filter (where action = 'SLOW') as slow, min(id) filter (where action = 'FAST') as fast from swan_audit_log`.execute(f.admin);
+      expect(Number(rows[0]!.slow)).toBeLessThan(Number(rows[0]!.fast)); // linked after entries with higher ids
+      expect(await verifyAuditChain(f.db)).toEqual({ valid: true, entries: 4 });
     } finally {
       await f.close();
     }
@@ -218,21 +223,11 @@ describe.each(testEngines())('audit chain on $name', (engine) => {
   it.runIf(engine.name === 'postgres')('links an entry that commits behind the cursor while catching up', async () => {
     const f = await engine.create();
     try {
-      let release!: () => void;
-      const held = new Promise<void>((r) => { release = r; });
-      let written!: () => void;
-      const wrote = new Promise<void>((r) => { written = r; });
-      const slow = withActor(f.db, admin, async (trx) => {
-        await appendAudit(trx, { actor: admin, action: 'SLOW', resource: 'r' });
-        written();
-        await held;
-      });
-      await wrote;
+      const slow = await appendInOpenTransaction(f.db, 'SLOW');
       for (let i = 0; i < 8; i++) await appendAudit(f.db, { actor: admin, action: 'FAST', resource: 'r', details: { i } });
       // one full run: its cursor is past the open transaction's entry
       expect((await sql<{ n: number }>`select swan_audit_chain(3, true) as n`.execute(f.db)).rows[0]!.n).toBe(3);
-      release();
-      await slow;
+      await slow.commit();
       expect(await chainAuditLog(f.db, { batch: 3 })).toBe(6);
       const { rows } = await sql<{ action: string }>`
         select e.action from swan_audit_chain c join swan_audit_log e on e.id = c.entry_id order by c.chain_seq`.execute(f.admin);
