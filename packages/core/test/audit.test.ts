@@ -195,6 +195,30 @@ describe.each(testEngines())('audit chain on $name', (engine) => {
     }
   });
 
+  it('4 concurrent writers x 150 appends, linked 7 at a time while they write: one valid chain, each entry once', async () => {
+    const f = await engine.create();
+    try {
+      let writing = true;
+      const chaining = (async () => {
+        while (writing) await chainAuditLog(f.db, { batch: 7, wait: false });
+      })();
+      await Promise.all(Array.from({ length: 4 }, (_, w) => (async () => {
+        for (let i = 0; i < 150; i++) {
+          await withActor(f.db, admin, (trx) => appendAudit(trx, { actor: admin, action: 'RACE', resource: 'writer', resourceId: String(w), details: { i } }));
+        }
+      })()));
+      writing = false;
+      await chaining;
+      await chainAuditLog(f.db, { batch: 7 });
+      expect(await verifyAuditChain(f.db)).toEqual({ valid: true, entries: 600 });
+      const { rows } = await sql<{ links: number; entries: number }>`
+        select count(*)::int as links, count(distinct entry_id)::int as entries from swan_audit_chain`.execute(f.admin);
+      expect(rows[0]).toEqual({ links: 600, entries: 600 });
+    } finally {
+      await f.close();
+    }
+  });
+
   it.runIf(engine.name === 'postgres')('reads about one batch per run while catching up, not the backlog', async () => {
     const f = await engine.create();
     try {
