@@ -19,7 +19,8 @@
 -- The function also turns bitmap scans off: reading after the cursor must be an index scan in id
 -- order that stops after one batch, and the planner, which cannot know how few of those entries
 -- are linked, would otherwise read them all through a bitmap and sort them. The other reads of a
--- run (the horizon's range, triggers on the links such as @swan/pii's access stamp) are plain index scans as well.
+-- run (the horizon's range, triggers on the links such as @swan/pii's access stamp) are plain
+-- index scans as well.
 alter table swan_audit_head add column cursor_id bigint, add column cursor_horizon xid8;
 
 create or replace function swan_audit_chain(max_rows integer default 10000, wait boolean default false) returns integer
