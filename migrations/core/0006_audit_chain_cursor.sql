@@ -14,7 +14,8 @@
 -- horizon. The next run reads the entries after the cursor in id order (a range of the primary
 -- key, stopping after one batch) and those few stragglers (a range of the txid index), instead of
 -- the backlog. A run that is not full moves the horizon as before and clears the cursor, so runs
--- in the steady state are unchanged.
+-- in the steady state are unchanged. The first run, and the first after a restore, is the same
+-- read with no cursor yet: by id from the first entry without a link, as before.
 --
 -- The function also turns bitmap scans off: reading after the cursor must be an index scan in id
 -- order that stops after one batch, and the planner, which cannot know how few of those entries
@@ -63,13 +64,14 @@ begin
     horizon_was := null;
     after_id := null;
   end if;
-  if after_id is not null then
-    -- catching up: the entries after the cursor, in id order, and the stragglers before it
+  if after_id is not null or horizon_was is null then
+    -- by id: after the cursor, and the stragglers behind it; with no cursor (the first run, or
+    -- after a restore) from the first entry without a link
     select coalesce(array_agg(e.id order by e.id), '{}'), coalesce(array_agg(swan_audit_content(e) order by e.id), '{}')
       into ids, contents
       from (select * from (
               (select * from swan_audit_log l
-                where l.id > after_id
+                where (after_id is null or l.id > after_id)
                   and not exists (select 1 from swan_audit_chain c where c.entry_id = l.id)
                 order by l.id limit max_rows)
               union all
@@ -77,13 +79,6 @@ begin
                 where l.txid >= after_horizon and l.id <= after_id
                   and not exists (select 1 from swan_audit_chain c where c.entry_id = l.id))
             ) x order by x.id limit max_rows) e;
-    seen := cardinality(ids);
-  elsif horizon_was is null then -- the first run, or after a restore: every entry without a link
-    select coalesce(array_agg(e.id order by e.id), '{}'), coalesce(array_agg(swan_audit_content(e) order by e.id), '{}')
-      into ids, contents
-      from (select * from swan_audit_log l
-             where not exists (select 1 from swan_audit_chain c where c.entry_id = l.id)
-             order by l.id limit max_rows) e;
   else
     with recent as materialized (select * from swan_audit_log l where l.txid >= horizon_was),
     todo as (select * from recent l
