@@ -68,6 +68,19 @@ describe('docs stay true to the code', () => {
     expect(ci.some((line) => /^[^#]*\bpnpm docs:check\b/.test(line))).toBe(true);
   });
 
+  it('docs/benchmarks.md stays a page of results: at most 150 lines, a method, targets and a command per package', () => {
+    const page = read('docs/benchmarks.md');
+    expect(page.trimEnd().split('\n').length).toBeLessThanOrEqual(150);
+    const sections = page.split(/^## /m).slice(1);
+    expect(sections.map((s) => s.split('\n')[0])).toEqual(expect.arrayContaining(['pii', 'consent', 'schema', 'outbox', 'billing', 'ratelimit']));
+    for (const section of sections) {
+      expect(section).toContain('**Method.**');
+      expect(section).toContain('**Targets.**');
+      expect(section).toMatch(/`pnpm bench [a-z]+`/);
+      expect(section).toMatch(/^\|.*\|$/m);
+    }
+  });
+
   it('no page sends readers to an API.md the repository does not have', () => {
     const pages = [
       'README.md',
