@@ -145,14 +145,25 @@ export function auditHash(row: Omit<ChainRow, 'hash' | 'prev_hash'>, prevHash: s
  * const { valid, entries, firstBrokenId } = await verifyAuditChain(db);
  * ```
  */
-export async function verifyAuditChain(db: Kysely<any>, options: { chainFirst?: boolean; pageSize?: number } = {}): Promise<AuditVerification> {
+export async function verifyAuditChain(
+  db: Kysely<any>,
+  options: { chainFirst?: boolean; pageSize?: number; onProgress?: (p: { done: number; total: number }) => void } = {},
+): Promise<AuditVerification> {
   if (options.chainFirst ?? true) await chainAuditLog(db);
   const pageSize = options.pageSize ?? 5000;
-  if (db.isTransaction) return verifyInSnapshot(db, pageSize);
-  return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute((trx) => verifyInSnapshot(trx, pageSize));
+  if (db.isTransaction) return verifyInSnapshot(db, pageSize, options.onProgress);
+  return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only')
+    .execute((trx) => verifyInSnapshot(trx, pageSize, options.onProgress));
 }
 
-async function verifyInSnapshot(db: Kysely<any>, pageSize: number): Promise<AuditVerification> {
+async function verifyInSnapshot(db: Kysely<any>, pageSize: number, onProgress?: (p: { done: number; total: number }) => void): Promise<AuditVerification> {
+  // entries to check, for `onProgress` (`swan audit verify` draws its progress from it)
+  let total = 0;
+  if (onProgress) {
+    const { rows } = await sql<{ n: number }>`select coalesce(max(chain_seq), 0)::int as n from swan_audit_chain`.execute(db);
+    total = Number(rows[0]?.n ?? 0);
+    onProgress({ done: 0, total });
+  }
   let prev = ZERO_HASH;
   let expectedSeq = 1;
   let entries = 0;
@@ -175,6 +186,7 @@ async function verifyInSnapshot(db: Kysely<any>, pageSize: number): Promise<Audi
       entries += 1;
       after = seq;
     }
+    if (rows.length > 0) onProgress?.({ done: entries, total: Math.max(total, entries) });
     if (rows.length < pageSize) break;
   }
   const { rows: head } = await sql<{ chain_seq: number; hash: string }>`select chain_seq, hash from swan_audit_head`.execute(db);

@@ -10,3 +10,4 @@ export * from './guard.js';
 export { migrations } from './generated/migrations.js';
 export * from './contracts.js';
 export * from './adapter.js';
+export { classifyPgError, pgErrorCode, isUniqueViolation, isRetryablePgError, type PgErrorKind, type PgErrorClass } from './pg-errors.js';

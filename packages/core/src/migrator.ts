@@ -64,7 +64,11 @@ function orderSets(sets: readonly MigrationSet[]): MigrationSet[] {
  * await migrate(db, [core, pii]);
  * ```
  */
-export async function migrate(db: Kysely<any>, sets: readonly MigrationSet[]): Promise<MigrateResult> {
+export async function migrate(
+  db: Kysely<any>,
+  sets: readonly MigrationSet[],
+  options: { onProgress?: (p: { done: number; total: number; migration?: string }) => void } = {},
+): Promise<MigrateResult> {
   const ordered = orderSets(sets);
   return db.connection().execute(async (conn) => {
     await sql`select pg_advisory_lock(${MIGRATION_LOCK})`.execute(conn);
@@ -83,6 +87,9 @@ export async function migrate(db: Kysely<any>, sets: readonly MigrationSet[]): P
         select package, name, checksum from swan_migrations`.execute(conn);
       const done = new Map(rows.map((r) => [`${r.package}/${r.name}`, r.checksum]));
       const applied: string[] = [];
+      // files to apply, for `onProgress` (`swan migrate` draws its progress from it)
+      const total = ordered.reduce((n, set) => n + set.migrations.filter((m) => !done.has(`${set.package}/${m.name}`)).length, 0);
+      options.onProgress?.({ done: 0, total });
       for (const set of ordered) {
         for (const m of set.migrations) {
           const key = `${set.package}/${m.name}`;
@@ -103,6 +110,7 @@ export async function migrate(db: Kysely<any>, sets: readonly MigrationSet[]): P
             await sql`insert into swan_migrations (package, name, checksum) values (${set.package}, ${m.name}, ${checksum})`.execute(trx);
           });
           applied.push(key);
+          options.onProgress?.({ done: applied.length, total, migration: key });
         }
       }
       return { applied };
