@@ -136,6 +136,10 @@ export function auditHash(row: Omit<ChainRow, 'hash' | 'prev_hash'>, prevHash: s
  * each `prev_hash` equal to the previous hash, each hash equal to the hash of its content, and
  * the last entry equal to the recorded chain head. Reports the first broken entry.
  *
+ * The chain and its head are read in one snapshot (a read-only `REPEATABLE READ` transaction),
+ * so a chainer that commits while verification runs can't make an intact chain look truncated.
+ * Called with a transaction, it reads in that transaction's snapshot instead.
+ *
  * @example
  * ```ts
  * const { valid, entries, firstBrokenId } = await verifyAuditChain(db);
@@ -144,6 +148,11 @@ export function auditHash(row: Omit<ChainRow, 'hash' | 'prev_hash'>, prevHash: s
 export async function verifyAuditChain(db: Kysely<any>, options: { chainFirst?: boolean; pageSize?: number } = {}): Promise<AuditVerification> {
   if (options.chainFirst ?? true) await chainAuditLog(db);
   const pageSize = options.pageSize ?? 5000;
+  if (db.isTransaction) return verifyInSnapshot(db, pageSize);
+  return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute((trx) => verifyInSnapshot(trx, pageSize));
+}
+
+async function verifyInSnapshot(db: Kysely<any>, pageSize: number): Promise<AuditVerification> {
   let prev = ZERO_HASH;
   let expectedSeq = 1;
   let entries = 0;

@@ -55,6 +55,32 @@ describe.each(testEngines())('audit chain on $name', (engine) => {
     expect(rows[0]).toEqual({ n: 4000, max: 4000, distinct_prev: 4000, entries: 4000 });
   });
 
+  it('never reports tampering that did not happen: verify back to back while writers append and the chainer links', async () => {
+    const chainer = startAuditChainer(t.db, { intervalMs: 5 });
+    let writing = true;
+    const writers = Array.from({ length: 4 }, (_, w) =>
+      (async () => {
+        for (let i = 0; writing; i++) {
+          await withActor(t.db, admin, (trx) => appendAudit(trx, { actor: admin, action: 'RACE', resource: 'writer', resourceId: String(w), details: { i } }));
+        }
+      })(),
+    );
+    const answers: Array<Awaited<ReturnType<typeof verifyAuditChain>>> = [];
+    const until = Date.now() + 4000;
+    try {
+      // both ways the API is called: linking first (HTTP and CLI), and reading only what is linked
+      while (Date.now() < until) answers.push(await verifyAuditChain(t.db, { chainFirst: answers.length % 2 === 0 }));
+    } finally {
+      writing = false;
+      await Promise.all(writers);
+      await chainer.stop();
+    }
+    expect(answers.length).toBeGreaterThan(10);
+    expect(answers.filter((a) => !a.valid)).toEqual([]);
+    // the last answers saw the chain grow: verification ran while entries were being linked
+    expect(answers.at(-1)!.entries).toBeGreaterThan(answers[0]!.entries);
+  });
+
   it('refuses UPDATE, DELETE and TRUNCATE as the application role', async () => {
     for (const statement of ['update swan_audit_log set reason = $$x$$', 'delete from swan_audit_log', 'truncate swan_audit_log']) {
       await expect(withActor(t.db, admin, (trx) => sql.raw(statement).execute(trx))).rejects.toThrow(/permission denied|append-only/);
