@@ -181,7 +181,7 @@ function errorResponses(codes: readonly HttpErrorCode[]): Record<string, unknown
       content: {
         'application/json': {
           schema: {
-            allOf: [{ $ref: '#/components/schemas/Error' }, { properties: { error: { properties: { code: { enum: list } } } } }],
+            allOf: [{ $ref: '#/components/schemas/Error' }, { type: 'object', properties: { error: { type: 'object', properties: { code: { enum: list } } } } }],
           },
         },
       },
@@ -214,18 +214,22 @@ function componentName(id: string): string {
  */
 export function createOpenApiDocument(routes: readonly Route[], info: OpenApiInfo, options: OpenApiOptions = {}): OpenApiDocument {
   const schemas: Record<string, JsonSchema> = { Error: ERROR_ENVELOPE_SCHEMA };
-  const byId = new Map<unknown, string>();
-  // schemas with an $id (e.g. the master prompt's) go to components once; the operation refers to them
-  const hoist = (schema: JsonSchema | undefined | null): JsonSchema | undefined | null => {
-    if (!schema || typeof schema !== 'object' || typeof schema.$id !== 'string') return schema;
-    let name = byId.get(schema);
+  const byId = new Map<string, string>();
+  // schemas with an $id (e.g. the master prompt's), at any depth, go to components once and are
+  // referenced: a document may define an $id only once
+  const hoist = <T>(value: T): T => {
+    if (Array.isArray(value)) return value.map(hoist) as T;
+    if (!value || typeof value !== 'object') return value;
+    const schema = value as Record<string, unknown>;
+    if (typeof schema.$id !== 'string') return Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, hoist(v)])) as T;
+    let name = byId.get(schema.$id);
     if (!name) {
       name = componentName(schema.$id);
-      while (schemas[name] && schemas[name] !== schema) name = `${name}_`;
+      while (schemas[name]) name = `${name}_`;
       schemas[name] = schema;
-      byId.set(schema, name);
+      byId.set(schema.$id, name);
     }
-    return { $ref: `#/components/schemas/${name}` };
+    return { $ref: `#/components/schemas/${name}` } as T;
   };
 
   const paths: OpenApiDocument['paths'] = {};
@@ -235,12 +239,7 @@ export function createOpenApiDocument(routes: readonly Route[], info: OpenApiInf
     const key = `${route.method} ${route.path}`;
     if (seen.has(key)) throw new TypeError(`${key} is listed twice`);
     seen.add(key);
-    const raw = route.schema;
-    const schema: RouteSchema | undefined = raw && {
-      ...raw,
-      ...(raw.body !== undefined ? { body: hoist(raw.body) } : {}),
-      response: { ...raw.response, ...(raw.response.body !== undefined ? { body: hoist(raw.response.body)! } : {}) },
-    };
+    const schema: RouteSchema | undefined = route.schema && hoist(route.schema);
     for (const tag of route.tags ?? []) tags.add(tag);
     const response = schema?.response;
     const content: Record<string, unknown> = {};
