@@ -17,7 +17,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { chainAuditLog, createDatabase, migrate, migrations as coreMigrations, startAuditChainer, type Actor } from '@swan/core';
-import { LocalKeyProvider, PiiService, migrations as piiMigrations } from '@swan/pii';
+import { LocalKeyProvider, PiiService, migrations as piiMigrations, type CreateClientInput } from '@swan/pii';
 
 const BASE = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 10_000);
@@ -34,7 +34,7 @@ function withDb(url: string, database: string, user?: string): string {
   return u.toString();
 }
 
-const body = (n: number) => ({
+const body = (n: number): CreateClientInput => ({
   pii: {
     full_name: `Bench Person ${n}`, preferred_name: `BP${n}`, date_of_birth: '1988-03-14', email: `bench${n}@example.com`,
     phone_number: `+1213${String(3000000 + (n % 6999999)).padStart(7, '0')}`, blood_type: 'A+',

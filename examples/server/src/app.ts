@@ -3,6 +3,7 @@ import { createActorResolver } from './auth.js';
 import { openDatabase, uniqueSets } from './database.js';
 import { healthRoute } from './health.js';
 import { listen } from './http-server.js';
+import { openApiRoute } from './openapi.js';
 import { createLogger } from './logger.js';
 import { modules as defaultModules } from './modules/index.js';
 import type { Logger, ModuleInstance, ServerConfig, ServerContext, ServerModule } from './modules/types.js';
@@ -14,6 +15,8 @@ export interface SwanServer {
   /** `http://127.0.0.1:<port>` */
   url: string;
   ctx: ServerContext;
+  /** Every route the server mounts, `GET /openapi.json` included. */
+  routes: readonly Route[];
   /** Graceful shutdown: stop accepting, finish in-flight requests, stop modules in reverse order, close the database. */
   close(): Promise<void>;
 }
@@ -46,7 +49,7 @@ async function stopAll(instances: readonly ModuleInstance[], logger: Logger): Pr
 /**
  * Builds and starts the example server: opens the database (embedded PGlite in `DATA_DIR`, or
  * PostgreSQL as `swan_app` behind the startup guard), runs core's and every module's migrations,
- * sets the modules up in order, mounts `GET /healthz` and every module's routes with the
+ * sets the modules up in order, mounts `GET /healthz`, every module's routes and `GET /openapi.json` with the
  * configured framework, listens, starts the modules and the audit chainer.
  *
  * @example
@@ -76,9 +79,11 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
   };
 
   let http: Awaited<ReturnType<typeof listen>>;
+  let routes: Route[];
   try {
     for (const module of modules) instances.push(await module.setup(ctx));
-    const routes: Route[] = [healthRoute(db, instances), ...instances.flatMap((i) => i.routes ?? [])];
+    routes = [healthRoute(db, instances), ...instances.flatMap((i) => i.routes ?? [])];
+    routes.push(openApiRoute(routes, config.publicUrl));
     http = await listen({
       framework: config.framework,
       routes,
@@ -112,6 +117,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     port: http.port,
     url,
     ctx,
+    routes,
     close() {
       closing ??= (async () => {
         logger.info('shutting down');

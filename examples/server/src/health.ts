@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { SwanError, engineOf, ok, type Route } from '@swan/core';
+import { SwanError, engineOf, ok, okSchema, type DocumentedRoute } from '@swan/core';
 import type { ModuleInstance } from './modules/types.js';
 
 /**
@@ -13,12 +13,23 @@ import type { ModuleInstance } from './modules/types.js';
  * const routes = [healthRoute(db, instances), ...moduleRoutes];
  * ```
  */
-export function healthRoute(db: Kysely<any>, instances: readonly ModuleInstance[]): Route {
+export function healthRoute(db: Kysely<any>, instances: readonly ModuleInstance[]): DocumentedRoute {
   return {
     method: 'GET',
     path: '/healthz',
     access: 'public',
     body: 'none',
+    summary: 'Liveness: the database answers; Redis and NATS as the modules report them',
+    tags: ['health'],
+    schema: {
+      response: {
+        body: {
+          ...(okSchema({ status: { const: 'ok' }, database: { enum: ['pglite', 'postgres'] }, redis: { type: 'string', description: 'ok, down or memory' }, nats: { type: 'string', description: 'ok, down or disabled' } }) as object),
+          additionalProperties: { type: 'string' },
+        },
+      },
+      errors: ['UNAVAILABLE'],
+    },
     async handler() {
       try {
         await sql`select 1`.execute(db);

@@ -17,7 +17,6 @@ const read = (path: string) => readFileSync(`${root}${path}`, 'utf8');
  */
 const ROUTES_AHEAD_OF_SERVER = [
   'GET /readyz',
-  'GET /openapi.json',
   'PATCH /api/clients/:clientId/pii',
   'PATCH /api/clients/:clientId/training',
   'POST /api/clients/:clientId/restrict',

@@ -1,5 +1,9 @@
-import { ok, type Actor, type Route } from '@swan/core';
-import type { Billing } from './billing.service.js';
+import { objectSchema, ok, okSchema, type Actor, type DocumentedRoute } from '@swan/core';
+import { SUBSCRIPTION_STATUSES, type Billing } from './billing.service.js';
+import { TIER_IDS } from './tiers.js';
+
+const tierId = { enum: [...TIER_IDS] } as const;
+const TAGS = ['billing'];
 
 export interface BillingRoutesOptions {
   /**
@@ -20,7 +24,7 @@ export interface BillingRoutesOptions {
  * app.use(mountRoutes(billingRoutes(billing, { clientEmail: (actor) => pii.emailOf(actor) })));
  * ```
  */
-export function billingRoutes(billing: Billing, options: BillingRoutesOptions = {}): Route[] {
+export function billingRoutes(billing: Billing, options: BillingRoutesOptions = {}): DocumentedRoute[] {
   return [
     {
       method: 'POST',
@@ -28,6 +32,14 @@ export function billingRoutes(billing: Billing, options: BillingRoutesOptions = 
       access: 'public',
       body: 'raw',
       bodyLimit: options.webhookBodyLimit ?? 512 * 1024,
+      summary: 'Stripe webhook: verified, idempotent subscription sync',
+      tags: TAGS,
+      schema: {
+        headers: objectSchema({ 'stripe-signature': { type: 'string', description: 'Stripe-Signature: HMAC-SHA256 of the raw body under the webhook secret, with its timestamp' } }),
+        body: { type: 'object', required: ['id', 'type'], properties: { id: { type: 'string' }, type: { type: 'string' }, data: { type: 'object' } }, description: 'A Stripe event, verified over its exact bytes' },
+        response: { body: okSchema({ received: { const: true }, outcome: { enum: ['applied', 'stale', 'duplicate', 'ignored', 'unhandled'] } }) },
+        errors: ['WEBHOOK_SIGNATURE_INVALID'],
+      },
       async handler(req) {
         const result = await billing.handleWebhook(req.rawBody, req.headers['stripe-signature']);
         return ok({ received: true, outcome: result.outcome });
@@ -37,6 +49,28 @@ export function billingRoutes(billing: Billing, options: BillingRoutesOptions = 
       method: 'GET',
       path: '/api/billing/payment-links',
       access: ['client'],
+      summary: 'The tiers with this client\'s Payment Link URLs, and the current subscription',
+      tags: TAGS,
+      schema: {
+        response: {
+          body: okSchema({
+            tiers: {
+              type: 'array',
+              items: objectSchema({ id: tierId, name: { type: 'string' }, monthlyPriceUsd: { type: 'number' }, features: { type: 'array', items: { type: 'string' } }, url: { type: 'string', format: 'uri' } }),
+            },
+            activeTier: { enum: [...TIER_IDS, null] },
+            subscription: {
+              oneOf: [
+                { type: 'null' },
+                objectSchema({
+                  tier: tierId, status: { enum: [...SUBSCRIPTION_STATUSES] }, currentPeriodEnd: { type: 'string', format: 'date-time' },
+                  cancelAtPeriodEnd: { type: 'boolean' }, trialEnd: { type: ['string', 'null'], format: 'date-time' },
+                }),
+              ],
+            },
+          }),
+        },
+      },
       async handler(req) {
         const actor = req.actor!;
         const email = options.clientEmail ? await options.clientEmail(actor) : null;
@@ -60,6 +94,9 @@ export function billingRoutes(billing: Billing, options: BillingRoutesOptions = 
       method: 'POST',
       path: '/api/stripe/create-portal-session',
       access: ['client'],
+      summary: 'A Stripe Customer Portal session for the calling client',
+      tags: TAGS,
+      schema: { body: null, response: { body: okSchema({ url: { type: 'string', format: 'uri' } }) }, errors: ['NOT_FOUND', 'UNAVAILABLE'] },
       async handler(req) {
         return ok({ url: await billing.createPortalSession(req.actor!) });
       },

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { SwanError, ok, withActor, type Guard, type Route } from '@swan/core';
+import { SwanError, documentGuard, objectSchema, ok, okSchema, withActor, type DocumentedRoute, type Guard } from '@swan/core';
 import type { Kysely } from 'kysely';
 import { parseCheckInInput, type Checkins } from './checkins.js';
 
@@ -16,13 +16,15 @@ export interface CheckinsRoutesOptions {
 
 /** Checks `X-Twilio-Signature` against the public URL and the form fields: 403 `FORBIDDEN` otherwise. */
 function signatureGuard(checkins: Checkins): Guard {
-  return (req) => {
+  return documentGuard((req) => {
     const params = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, unknown>;
     if (!req.rawBody || !checkins.verifySignature(req.headers['x-twilio-signature'], req.url, params)) {
       throw new SwanError({ code: 'FORBIDDEN', message: 'Twilio signature is missing or invalid' });
     }
-  };
+  }, { errors: ['FORBIDDEN'] });
 }
+
+const TAGS = ['checkins'];
 
 /**
  * The check-in routes of API.md: `POST /api/clients/:clientId/checkins` (admin, assigned trainer;
@@ -35,7 +37,7 @@ function signatureGuard(checkins: Checkins): Guard {
  * app.use(swanRouter(checkinsRoutes({ db, checkins, webhookGuards: [limiter.guard('twilioWebhook', { key: twilioSenderKey })] }), { actor, publicUrl }));
  * ```
  */
-export function checkinsRoutes(options: CheckinsRoutesOptions): Route[] {
+export function checkinsRoutes(options: CheckinsRoutesOptions): DocumentedRoute[] {
   const { db, checkins } = options;
   return [
     {
@@ -43,6 +45,18 @@ export function checkinsRoutes(options: CheckinsRoutesOptions): Route[] {
       path: '/api/clients/:clientId/checkins',
       access: ['admin', 'trainer'],
       guards: options.guards ?? [],
+      summary: 'Schedule a one-off SMS check-in (sent by the outbox worker)',
+      tags: TAGS,
+      schema: {
+        params: objectSchema({ clientId: { type: 'string', format: 'uuid' } }),
+        body: objectSchema({
+          kind: { enum: ['morning', 'evening'] },
+          scheduledFor: { type: 'string', format: 'date-time', description: 'ISO 8601 instant with an offset or Z' },
+          timezone: { type: 'string', description: 'The client\'s IANA time zone, e.g. America/Los_Angeles' },
+        }),
+        response: { status: 202, body: okSchema({ eventId: { type: 'string', format: 'uuid' } }) },
+        errors: ['NOT_FOUND', 'UNAVAILABLE'],
+      },
       async handler(req) {
         const body = (typeof req.body === 'object' && req.body !== null && !Array.isArray(req.body) ? req.body : null) as Record<string, unknown> | null;
         if (!body) throw new SwanError({ code: 'VALIDATION_FAILED', message: 'Body must be a JSON object { kind, scheduledFor, timezone }' });
@@ -69,6 +83,13 @@ export function checkinsRoutes(options: CheckinsRoutesOptions): Route[] {
       access: 'public',
       body: 'form',
       bodyLimit: options.webhookBodyLimit ?? 16 * 1024,
+      summary: 'Twilio inbound SMS webhook: replies, STOP/START opt-out',
+      tags: TAGS,
+      schema: {
+        headers: objectSchema({ 'x-twilio-signature': { type: 'string', description: 'X-Twilio-Signature: HMAC-SHA1 of the public URL and the form fields under the auth token' } }),
+        body: objectSchema({ From: { type: 'string' }, Body: { type: 'string' }, MessageSid: { type: 'string' }, SmsSid: { type: 'string' } }, ['From']),
+        response: { content: { 'text/xml; charset=utf-8': { type: 'string', description: 'TwiML' } } },
+      },
       guards: [signatureGuard(checkins), ...(options.webhookGuards ?? [])],
       async handler(req) {
         const result = await checkins.receive(req.body as Record<string, unknown>);

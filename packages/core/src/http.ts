@@ -1,4 +1,5 @@
 import type { Actor, Role } from './actor.js';
+import type { HttpErrorCode } from './errors.js';
 
 /** HTTP methods a route may use. */
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -76,8 +77,79 @@ export interface Route {
   body?: 'json' | 'raw' | 'form' | 'none';
   /** Body size limit in bytes; larger bodies get 413 `PAYLOAD_TOO_LARGE`. Default 100 kB. */
   bodyLimit?: number;
+  /** One line saying what the route does (the OpenAPI operation's summary). */
+  summary?: string;
+  /** Groups in the OpenAPI document, usually the package name (`pii`, `consent`, …). */
+  tags?: readonly string[];
+  /**
+   * JSON Schemas of the request and the success response, for {@link createOpenApiDocument}.
+   * They document what the handler accepts; the handler still validates its own input.
+   */
+  schema?: RouteSchema;
   handler(req: SwanRequest): Promise<SwanResponse>;
 }
+
+/**
+ * A JSON Schema (draft 2020-12, the dialect of OpenAPI 3.1). A schema carrying its own `$schema`
+ * and `$id` (the master prompt v3 schema is draft-07) keeps its dialect inside the document.
+ */
+export type JsonSchema = boolean | { readonly [keyword: string]: unknown };
+
+/** The success response of a route. */
+export interface RouteResponse {
+  /** Status of a success (default 200). */
+  status?: number;
+  /** What the response is (default: the route's summary). */
+  description?: string;
+  /** Schema of the `application/json` body; omit for a response that is not JSON. */
+  body?: JsonSchema;
+  /** Schemas of other media types, e.g. `{ 'text/html; charset=utf-8': { type: 'string' } }`. */
+  content?: Readonly<Record<string, JsonSchema>>;
+}
+
+/**
+ * Request and response schemas of a route. `params`, `query` and `headers` are object schemas whose
+ * properties are the parameters (`required` lists the mandatory query parameters and headers).
+ * {@link createOpenApiDocument} refuses a documented route whose `params` do not name exactly the
+ * path's `:params`, or whose body is not stated: a `POST`, `PUT`, `PATCH` or `DELETE` route that
+ * reads a body (any `body` mode but `'none'`) must give `body`, `null` when it ignores the body.
+ */
+export interface RouteSchema {
+  /** Path parameters: required when the path has `:params`, one property per parameter. */
+  params?: JsonSchema;
+  /** Query parameters the handler reads. */
+  query?: JsonSchema;
+  /** Request headers the handler reads, e.g. a webhook's signature header. */
+  headers?: JsonSchema;
+  /** Request body; `null` for a route that reads none. */
+  body?: JsonSchema | null;
+  /** Media type of `body`: default `application/json`, `application/x-www-form-urlencoded` for `body: 'form'`. */
+  bodyContentType?: string;
+  /** The success response. */
+  response: RouteResponse;
+  /**
+   * Error codes the handler raises beyond those the document derives from the route itself
+   * (`UNAUTHENTICATED`/`FORBIDDEN` from `access`, `VALIDATION_FAILED` from schemas, `INVALID_JSON`
+   * and `PAYLOAD_TOO_LARGE` from the body mode, guards' codes from {@link documentGuard}).
+   */
+  errors?: readonly HttpErrorCode[];
+}
+
+/**
+ * A route with its documentation: what every package's route list returns, so a new route can't
+ * leave out its summary, tags or schemas. `Route` keeps them optional for host apps' and tests'
+ * ad-hoc routes, which {@link createOpenApiDocument} still lists, marked `x-undocumented`.
+ *
+ * @example
+ * ```ts
+ * const ping: DocumentedRoute = {
+ *   method: 'GET', path: '/api/ping/:id', access: 'authenticated', summary: 'Echo an id', tags: ['ping'],
+ *   schema: { params: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } }, response: { body: okSchema({ id: { type: 'string' } }) } },
+ *   handler: async (req) => ok({ id: req.params.id }),
+ * };
+ * ```
+ */
+export type DocumentedRoute = Route & { summary: string; tags: readonly string[]; schema: RouteSchema };
 
 /** Default JSON body limit of the adapters. */
 export const DEFAULT_BODY_LIMIT = 100 * 1024;

@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './http.js';
+export * from './openapi.js';
 export * from './actor.js';
 export * from './validation.js';
 export { createDatabase, engineOf, prepared, queryWhileCommitting, runScript, type DatabaseConfig, type DatabaseEngine } from './database.js';

@@ -1,4 +1,4 @@
-export { createOutbox, type Outbox, type OutboxOptions, type OutboxEventInput, type PublishResult, type OutboxStats, type DeadEvent, type PruneOptions } from './outbox.js';
+export { createOutbox, type Outbox, type OutboxOptions, type OutboxEventInput, type PublishResult, type OutboxStats, type DeadEvent, type DeadEventsOptions, type PruneOptions } from './outbox.js';
 export { createWorker, backoffDelay, PermanentError, UnavailableError, type Worker, type WorkerOptions, type OutboxHandler, type OutboxHandlerSteps, type HandlerContext, type ListenSource } from './worker.js';
 export type { OutboxEvent } from './sql.js';
 export { builtInValidators, validateEvent, type PayloadValidator, type SwanEventMap, type SwanEventType } from './events.js';

@@ -51,6 +51,14 @@ export interface DeadEvent {
   createdAt: string;
 }
 
+/** Options of {@link Outbox.dead}. */
+export interface DeadEventsOptions {
+  /** At most this many, newest first (default 100). */
+  limit?: number;
+  /** Only events of this type. */
+  eventType?: string;
+}
+
 export interface PruneOptions {
   /** Completed events processed longer ago than this (ms, or a Date cut-off) are removed. */
   olderThan: number | Date;
@@ -72,7 +80,7 @@ export interface Outbox extends EventPublisher {
   eventTypes(): string[];
   stats(): Promise<OutboxStats>;
   /** Dead-lettered events, newest first. */
-  dead(options?: { limit?: number; eventType?: string }): Promise<DeadEvent[]>;
+  dead(options?: DeadEventsOptions): Promise<DeadEvent[]>;
   /** Dead events back to pending with attempts reset; returns the event ids that were dead. */
   redrive(eventIds: readonly string[]): Promise<string[]>;
   /** Deletes (or archives) completed events in batches; returns how many. */

@@ -1,5 +1,6 @@
-import { ok, verifyAuditChain, type ExportContributor, type Guard, type Route, type SwanRequest } from '@swan/core';
+import { objectSchema, ok, okSchema, verifyAuditChain, type DocumentedRoute, type ExportContributor, type Guard, type JsonSchema, type SwanRequest } from '@swan/core';
 import type { PiiService } from './service.js';
+import { TRAINING_COLUMNS, type CreateClientInput } from './validation.js';
 
 /** Options of {@link piiRoutes}. */
 export interface PiiRoutesOptions {
@@ -12,6 +13,57 @@ export interface PiiRoutesOptions {
 
 const reasonOf = (req: SwanRequest): unknown => (req.body as { reason?: unknown } | undefined)?.reason;
 
+const uuid = { type: 'string', format: 'uuid' } as const;
+const nullable = (schema: Record<string, unknown>): JsonSchema => ({ ...schema, type: [schema.type as string, 'null'] });
+const text = (maxLength: number) => ({ type: 'string', maxLength });
+const date = { type: 'string', format: 'date', description: 'YYYY-MM-DD' } as const;
+const stringMap = { type: 'object', additionalProperties: text(500) } as const;
+
+/** The PII fields (API.md's names), as `createClient` checks them. */
+const PII_PROPERTIES: Record<string, JsonSchema> = {
+  full_name: { ...text(200), minLength: 1 },
+  preferred_name: nullable(text(200)),
+  date_of_birth: { ...date, description: 'YYYY-MM-DD, in the past, at most 150 years ago' },
+  email: { type: 'string', format: 'email' },
+  phone_number: { type: ['string', 'null'], description: 'E.164, or national in the default country' },
+  blood_type: { enum: ['A+', 'A-', 'B+', 'B-', 'AB+', 'AB-', 'O+', 'O-', null] },
+  emergency_contact: { ...stringMap, properties: { name: text(500), relationship: text(500), phone: text(500) } },
+  address: { type: ['object', 'null'], additionalProperties: text(500), properties: { street: text(500), city: text(500), state: text(500), zip: text(500) } },
+};
+
+const KIND_SCHEMA: Record<string, Record<string, unknown>> = {
+  int: { type: 'integer' }, num: { type: 'number' }, text: { type: 'string' }, date, bool: { type: 'boolean' }, array: { type: 'array' }, object: { type: 'object' },
+};
+
+/** The training fields, from the same column table the service validates with. */
+const TRAINING_PROPERTIES: Record<string, JsonSchema> = Object.fromEntries(
+  Object.entries(TRAINING_COLUMNS).map(([name, c]) => {
+    const s: Record<string, unknown> = { ...KIND_SCHEMA[c.kind] };
+    if (c.kind === 'text' && c.max !== undefined) s.maxLength = c.max;
+    else if (c.min !== undefined) Object.assign(s, { minimum: c.min, maximum: c.max });
+    if (c.values) s.enum = [...c.values, null];
+    return [name, { ...s, type: [s.type ?? 'string', 'null'] }];
+  }),
+);
+
+/** Body of `POST /api/clients` ({@link CreateClientInput}). */
+export const CREATE_CLIENT_SCHEMA: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['pii'],
+  properties: {
+    pii: { type: 'object', additionalProperties: false, required: ['full_name', 'date_of_birth', 'email', 'emergency_contact'], properties: PII_PROPERTIES },
+    training: { type: 'object', additionalProperties: false, properties: TRAINING_PROPERTIES },
+  },
+};
+
+const clientParams = objectSchema({ clientId: uuid });
+const reasonBody = objectSchema({ reason: { ...text(500), minLength: 1, description: 'Why (audited), 1 to 500 characters' } });
+const alias = { type: ['string', 'null'], description: 'Galaxy-Swan alias' } as const;
+const piiRecord = objectSchema({ clientId: uuid, alias, ...Object.fromEntries(Object.entries(PII_PROPERTIES).map(([k, v]) => [k, typeof v === 'object' && typeof v.type === 'string' ? nullable(v) : v])) });
+const trainingRecord = objectSchema({ clientId: uuid, alias, age: { type: 'integer' }, ...TRAINING_PROPERTIES });
+const TAGS = ['pii'];
+
 /**
  * The HTTP routes of API.md for clients, trainers, PII, training, delete, erase, export and audit
  * verification. Malformed ids are 400 `VALIDATION_FAILED`; an unassigned trainer gets 403
@@ -22,41 +74,66 @@ const reasonOf = (req: SwanRequest): unknown => (req.body as { reason?: unknown 
  * mountSwan(app, piiRoutes({ service: pii, exportContributors }), { actor }); // mountSwan from @swan/express or @swan/fastify
  * ```
  */
-export function piiRoutes(options: PiiRoutesOptions): Route[] {
+export function piiRoutes(options: PiiRoutesOptions): DocumentedRoute[] {
   const s = options.service;
   const contributors = () => (typeof options.exportContributors === 'function' ? options.exportContributors() : options.exportContributors ?? []);
-  const routes: Route[] = [
+  const routes: DocumentedRoute[] = [
     {
       method: 'POST', path: '/api/clients', access: ['admin'],
-      handler: async (req) => ok({ client: await s.createClient(req.actor!, req.body) }, 201),
+      summary: 'Create a client: PII encrypted apart from training data', tags: TAGS,
+      schema: { body: CREATE_CLIENT_SCHEMA, response: { status: 201, body: okSchema({ client: objectSchema({ clientId: uuid, alias: { type: 'string' } }) }) }, errors: ['CONFLICT'] },
+      handler: async (req) => ok({ client: await s.createClient(req.actor!, req.body as CreateClientInput) }, 201),
     },
     {
       method: 'PUT', path: '/api/trainers/:trainerId/clients/:clientId', access: ['admin'], body: 'none',
+      summary: 'Assign a trainer to a client', tags: TAGS,
+      schema: { params: objectSchema({ trainerId: uuid, clientId: uuid }), response: { body: okSchema({ assignment: objectSchema({ trainerId: uuid, clientId: uuid }) }) }, errors: ['NOT_FOUND'] },
       handler: async (req) => ok({ assignment: await s.assignTrainer(req.actor!, req.params.trainerId!, req.params.clientId!) }),
     },
     {
       // any authenticated caller reaches the service, so denied roles are audited too (403 FORBIDDEN)
       method: 'GET', path: '/api/clients/:clientId/pii', access: 'authenticated',
+      summary: 'Read a client\'s decrypted PII (admin, assigned trainer; every attempt audited)', tags: TAGS,
+      schema: {
+        params: clientParams,
+        query: objectSchema({ reason: { ...text(500), minLength: 1, description: 'Why the PII is read (audited), 1 to 500 characters' } }),
+        response: { body: okSchema({ pii: piiRecord }) },
+        errors: ['FORBIDDEN', 'NOT_FOUND'],
+      },
       handler: async (req) => ok({ pii: await s.getClientPII(req.params.clientId!, req.actor!, req.query.reason as string) }),
     },
     {
       method: 'GET', path: '/api/clients/:clientId/training', access: ['admin', 'trainer', 'ai_service'],
+      summary: 'Read a client\'s training data (no PII)', tags: TAGS,
+      schema: { params: clientParams, response: { body: okSchema({ training: trainingRecord }) }, errors: ['NOT_FOUND'] },
       handler: async (req) => ok({ training: await s.getTraining(req.params.clientId!, req.actor!) }),
     },
     {
       method: 'DELETE', path: '/api/clients/:clientId', access: ['admin'],
+      summary: 'Soft-delete a client', tags: TAGS,
+      schema: { params: clientParams, body: reasonBody, response: { body: okSchema({ client: objectSchema({ clientId: uuid, deletedAt: { type: 'string', format: 'date-time' } }) }) }, errors: ['NOT_FOUND'] },
       handler: async (req) => ok({ client: await s.softDelete(req.params.clientId!, req.actor!, reasonOf(req) as string) }),
     },
     {
       method: 'POST', path: '/api/clients/:clientId/erase', access: ['admin'],
+      summary: 'Erase a client irreversibly (crypto-shredding)', tags: TAGS,
+      schema: { params: clientParams, body: reasonBody, response: { body: okSchema({ client: objectSchema({ clientId: uuid, erasedAt: { type: 'string', format: 'date-time' } }) }) }, errors: ['NOT_FOUND'] },
       handler: async (req) => ok({ client: await s.erase(req.params.clientId!, req.actor!, reasonOf(req) as string) }),
     },
     {
       method: 'GET', path: '/api/clients/:clientId/export', access: ['admin', 'client'],
+      summary: 'Data-subject export: everything held about the client', tags: TAGS,
+      schema: {
+        params: clientParams,
+        response: { body: okSchema({ export: { type: 'object', description: 'pii, training, access log and every installed package\'s part (consents, master prompts, subscriptions, check-ins)' } }) },
+        errors: ['NOT_FOUND'],
+      },
       handler: async (req) => ok({ export: await s.exportClientData(req.params.clientId!, req.actor!, contributors()) }),
     },
     {
       method: 'GET', path: '/api/audit/verify', access: ['admin'],
+      summary: 'Verify the hash-chained audit log', tags: ['audit'],
+      schema: { response: { body: okSchema({ valid: { type: 'boolean' }, entries: { type: 'integer' }, firstBrokenId: { type: 'integer' } }, ['valid', 'entries']) } },
       handler: async () => ok({ ...(await verifyAuditChain(s.db)) }),
     },
   ];

@@ -12,5 +12,5 @@ export {
   type PiiServiceOptions, type ClientRef, type DecryptedPII, type TrainingRecord,
 } from './service.js';
 export { rotateKeys, SYSTEM_ACTOR, type RotateKeysOptions, type RotationProgress, type RotationResult } from './rotation.js';
-export { piiRoutes, type PiiRoutesOptions } from './http.js';
+export { piiRoutes, CREATE_CLIENT_SCHEMA, type PiiRoutesOptions } from './http.js';
 export { splitLegacyMasterPrompts, type LegacySplitReport, type LegacySplitOptions } from './legacy.js';

@@ -113,7 +113,7 @@ export async function splitLegacyMasterPrompts(db: Kysely<any>, options: LegacyS
         throw new SwanError({ code: 'CONFLICT', message: 'email already belongs to another client' });
       }
       seenEmails.add(email);
-      if (!dryRun) await service.createClient(SYSTEM_ACTOR, body, { clientId: row.id });
+      if (!dryRun) await service.createClient(SYSTEM_ACTOR, input, { clientId: row.id });
       report.migrated += 1;
     } catch (e) {
       report.unmigrated.push({ id: row.id, reason: describe(e) });

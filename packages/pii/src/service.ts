@@ -9,7 +9,7 @@ import { BlindIndex } from './blind-index.js';
 import { buf, ciphertextKeyVersion, decryptField, encryptField } from './cipher.js';
 import type { KeyProvider } from './keys.js';
 import { rotateKeys, SYSTEM_ACTOR, type KeyRow, type RotateKeysOptions, type RotationResult } from './rotation.js';
-import { ageOn, requireReason, TRAINING_COLUMNS, validateCreateClient, validationFailed, type ClientPII, type ClientTrainingInput } from './validation.js';
+import { ageOn, requireReason, TRAINING_COLUMNS, validateCreateClient, validationFailed, type ClientPII, type ClientTrainingInput, type CreateClientInput } from './validation.js';
 
 /** The PII table; ciphertexts are bound to it (`encryptField(key, 1, v, { table: PII_TABLE, column, clientId })`). */
 export const PII_TABLE = 'client_profile_pii';
@@ -228,10 +228,11 @@ export class PiiService {
    * ```
    * `options.clientId` keeps an existing id (the legacy split); new clients get a random UUID.
    */
-  async createClient(actor: Actor, body: unknown, options: { clientId?: string } = {}): Promise<{ clientId: string; alias: string }> {
+  async createClient(actor: Actor, input: CreateClientInput, options: { clientId?: string } = {}): Promise<{ clientId: string; alias: string }> {
     if (actor?.role !== 'admin') throw forbidden('Only an admin may create clients');
     const now = this.#now();
-    const { input, phone } = this.#validate(body, now);
+    // typed for callers, still checked: the body of an HTTP request arrives here unchecked
+    const { input: valid, phone } = this.#validate(input, now);
     const clientId = options.clientId === undefined ? randomUUID() : checkClientId(options.clientId);
     const context = { clientId };
     let dataKey: Buffer;
@@ -244,14 +245,14 @@ export class PiiService {
       dataKey = randomBytes(32);
       wrapped = await this.keys.wrap(dataKey, context);
     }
-    const p = input.pii;
+    const p = valid.pii;
     const enc = (field: PiiField, value: unknown) =>
       value === undefined || value === null ? null : encryptField(dataKey, 1, JSON_FIELDS.has(field) ? JSON.stringify(value) : String(value), { table: PII_TABLE, column: field, clientId });
     const values = PII_FIELDS.map((f) => enc(f, f === 'phone_number' ? phone : f === 'email' ? p.email.trim() : p[f]));
     const emailIndex = this.index.email(p.email);
     const phoneIndex = phone ? this.index.phoneE164(phone) : null;
     const age = ageOn(p.date_of_birth, now);
-    const training = JSON.stringify(input.training ?? {});
+    const training = JSON.stringify(valid.training ?? {});
 
     try {
       // One statement (swan_pii_create, migration pii/0002). When every candidate alias is taken

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { withActor, verifyAuditChain } from '@swan/core';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
-import { LocalKeyProvider, PiiService, isAssignedTrainer, migrations } from '@swan/pii';
+import { LocalKeyProvider, PiiService, isAssignedTrainer, migrations, type CreateClientInput } from '@swan/pii';
 import { admin, ai, clientBody, makeService, masterKey, trainer } from './fixtures.js';
 
 const count = async (t: TestDatabase, table: string) =>
@@ -78,7 +78,7 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
   it('rejects invalid input with paths only, writing nothing', async () => {
     const before = await count(t, 'client_profile_pii');
     const bad = { pii: { full_name: 'Secret Person', date_of_birth: '2999-01-01', email: 'secret-not-an-email', emergency_contact: 'Secret Kin' }, training: { height_inches: -3, spirit: 1 } };
-    const err = await pii.createClient(admin, bad).catch((e) => e);
+    const err = await pii.createClient(admin, bad as unknown as CreateClientInput).catch((e) => e);
     expect(err).toMatchObject({ code: 'VALIDATION_FAILED' });
     const text = JSON.stringify({ m: err.message, d: err.details });
     for (const v of ['Secret', 'secret-not-an-email', '2999']) expect(text).not.toContain(v);

@@ -5,6 +5,7 @@ export {
   type RateLimiterOptions,
   type RateLimitDecision,
   type RateLimitAlert,
+  type TopViolatorsOptions,
   type DecisionSource,
 } from './limiter.js';
 export { DEFAULT_POLICIES, type RateLimitPolicy, type PolicyOverride, type FailMode, type DefaultPolicyName } from './policies.js';

@@ -38,6 +38,12 @@ export interface RateLimitDecision {
   source: DecisionSource;
 }
 
+/** Options of {@link RateLimiter.topViolators}. */
+export interface TopViolatorsOptions {
+  /** Only keys of this policy. */
+  policy?: string;
+}
+
 /**
  * Sent once per key, policy and alert window when a key's rejections reach the threshold. No PII.
  *
@@ -126,7 +132,7 @@ export interface RateLimiter {
    */
   guard(policy: string, options?: { key?: KeyFunction }): Guard;
   /** Keys with the most rejections in the current alert window, across all policies or one. */
-  topViolators(n?: number, options?: { policy?: string }): Promise<Violator[]>;
+  topViolators(n?: number, options?: TopViolatorsOptions): Promise<Violator[]>;
   /** Resolves once Redis is connected, false after `ms` without it (always true for the memory store). */
   ready(ms?: number): Promise<boolean>;
   /** `memory` for the per-process store, else whether Redis is connected right now (`ok` / `down`). */
@@ -366,7 +372,7 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
     };
   }
 
-  async function topViolators(n = 10, filter: { policy?: string } = {}): Promise<Violator[]> {
+  async function topViolators(n = 10, filter: TopViolatorsOptions = {}): Promise<Violator[]> {
     const count = positiveInt(n, 10, 'n');
     if (filter.policy !== undefined) policyOf(filter.policy);
     const names = filter.policy !== undefined ? [filter.policy] : [...policies.keys()];

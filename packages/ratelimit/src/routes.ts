@@ -1,4 +1,4 @@
-import { errors, ok, type Guard, type Route } from '@swan/core';
+import { errors, objectSchema, ok, okSchema, type DocumentedRoute, type Guard } from '@swan/core';
 import type { RateLimiter } from './limiter.js';
 
 /**
@@ -11,13 +11,25 @@ import type { RateLimiter } from './limiter.js';
  * app.use(swanRouter([...rateLimitRoutes(limiter)]));
  * ```
  */
-export function rateLimitRoutes(limiter: RateLimiter, options: { guards?: readonly Guard[] } = {}): Route[] {
+export function rateLimitRoutes(limiter: RateLimiter, options: { guards?: readonly Guard[] } = {}): DocumentedRoute[] {
   return [
     {
       method: 'GET',
       path: '/api/admin/rate-limit/violators',
       access: ['admin'],
       body: 'none',
+      summary: 'Top rate-limit violators (pseudonymous keys)',
+      tags: ['ratelimit'],
+      schema: {
+        query: objectSchema({ limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 }, policy: { type: 'string', description: 'A configured policy name, e.g. aiQuery' } }, []),
+        response: {
+          body: okSchema({
+            violators: { type: 'array', items: objectSchema({ policy: { type: 'string' }, key: { type: 'string' }, violations: { type: 'integer' } }) },
+            windowSeconds: { type: 'integer' },
+            threshold: { type: 'integer' },
+          }),
+        },
+      },
       ...(options.guards ? { guards: options.guards } : {}),
       async handler(req) {
         const raw = req.query.limit ?? '20';

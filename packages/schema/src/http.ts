@@ -1,5 +1,18 @@
-import { ok, type Guard, type Route } from '@swan/core';
+import { objectSchema, ok, okSchema, type DocumentedRoute, type Guard } from '@swan/core';
+import { masterPromptSchema } from './generated/schema.js';
 import { createMasterPromptService, type MasterPromptService, type MasterPromptServiceOptions } from './master-prompt.service.js';
+import type { MasterPrompt } from './types.js';
+
+const uuid = { type: 'string', format: 'uuid' } as const;
+/** A stored version, as both routes answer it (the master prompt itself is the v3 schema, referenced). */
+const recordSchema = okSchema({
+  clientId: uuid,
+  version: { type: 'integer', minimum: 1 },
+  schemaVersion: { type: 'string' },
+  createdAt: { type: 'string', format: 'date-time' },
+  createdBy: uuid,
+  masterPrompt: masterPromptSchema,
+});
 
 /** Path of the master prompt routes (API.md). */
 export const MASTER_PROMPT_PATH = '/api/clients/:clientId/master-prompt';
@@ -21,7 +34,7 @@ export const MASTER_PROMPT_BODY_LIMIT = 512 * 1024;
  */
 export function masterPromptRoutes(
   options: (MasterPromptServiceOptions | { service: MasterPromptService }) & { guards?: readonly Guard[] },
-): Route[] {
+): DocumentedRoute[] {
   const service = 'service' in options ? options.service : createMasterPromptService(options);
   const guards = options.guards ?? [];
   return [
@@ -31,7 +44,15 @@ export function masterPromptRoutes(
       access: ['admin', 'trainer'],
       bodyLimit: MASTER_PROMPT_BODY_LIMIT,
       guards,
-      handler: async (req) => ok({ ...(await service.save(req.actor, req.params.clientId ?? '', req.body)) }, 201),
+      summary: 'Store a new version of a client\'s master prompt (validated against schema v3)',
+      tags: ['master-prompt'],
+      schema: {
+        params: objectSchema({ clientId: uuid }),
+        body: masterPromptSchema,
+        response: { status: 201, body: recordSchema },
+        errors: ['SCHEMA_VALIDATION_FAILED', 'MISSING_SCHEMA_VERSION', 'INCOMPATIBLE_SCHEMA_VERSION', 'NOT_FOUND'],
+      },
+      handler: async (req) => ok({ ...(await service.save(req.actor, req.params.clientId ?? '', req.body as MasterPrompt)) }, 201),
     },
     {
       method: 'GET',
@@ -39,6 +60,9 @@ export function masterPromptRoutes(
       access: ['admin', 'trainer', 'ai_service'],
       body: 'none',
       guards,
+      summary: 'The newest version of a client\'s master prompt (no PII in it)',
+      tags: ['master-prompt'],
+      schema: { params: objectSchema({ clientId: uuid }), response: { body: recordSchema }, errors: ['NOT_FOUND'] },
       handler: async (req) => ok({ ...(await service.latest(req.actor, req.params.clientId ?? '')) }),
     },
   ];

@@ -132,8 +132,8 @@ async function selectVersions(trx: Kysely<any>, clientId: string, latestOnly: bo
 
 /** The master prompt store's operations; every write validates (version, then schema). */
 export interface MasterPromptService {
-  /** Validates and stores a new version (admin, assigned trainer). */
-  save(actor: Actor | null, clientId: string, body: unknown): Promise<MasterPromptRecord>;
+  /** Validates (it may come straight from a request) and stores a new version (admin, assigned trainer). */
+  save(actor: Actor | null, clientId: string, masterPrompt: MasterPrompt): Promise<MasterPromptRecord>;
   /** The newest version (admin, assigned trainer, ai_service); `NOT_FOUND` when none. */
   latest(actor: Actor | null, clientId: string): Promise<MasterPromptRecord>;
   /** Every version, oldest first (same readers as {@link MasterPromptService.latest}). */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { errors, ok, withActor, type Guard, type Route, type SwanRequest } from '@swan/core';
+import { errors, objectSchema, ok, okSchema, withActor, type DocumentedRoute, type Guard, type SwanRequest } from '@swan/core';
 import type { ServerContext, ServerModule } from './types.js';
 
 /** What this module uses of the consent and billing services. */
@@ -8,6 +8,7 @@ interface TierGuards { requireTier(tier: 'tier_1' | 'tier_2' | 'tier_3'): Guard 
 
 const MAX_QUERY = 4000;
 const OBJECT_KEY = /^[A-Za-z0-9][A-Za-z0-9_\-./]{0,511}$/;
+const accepted = okSchema({ eventId: { type: 'string', format: 'uuid' } });
 
 function field(req: SwanRequest, name: string): unknown {
   return req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>)[name] : undefined;
@@ -19,7 +20,7 @@ function field(req: SwanRequest, name: string): unknown {
  * answer 202 with its id. Events carry ids only — the query text and the photo itself stay in the
  * host's own storage (an AI query can contain health data; events never do).
  */
-function aiRoutes(ctx: ServerContext, consent: ConsentGuards, billing: TierGuards | undefined): Route[] {
+function aiRoutes(ctx: ServerContext, consent: ConsentGuards, billing: TierGuards | undefined): DocumentedRoute[] {
   const events = ctx.events;
   // API.md: the AI query needs consent and a subscription tier; the photo upload needs consent only
   const guards = (policy: string, consentType: 'ai_processing' | 'photo_analysis', tier: boolean): Guard[] => [
@@ -39,6 +40,13 @@ function aiRoutes(ctx: ServerContext, consent: ConsentGuards, billing: TierGuard
       path: '/api/ai-village/query',
       access: ['client'],
       guards: guards('aiQuery', 'ai_processing', true),
+      summary: 'Queue an AI query (needs ai_processing consent and a subscription)',
+      tags: ['ai'],
+      schema: {
+        body: objectSchema({ query: { type: 'string', minLength: 1, maxLength: MAX_QUERY } }),
+        response: { status: 202, body: accepted },
+        errors: ['CONSENT_REQUIRED', 'RECONSENT_REQUIRED', ...(billing ? (['SUBSCRIPTION_REQUIRED'] as const) : []), 'UNAVAILABLE'],
+      },
       async handler(req) {
         const query = field(req, 'query');
         if (typeof query !== 'string' || query.trim() === '' || query.length > MAX_QUERY) {
@@ -52,6 +60,13 @@ function aiRoutes(ctx: ServerContext, consent: ConsentGuards, billing: TierGuard
       path: '/api/photo-upload',
       access: ['client'],
       guards: guards('photoUpload', 'photo_analysis', false),
+      summary: 'Queue the analysis of an uploaded photo (needs photo_analysis consent)',
+      tags: ['ai'],
+      schema: {
+        body: objectSchema({ objectKey: { type: 'string', pattern: OBJECT_KEY.source, description: 'Storage key of the uploaded photo' } }),
+        response: { status: 202, body: accepted },
+        errors: ['CONSENT_REQUIRED', 'RECONSENT_REQUIRED', 'UNAVAILABLE'],
+      },
       async handler(req) {
         const objectKey = field(req, 'objectKey');
         if (typeof objectKey !== 'string' || !OBJECT_KEY.test(objectKey) || objectKey.includes('..')) {

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { Actor } from '@swan/core';
+import { documentGuard, type Actor } from '@swan/core';
 import { createRateLimiter, rateLimitRoutes, tierLimits, twilioSenderKey } from '@swan/ratelimit';
 import type { ServerModule } from './types.js';
 
@@ -67,10 +67,11 @@ export function createRatelimitModule(options: RatelimitModuleOptions = {}): Ser
       } else {
         logger.info('rate limits: Redis store', { connected: await limiter.ready(2000) });
       }
-      ctx.rateLimit = (policy, key) => limiter.guard(policy, { key: key ?? (policy === 'twilioWebhook' ? twilioSenderKey : undefined) });
+      // documented, so the OpenAPI document lists 429 on every route a limit guards
+      ctx.rateLimit = (policy, key) => documentGuard(limiter.guard(policy, { key: key ?? (policy === 'twilioWebhook' ? twilioSenderKey : undefined) }), { errors: ['RATE_LIMITED'] });
       ctx.services.ratelimit = limiter;
       return {
-        routes: rateLimitRoutes(limiter, { guards: [limiter.guard('general')] }),
+        routes: rateLimitRoutes(limiter, { guards: [ctx.rateLimit('general')] }),
         health: () => ({ redis: limiter.health() }),
         stop: () => limiter.close(),
       };

@@ -1,5 +1,5 @@
 import { htmlPageRoute } from './html.js';
-import type { Route } from '@swan/core';
+import type { DocumentedRoute } from '@swan/core';
 
 /** Where the admin page is served. */
 export const ADMIN_PAGE_PATH = '/admin';
@@ -32,8 +32,8 @@ export const ADMIN_PAGE_PATH = '/admin';
  * // then open http://localhost:3000/admin#token=<admin JWT>
  * ```
  */
-export function adminPageRoute(): Route {
-  return htmlPageRoute(ADMIN_PAGE_PATH, page);
+export function adminPageRoute(): DocumentedRoute {
+  return htmlPageRoute(ADMIN_PAGE_PATH, page, { summary: 'Admin page (its data comes from the admin routes, called with the admin\'s token)' });
 }
 
 function page(nonce: string): string {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Route } from '@swan/core';
+import type { DocumentedRoute } from '@swan/core';
 
 /**
  * A public `GET` route serving an HTML page under a strict Content-Security-Policy: a fresh nonce
@@ -11,12 +11,15 @@ import type { Route } from '@swan/core';
  * const route = htmlPageRoute('/admin', (nonce) => `<!doctype html><style nonce="${nonce}">…</style>…`);
  * ```
  */
-export function htmlPageRoute(path: string, render: (nonce: string) => string, options: { scripts?: 'nonce' | 'self' } = {}): Route {
+export function htmlPageRoute(path: string, render: (nonce: string) => string, options: { scripts?: 'nonce' | 'self'; summary?: string } = {}): DocumentedRoute {
   return {
     method: 'GET',
     path,
     access: 'public',
     body: 'none',
+    summary: options.summary ?? `The ${path} page`,
+    tags: ['pages'],
+    schema: { response: { content: { 'text/html; charset=utf-8': { type: 'string' } } } },
     async handler() {
       const nonce = randomBytes(16).toString('base64');
       const scripts = options.scripts === 'self' ? "'self'" : `'nonce-${nonce}'`;

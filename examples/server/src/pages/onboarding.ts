@@ -1,5 +1,5 @@
 import { htmlPageRoute } from './html.js';
-import type { Route, SwanResponse } from '@swan/core';
+import type { DocumentedRoute, SwanResponse } from '@swan/core';
 import { browserValidatorSource } from '@swan/schema';
 
 /** Where the page loads the precompiled validator from (an ES module, no eval: CSP-safe). */
@@ -217,8 +217,12 @@ form.addEventListener('submit', async function (event) {
  * return { routes: [...masterPromptRoutes({ service }), ...onboardingRoutes()] };
  * ```
  */
-export function onboardingRoutes(): Route[] {
-  const get = (path: string, respond: () => SwanResponse): Route => ({ method: 'GET', path, access: 'public', body: 'none', handler: async () => respond() });
+export function onboardingRoutes(): DocumentedRoute[] {
+  const get = (path: string, summary: string, respond: () => SwanResponse): DocumentedRoute => ({
+    method: 'GET', path, access: 'public', body: 'none', summary, tags: ['pages'],
+    schema: { response: { content: { 'text/javascript; charset=utf-8': { type: 'string' } } } },
+    handler: async () => respond(),
+  });
   const javascript = (body: string): SwanResponse => ({
     status: 200,
     contentType: 'text/javascript; charset=utf-8',
@@ -226,8 +230,8 @@ export function onboardingRoutes(): Route[] {
     body,
   });
   return [
-    htmlPageRoute('/onboarding', page, { scripts: 'self' }),
-    get(ONBOARDING_SCRIPT_PATH, () => javascript(script)),
-    get(VALIDATOR_ASSET_PATH, () => javascript(browserValidatorSource)),
+    htmlPageRoute('/onboarding', page, { scripts: 'self', summary: 'Onboarding form: a master prompt checked in the browser before it is sent' }),
+    get(ONBOARDING_SCRIPT_PATH, 'Script of the onboarding page', () => javascript(script)),
+    get(VALIDATOR_ASSET_PATH, 'The precompiled master prompt v3 validator for browsers', () => javascript(browserValidatorSource)),
   ];
 }

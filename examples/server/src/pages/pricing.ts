@@ -1,5 +1,5 @@
 import { htmlPageRoute } from './html.js';
-import type { Route } from '@swan/core';
+import type { DocumentedRoute } from '@swan/core';
 import type { TierConfig } from '@swan/billing';
 
 const escape = (text: string) =>
@@ -25,8 +25,8 @@ function card(tier: TierConfig): string {
  * bar, and keeps it in `localStorage` (`swan.token`); a form lets the client paste one. A real app
  * would use its own session instead.
  */
-export function pricingPageRoute(tiers: readonly TierConfig[]): Route {
-  return htmlPageRoute('/pricing', (nonce) => page(tiers, nonce));
+export function pricingPageRoute(tiers: readonly TierConfig[]): DocumentedRoute {
+  return htmlPageRoute('/pricing', (nonce) => page(tiers, nonce), { summary: 'Pricing page: the tiers and their Payment Links' });
 }
 
 function page(tiers: readonly TierConfig[], nonce: string): string {
