@@ -1,6 +1,6 @@
 import { errors, ok, type Guard, type Route, type SwanRequest } from '@swan/core';
 import type { ConsentService, GrantConsentInput, PublishVersionInput, RevokeConsentInput } from './consent.service.js';
-import { clientIdOf, consentTypeOf, objectOf } from './validate.js';
+import { clientIdOf, consentTypeOf, objectOf } from './validation.js';
 
 function actorOf(req: SwanRequest) {
   if (!req.actor) throw errors.unauthenticated();

@@ -1,5 +1,5 @@
 import { ok, verifyAuditChain, type ExportContributor, type Guard, type Route, type SwanRequest } from '@swan/core';
-import type { PiiService } from './service.js';
+import type { PiiService } from './pii.service.js';
 
 /** Options of {@link piiRoutes}. */
 export interface PiiRoutesOptions {

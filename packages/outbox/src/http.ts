@@ -1,5 +1,5 @@
 import { SwanError, isUuid, ok, type Route } from '@swan/core';
-import type { Outbox } from './outbox.js';
+import type { Outbox } from './outbox.service.js';
 
 /**
  * The admin routes of API.md: `GET /api/admin/outbox/stats`, `GET /api/admin/outbox/dead`
