@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { SwanError, documentGuard, objectSchema, ok, okSchema, withActor, type DocumentedRoute, type Guard } from '@swan/core';
 import type { Kysely } from 'kysely';
-import { parseCheckInInput, type Checkins } from './checkins.js';
+import { parseCheckInInput, type Checkins } from './checkins.service.js';
 
 export interface CheckinsRoutesOptions {
   db: Kysely<any>;

@@ -4,7 +4,7 @@ export {
   CHECKIN_KINDS, CHECKIN_EVENT, CHECKINS_SERVICE_ACTOR, PHONE_PURPOSE, DEFAULT_TEXTS,
   type Checkins, type CheckinsOptions, type CheckinsPii, type CheckinEvent, type CheckinTexts, type CheckInKind,
   type ScheduleCheckInInput, type DailyScheduleInput, type InboundResult,
-} from './checkins.js';
+} from './checkins.service.js';
 export { checkinsRoutes, type CheckinsRoutesOptions } from './http.js';
 export { isTimeZone, zonedTimeToUtc, nextDailyOccurrence, LOCAL_TIME } from './timezone.js';
 export {

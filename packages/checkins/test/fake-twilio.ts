@@ -2,11 +2,16 @@
 // request and parses the answer; only the transport (its `httpClient`) is ours.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
+import twilio from 'twilio';
 import type { TwilioHttpClient, TwilioHttpRequest, TwilioHttpResponse } from '../src/index.js';
 
 export const ACCOUNT_SID = `AC${'1'.repeat(32)}`;
 export const AUTH_TOKEN = 'test_auth_token_0123456789abcdef';
 export const FROM = '+15005550006';
+
+/** The `X-Twilio-Signature` the real SDK computes for a webhook to `url` with these form fields. */
+export const twilioSignature = (url: string, fields: Record<string, string>, authToken = AUTH_TOKEN): string =>
+  twilio.getExpectedTwilioSignature(authToken, url, fields);
 
 export interface SentMessage {
   sid: string;

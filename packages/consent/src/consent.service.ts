@@ -23,7 +23,7 @@ import {
   signatureOf,
   userAgentOf,
   versionOf,
-} from './validate.js';
+} from './validation.js';
 
 /** Options of {@link ConsentService}. */
 export interface ConsentServiceOptions {

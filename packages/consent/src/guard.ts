@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { errors, isUuid, SwanError, type Guard, type SwanRequest } from '@swan/core';
 import { queryConsentStatus } from './status.js';
 import type { ConsentType } from './types.js';
-import { consentTypeOf } from './validate.js';
+import { consentTypeOf } from './validation.js';
 
 /** Options of `requireConsent`. */
 export interface RequireConsentOptions {

@@ -1,7 +1,7 @@
 import { errors, objectSchema, ok, okSchema, type DocumentedRoute, type Guard, type JsonSchema, type SwanRequest } from '@swan/core';
 import type { ConsentService, GrantConsentInput, PublishVersionInput, RevokeConsentInput } from './consent.service.js';
 import { CONSENT_METHODS, CONSENT_TYPES, MAX_SIGNATURE_BYTES } from './types.js';
-import { clientIdOf, consentTypeOf, objectOf } from './validate.js';
+import { clientIdOf, consentTypeOf, objectOf } from './validation.js';
 
 function actorOf(req: SwanRequest) {
   if (!req.actor) throw errors.unauthenticated();

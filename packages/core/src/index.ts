@@ -7,7 +7,7 @@ export { createDatabase, engineOf, prepared, queryWhileCommitting, runScript, ty
 export { pgliteDialect } from './pglite-driver.js';
 export { migrate, checksumOf, type Migration, type MigrationSet, type MigrateResult } from './migrator.js';
 export * from './audit.js';
-export * from './guard.js';
+export * from './role-safety.js';
 export { migrations } from './generated/migrations.js';
 export * from './contracts.js';
 export * from './adapter.js';

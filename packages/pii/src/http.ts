@@ -1,5 +1,5 @@
 import { objectSchema, ok, okSchema, verifyAuditChain, type DocumentedRoute, type ExportContributor, type Guard, type JsonSchema, type SwanRequest } from '@swan/core';
-import type { PiiService } from './service.js';
+import type { PiiService } from './pii.service.js';
 import { TRAINING_COLUMNS, type CreateClientInput } from './validation.js';
 
 /** Options of {@link piiRoutes}. */

@@ -10,7 +10,7 @@ export { ageOn, validateCreateClient, type ClientPII, type ClientTrainingInput, 
 export {
   PiiService, PII_TABLE, PII_FIELDS,
   type PiiServiceOptions, type ClientRef, type DecryptedPII, type TrainingRecord,
-} from './service.js';
+} from './pii.service.js';
 export { rotateKeys, SYSTEM_ACTOR, type RotateKeysOptions, type RotationProgress, type RotationResult } from './rotation.js';
 export { piiRoutes, CREATE_CLIENT_SCHEMA, type PiiRoutesOptions } from './http.js';
 export { splitLegacyMasterPrompts, type LegacySplitReport, type LegacySplitOptions } from './legacy.js';

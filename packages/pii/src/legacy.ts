@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { isUuid, SwanError } from '@swan/core';
 import { SYSTEM_ACTOR } from './rotation.js';
-import type { PiiService } from './service.js';
+import type { PiiService } from './pii.service.js';
 
 /** Options of {@link splitLegacyMasterPrompts}. */
 export interface LegacySplitOptions {

@@ -7,9 +7,9 @@ export {
   type RateLimitAlert,
   type TopViolatorsOptions,
   type DecisionSource,
-} from './limiter.js';
+} from './ratelimit.service.js';
 export { DEFAULT_POLICIES, type RateLimitPolicy, type PolicyOverride, type FailMode, type DefaultPolicyName } from './policies.js';
 export { clientKey, twilioSenderKey, type KeyFunction } from './keys.js';
 export { redisClientOptions, type Violator } from './stores.js';
-export { rateLimitRoutes } from './routes.js';
+export { rateLimitRoutes } from './http.js';
 export { tierLimits, type TierLimitsOptions } from './tiers.js';

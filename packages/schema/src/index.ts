@@ -8,7 +8,7 @@ export {
   assertMasterPrompt,
   enforceSchemaVersion,
   validateMasterPromptBody,
-} from './validator.js';
+} from './validation.js';
 export {
   checkSchemaVersion,
   schemaValidationFailure,
@@ -17,7 +17,7 @@ export {
   type MasterPromptCheck,
   type MasterPromptFailure,
   type MasterPromptErrorCode,
-} from './check.js';
+} from './master-prompt-check.js';
 export { describeErrors, isPiiFieldName, labelOf, looksLikePersonalData, PII_FIELD_NAMES, PII_MESSAGE, REDACTED_FIELD_NAME, type Problem, type AjvErrorLike } from './problems.js';
 export {
   createMasterPromptService,

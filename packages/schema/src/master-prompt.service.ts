@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { SwanError, errors, isUuid, withActor, type Actor, type EventPublisher, type ExportContributor } from '@swan/core';
-import { assertMasterPrompt } from './validator.js';
+import { assertMasterPrompt } from './validation.js';
 import type { ChangeLogEntry, MasterPrompt } from './types.js';
 
 /** One stored version of a client's master prompt. */

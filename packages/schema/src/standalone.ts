@@ -12,7 +12,7 @@
  */
 // The generated file is plain Ajv output (`// @ts-nocheck`); it is typed here.
 import compiled from './generated/validate-master-prompt.js';
-import { createMasterPromptCheck, createProblemsOf, type CompiledValidate } from './check.js';
+import { createMasterPromptCheck, createProblemsOf, type CompiledValidate } from './master-prompt-check.js';
 
 const validate = compiled as unknown as CompiledValidate;
 
@@ -38,7 +38,7 @@ export const checkMasterPrompt = createMasterPromptCheck(validate);
  */
 export const masterPromptProblems = createProblemsOf(validate);
 
-export { checkSchemaVersion, SCHEMA_MAJOR_VERSION } from './check.js';
-export type { MasterPromptCheck, MasterPromptFailure, MasterPromptErrorCode } from './check.js';
+export { checkSchemaVersion, SCHEMA_MAJOR_VERSION } from './master-prompt-check.js';
+export type { MasterPromptCheck, MasterPromptFailure, MasterPromptErrorCode } from './master-prompt-check.js';
 export { describeErrors, isPiiFieldName, looksLikePersonalData, PII_FIELD_NAMES, REDACTED_FIELD_NAME, type Problem } from './problems.js';
 export type { MasterPrompt, ClientProfile, MasterPromptMeta, ChangeLogEntry } from './types.js';

@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { chromium, type Browser } from 'playwright-core';
 import { chromiumPath, insertClientRow } from '@swan/test-utils';
-import { billingModule } from '../../../examples/server/src/modules/billing.js';
-import { outboxModule } from '../../../examples/server/src/modules/outbox.js';
-import { bootServer, mintToken, type TestServer } from '../../../examples/server/test/helpers.js';
-import { events, newSubscription, PRICES, sign, startFakeStripe, WEBHOOK_SECRET, type FakeStripe } from './fake-stripe.js';
+import { billingModule } from '../src/modules/billing.js';
+import { outboxModule } from '../src/modules/outbox.js';
+import { bootServer, mintToken, type TestServer } from './helpers.js';
+import { events, newSubscription, PRICES, sign, startFakeStripe, WEBHOOK_SECRET, type FakeStripe } from '../../../packages/billing/test/fake-stripe.js';
 
 const browserPath = chromiumPath();
 

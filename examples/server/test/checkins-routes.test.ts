@@ -5,12 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import twilio from 'twilio';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withActor, withService } from '@swan/core';
-import { bootServer, mintToken, type TestServer } from '../../../examples/server/test/helpers.js';
-import { ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, FROM, inboundFields } from './fake-twilio.js';
+import { bootServer, mintToken, type TestServer } from './helpers.js';
+import { ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, FROM, inboundFields, twilioSignature } from '../../../packages/checkins/test/fake-twilio.js';
 
 const PUBLIC_URL = 'http://swan.test';
 
@@ -66,7 +65,7 @@ describe('check-ins in the example server', () => {
   };
   const webhook = (fields: Record<string, string>, signature?: string) => post('/webhooks/twilio/sms', new URLSearchParams(fields).toString(), {
     'content-type': 'application/x-www-form-urlencoded',
-    'x-twilio-signature': signature ?? twilio.getExpectedTwilioSignature(AUTH_TOKEN, `${PUBLIC_URL}/webhooks/twilio/sms`, fields),
+    'x-twilio-signature': signature ?? twilioSignature(`${PUBLIC_URL}/webhooks/twilio/sms`, fields),
   });
 
   it('202 on schedule, SMS sent later by the worker through TWILIO_API_BASE; replies verified, limited, TwiML', async () => {

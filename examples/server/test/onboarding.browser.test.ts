@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { chromiumPath } from '@swan/test-utils';
-import { bootServer, mintToken, sendJson, type TestServer } from '../../../examples/server/test/helpers.js';
+import { bootServer, mintToken, sendJson, type TestServer } from './helpers.js';
 
 const artifacts = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
 const browserPath = chromiumPath();

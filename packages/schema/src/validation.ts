@@ -2,7 +2,7 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { SwanError, type Guard } from '@swan/core';
 import { masterPromptSchema } from './generated/schema.js';
-import { createMasterPromptCheck, createProblemsOf, schemaValidationFailure, versionCheck, SCHEMA_MAJOR_VERSION, type CompiledValidate } from './check.js';
+import { createMasterPromptCheck, createProblemsOf, schemaValidationFailure, versionCheck, SCHEMA_MAJOR_VERSION, type CompiledValidate } from './master-prompt-check.js';
 import { describeErrors } from './problems.js';
 import type { MasterPrompt } from './types.js';
 

@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { bootServer, mintToken, sendJson, type TestServer } from '../../../examples/server/test/helpers.js';
-import { validPrompt } from './fixtures.js';
+import { bootServer, mintToken, sendJson, type TestServer } from './helpers.js';
+import { validPrompt } from '../../../packages/schema/test/fixtures.js';
 
 // The example server as shipped (JWT auth, every module), both frameworks.
 describe.each(['express', 'fastify'])('example server (%s): master prompts and /onboarding', (framework) => {

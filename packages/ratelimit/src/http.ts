@@ -1,5 +1,5 @@
 import { errors, objectSchema, ok, okSchema, type DocumentedRoute, type Guard } from '@swan/core';
-import type { RateLimiter } from './limiter.js';
+import type { RateLimiter } from './ratelimit.service.js';
 
 /**
  * Admin routes of the limiter: `GET /api/admin/rate-limit/violators?limit=20&policy=aiQuery` (admin

@@ -5,10 +5,10 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok, type Route } from '@swan/core';
 import { redisUrl } from '@swan/test-utils';
-import { createServer, type SwanServer } from '../../../examples/server/src/app.js';
-import { loadConfig } from '../../../examples/server/src/config.js';
-import { ratelimitModule } from '../../../examples/server/src/modules/ratelimit.js';
-import type { ServerModule } from '../../../examples/server/src/modules/types.js';
+import { createServer, type SwanServer } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { ratelimitModule } from '../src/modules/ratelimit.js';
+import type { ServerModule } from '../src/modules/types.js';
 
 const SECRET = 'ratelimit-test-secret-0123456789abcdef';
 const url = redisUrl();

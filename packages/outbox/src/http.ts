@@ -1,5 +1,5 @@
 import { SwanError, checkText, isUuid, objectSchema, ok, okSchema, type DocumentedRoute, type JsonSchema } from '@swan/core';
-import type { Outbox } from './outbox.js';
+import type { Outbox } from './outbox.service.js';
 
 const STATUSES = ['pending', 'processing', 'completed', 'dead'] as const;
 const counts = (required: readonly string[]): JsonSchema => ({ type: 'object', required: [...required], properties: Object.fromEntries(STATUSES.map((s) => [s, { type: 'integer', minimum: 0 }])) });
