@@ -1,9 +1,9 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import {
   withService,
-  SwanError,
   isUuid,
   withActor,
+  errors,
   type Actor,
   type EventPublisher,
   type ExportContributor,
@@ -127,7 +127,7 @@ export interface Billing {
 }
 
 const signatureInvalid = () =>
-  new SwanError({ code: 'WEBHOOK_SIGNATURE_INVALID', message: 'Stripe webhook signature is missing, invalid or too old' });
+  errors.webhookSignatureInvalid('Stripe webhook signature is missing, invalid or too old');
 
 const asService = <T>(db: Kysely<any>, fn: (trx: Transaction<any>) => Promise<T>): Promise<T> => withService(db, SERVICE_ROLE, fn);
 
@@ -249,7 +249,7 @@ export function createBilling(options: BillingOptions): Billing {
       return await stripe.subscriptions.retrieve(id);
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode === 404) return null;
-      throw new SwanError({ code: 'UNAVAILABLE', message: 'Stripe did not answer; the event will be retried', cause: error });
+      throw errors.unavailable('Stripe did not answer; the event will be retried', { cause: error });
     }
   }
 
@@ -358,7 +358,7 @@ export function createBilling(options: BillingOptions): Billing {
 
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) {
-        if (attempt > 8) throw new SwanError({ code: 'CONFLICT', message: 'Concurrent updates of this subscription; Stripe will retry the event' });
+        if (attempt > 8) throw errors.conflict('Concurrent updates of this subscription; Stripe will retry the event');
         seen = await lookup(event.id, subscriptionId, seen.prev?.client_id ?? clientHint ?? clientFromStripe ?? null);
       }
       if (seen.done) return 'duplicate';
@@ -451,7 +451,7 @@ export function createBilling(options: BillingOptions): Billing {
         event = stripe.webhooks.constructEvent(rawBody, signature, options.webhookSecret, options.webhookToleranceSeconds);
       } catch (error) {
         // the SDK parses the body only after the signature holds: a signed body that is not JSON
-        if (error instanceof SyntaxError) throw new SwanError({ code: 'INVALID_JSON', message: 'Stripe webhook body is not valid JSON' });
+        if (error instanceof SyntaxError) throw errors.invalidJson('Stripe webhook body is not valid JSON');
         throw signatureInvalid();
       }
       const result = (outcome: WebhookResult['outcome']): WebhookResult => ({ eventId: event.id, eventType: event.type, outcome });
@@ -473,17 +473,13 @@ export function createBilling(options: BillingOptions): Billing {
     getActiveTier,
 
     requireTier(tier, guardOptions = {}) {
-      if (!isTierId(tier)) throw new SwanError({ code: 'VALIDATION_FAILED', message: `Unknown tier ${String(tier)}` });
+      if (!isTierId(tier)) throw errors.validation(`Unknown tier ${String(tier)}`);
       return async (req) => {
-        if (!req.actor) throw new SwanError({ code: 'UNAUTHENTICATED', message: 'Authentication required' });
+        if (!req.actor) throw errors.unauthenticated();
         const clientId = guardOptions.clientId ? guardOptions.clientId(req) : req.actor.id;
         const active = clientId ? await getActiveTier(clientId) : null;
         if (tierRank(active) < tierRank(tier)) {
-          throw new SwanError({
-            code: 'SUBSCRIPTION_REQUIRED',
-            message: `This feature needs the ${tier} subscription or higher`,
-            details: { requiredTier: tier, activeTier: active },
-          });
+          throw errors.subscriptionRequired(`This feature needs the ${tier} subscription or higher`, { requiredTier: tier, activeTier: active });
         }
       };
     },
@@ -496,12 +492,12 @@ export function createBilling(options: BillingOptions): Billing {
 
     async createPortalSession(actor) {
       const [latest] = await listSubscriptions(actor, actor.id);
-      if (!latest) throw new SwanError({ code: 'NOT_FOUND', message: 'No subscription found' });
+      if (!latest) throw errors.notFound('No subscription found');
       try {
         const session = await stripe.billingPortal.sessions.create({ customer: latest.stripe_customer_id, return_url: options.portalReturnUrl });
         return session.url;
       } catch (error) {
-        throw new SwanError({ code: 'UNAVAILABLE', message: 'Stripe Customer Portal is unavailable', cause: error });
+        throw errors.unavailable('Stripe Customer Portal is unavailable', { cause: error });
       }
     },
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { withService, SwanError, isUuid, type Actor, type EventPublisher, type ExportContributor } from '@swan/core';
+import { errors, isUniqueViolation, isUuid, withService, type Actor, type EventPublisher, type ExportContributor, type SwanError } from '@swan/core';
 import twilio from 'twilio';
 import { isTimeZone, LOCAL_TIME, nextDailyOccurrence } from './timezone.js';
 import { classifyTwilioError, TWILIO_UNSUBSCRIBED, withIdempotencyKey, type TwilioClient } from './twilio.js';
@@ -239,7 +239,7 @@ export interface Checkins {
 const asService = <T>(db: Kysely<any>, fn: (trx: Transaction<any>) => Promise<T>): Promise<T> => withService(db, SERVICE_ROLE, fn);
 
 const invalid = (message: string, problems: { path: string; message: string }[]) =>
-  new SwanError({ code: 'VALIDATION_FAILED', message, details: { problems } });
+  errors.validation(message, { problems });
 
 const ISO_INSTANT = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:?\d\d)$/i;
 
@@ -420,7 +420,7 @@ export function createCheckins(options: CheckinsOptions): Checkins {
         return Number(r.numAffectedRows ?? 0) > 0 ? 'sent' : 'already_sent';
       } catch (e) {
         // the SID is recorded for another check-in already (two reconciling runs picked the same one)
-        if ((e as { code?: string }).code === '23505') throw new Error('Reconciled Twilio message is recorded for another check-in; retrying', { cause: e });
+        if (isUniqueViolation(e)) throw new Error('Reconciled Twilio message is recorded for another check-in; retrying', { cause: e });
         throw e;
       }
     };
@@ -511,7 +511,7 @@ export function createCheckins(options: CheckinsOptions): Checkins {
       client = await pii.findClientByPhone(from, CHECKINS_SERVICE_ACTOR);
     } catch (cause) {
       // a database outage is not an unknown sender: 503, Twilio retries the webhook
-      throw new SwanError({ code: 'UNAVAILABLE', message: 'Sender lookup is unavailable; retry later', cause });
+      throw errors.unavailable('Sender lookup is unavailable; retry later', { cause });
     }
     if (!client) return { outcome: 'unknown_sender', keyword: null, twiml: twimlOf(null) };
     const keyword = keywordOf(body);

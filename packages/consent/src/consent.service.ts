@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { errors, SwanError, withActor, type Actor, type EventPublisher, type ExportContributor, type Guard } from '@swan/core';
+import { errors, isRetryable, isUniqueViolation, withActor, type Actor, type EventPublisher, type ExportContributor, type Guard } from '@swan/core';
 import { requireConsentWith, type RequireConsentOptions } from './guard.js';
 import { queryConsentStatus } from './status.js';
 import {
@@ -81,11 +81,9 @@ export interface ExpiringConsent {
 const DEFAULT_REVOKE_REASON = 'Consent withdrawn';
 /** Advisory-lock namespace for (client, type) pairs: 'SwnC'. */
 const PAIR_LOCK = 1400336963;
-const RETRYABLE = new Set(['23505', '40001', '40P01']);
 const MAX_ATTEMPTS = 5;
 
 const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
-const pgCode = (e: unknown): string | undefined => (e as { code?: unknown })?.code as string | undefined;
 
 /** Columns of a ledger row, in API shape (shared by every read). */
 const CONSENT_COLUMNS = sql`c.id::text as id, c.client_id::text as client_id, c.consent_type, c.consent_version,
@@ -215,7 +213,7 @@ export class ConsentService {
         return toVersion(rows[0]!);
       });
     } catch (e) {
-      if (pgCode(e) === '23505') throw errors.conflict(`Consent version ${version} is already published; versions are immutable`, { version });
+      if (isUniqueViolation(e)) throw errors.conflict(`Consent version ${version} is already published; versions are immutable`, { version });
       throw e;
     }
   }
@@ -270,7 +268,7 @@ export class ConsentService {
           select swan_pii_lock_live_client(${clientId}::uuid) as live,
                  exists (select 1 from consent_versions where version = ${version}) as version`.execute(trx);
         if (!found[0]?.live) throw errors.notFound('Client not found');
-        if (!found[0]?.version) throw new SwanError({ code: 'NOT_FOUND', message: `Consent version ${version} is not published`, details: { consentVersion: version } });
+        if (!found[0]?.version) throw errors.notFound(`Consent version ${version} is not published`, { consentVersion: version });
 
         await sql`update client_consents set revoked_at = clock_timestamp(), revoked_reason = ${REPLACED_REASON}
                    where client_id = ${clientId}::uuid and consent_type = ${type} and revoked_at is null`.execute(trx);
@@ -444,8 +442,7 @@ export class ConsentService {
       try {
         return await fn();
       } catch (e) {
-        const code = pgCode(e);
-        if (attempt >= MAX_ATTEMPTS || code === undefined || !RETRYABLE.has(code)) throw e;
+        if (attempt >= MAX_ATTEMPTS || !(isUniqueViolation(e) || isRetryable(e))) throw e;
       }
     }
   }

@@ -11,4 +11,4 @@ export {
 export { requireConsentWith, type RequireConsentOptions } from './guard.js';
 export { queryConsentStatus } from './status.js';
 export { consentRoutes, type ConsentRoutesOptions } from './http.js';
-export { CONSENT_VERSION_3_0, seedConsentVersion30, SYSTEM_ADMIN } from './seed.js';
+export { CONSENT_VERSION_3_0, seedConsentVersion30 } from './seed.js';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { runScript } from './database.js';
-import { SwanError } from './errors.js';
+import { errors } from './errors.js';
 
 /** One numbered SQL file, bundled into its package at build time. */
 export interface Migration {
@@ -37,12 +37,12 @@ function orderSets(sets: readonly MigrationSet[]): MigrationSet[] {
   const visiting = new Set<string>();
   const visit = (set: MigrationSet) => {
     if (ordered.includes(set)) return;
-    if (visiting.has(set.package)) throw new SwanError({ code: 'MIGRATION_CYCLE', message: `Migration dependency cycle at ${set.package}` });
+    if (visiting.has(set.package)) throw errors.migration('MIGRATION_CYCLE', `Migration dependency cycle at ${set.package}`);
     visiting.add(set.package);
     for (const dep of ['core', ...(set.dependsOn ?? [])]) {
       if (dep === set.package) continue;
       const d = byName.get(dep);
-      if (!d) throw new SwanError({ code: 'MIGRATION_MISSING_DEPENDENCY', message: `Migrations of ${set.package} need ${dep}; add its migration set` });
+      if (!d) throw errors.migration('MIGRATION_MISSING_DEPENDENCY', `Migrations of ${set.package} need ${dep}; add its migration set`);
       visit(d);
     }
     ordered.push(set);
@@ -90,11 +90,11 @@ export async function migrate(db: Kysely<any>, sets: readonly MigrationSet[]): P
           const recorded = done.get(key);
           if (recorded !== undefined) {
             if (recorded !== checksum) {
-              throw new SwanError({
-                code: 'MIGRATION_CHECKSUM_MISMATCH',
-                message: `Migration ${key} was changed after it was applied; restore the original file and add a new migration instead`,
-                details: { migration: key },
-              });
+              throw errors.migration(
+                'MIGRATION_CHECKSUM_MISMATCH',
+                `Migration ${key} was changed after it was applied; restore the original file and add a new migration instead`,
+                { migration: key },
+              );
             }
             continue;
           }

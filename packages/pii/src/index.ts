@@ -10,6 +10,6 @@ export {
   PiiService, PII_TABLE, PII_FIELDS,
   type PiiServiceOptions, type ClientRef, type DecryptedPII, type TrainingRecord,
 } from './pii.service.js';
-export { rotateKeys, SYSTEM_ACTOR, type RotateKeysOptions, type RotationProgress, type RotationResult } from './rotation.js';
+export { rotateKeys, type RotateKeysOptions, type RotationProgress, type RotationResult } from './rotation.js';
 export { piiRoutes, type PiiRoutesOptions } from './http.js';
 export { splitLegacyMasterPrompts, type LegacySplitReport, type LegacySplitOptions } from './legacy.js';

@@ -2,13 +2,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { CountryCode } from 'libphonenumber-js';
-import { appendAudit, assertActor, isUuid, prepared, queryWhileCommitting, SwanError, withActor, type Actor, type EventPublisher, type ExportContributor, type Role } from '@swan/core';
+import { appendAudit, assertActor, errors, isUniqueViolation, isUuid, prepared, queryWhileCommitting, SYSTEM_ACTOR, withActor, type Actor, type EventPublisher, type ExportContributor, type Role, type SwanError } from '@swan/core';
 import { aliasCandidates, insertAliasSql, lowestOpenTier, parseAlias } from './aliases.js';
 import { InFlightBatcher } from './batcher.js';
 import { BlindIndex } from './blind-index.js';
 import { buf, ciphertextKeyVersion, decryptField, encryptField } from './cipher.js';
 import type { KeyProvider } from './keys.js';
-import { rotateKeys, SYSTEM_ACTOR, type KeyRow, type RotateKeysOptions, type RotationResult } from './rotation.js';
+import { rotateKeys, type KeyRow, type RotateKeysOptions, type RotationResult } from './rotation.js';
 import { ageOn, requireReason, TRAINING_COLUMNS, validateCreateClient, validationFailed, type ClientPII, type ClientTrainingInput } from './validation.js';
 
 /** The PII table; ciphertexts are bound to it (`encryptField(key, 1, v, { table: PII_TABLE, column, clientId })`). */
@@ -96,18 +96,13 @@ const TRAINING_COLUMNS_SQL = sql.join([
 ]);
 const AUDIT_COLUMNS = sql`(actor_id, actor_role, action, resource, resource_id, outcome, reason, details)`;
 
-const forbidden = (message = 'Not allowed') => new SwanError({ code: 'FORBIDDEN', message });
+const forbidden = (message = 'Not allowed') => errors.forbidden(message);
 const READER_ROLES: Role[] = ['admin', 'trainer'];
-const notFound = () => new SwanError({ code: 'NOT_FOUND', message: 'Client not found' });
+const notFound = () => errors.notFound('Client not found');
 
 function checkClientId(clientId: unknown): string {
   if (!isUuid(clientId)) throw validationFailed([{ path: 'clientId', message: 'must be a UUID' }], 'Malformed client id');
   return clientId.toLowerCase();
-}
-
-function isUniqueViolation(e: unknown, constraint: string): boolean {
-  const err = e as { code?: string; constraint?: string; message?: string };
-  return err?.code === '23505' && (err.constraint === constraint || String(err.message).includes(constraint));
 }
 
 
@@ -178,7 +173,7 @@ export class PiiService {
         let key = keys.get(version);
         if (!key) {
           const kr = keyRows.find((k) => Number(k.key_version) === version);
-          if (!kr) throw new SwanError({ code: 'PII_DECRYPTION_FAILED', message: 'A PII value is under an unknown data-key version' });
+          if (!kr) throw errors.piiDecryptionFailed('A PII value is under an unknown data-key version');
           key = await this.#dataKey(clientId, kr);
           keys.set(version, key);
         }
@@ -269,7 +264,7 @@ export class PiiService {
       return { clientId, alias };
     } catch (e) {
       if (isUniqueViolation(e, 'client_profile_pii_email_live')) {
-        throw new SwanError({ code: 'CONFLICT', message: 'A client with this email already exists' });
+        throw errors.conflict('A client with this email already exists');
       }
       throw e;
     } finally {
@@ -548,7 +543,7 @@ export class PiiService {
         return { clientId: id };
       });
     } catch (e) {
-      if (isUniqueViolation(e, 'client_profile_pii_email_live')) throw new SwanError({ code: 'CONFLICT', message: 'Another live client has this email' });
+      if (isUniqueViolation(e, 'client_profile_pii_email_live')) throw errors.conflict('Another live client has this email');
       throw e;
     }
   }
@@ -615,7 +610,7 @@ export class PiiService {
         }
       });
     } catch (e) {
-      if (isUniqueViolation(e, 'client_aliases_alias')) throw new SwanError({ code: 'CONFLICT', message: 'That alias is taken' });
+      if (isUniqueViolation(e, 'client_aliases_alias')) throw errors.conflict('That alias is taken');
       throw e;
     }
   }

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
-import { isUuid } from '@swan/core';
-import { PiiService, SYSTEM_ACTOR } from '@swan/pii';
+import { isUuid, SYSTEM_ACTOR } from '@swan/core';
+import { PiiService } from '@swan/pii';
 import { EXIT, UsageError, type Command } from '../command.js';
 import { databaseOptions, withDatabase } from '../database.js';
 import { keyProviderFromEnv } from './keys-rotate.js';
