@@ -20,7 +20,7 @@ import express from 'express';
 import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { createDatabase, migrate, migrations as coreMigrations, ok, SwanError, SYSTEM_ACTOR, withActor, type ActorResolver, type Route } from '@swan/core';
-import { ConsentService, migrations as consentMigrations, seedConsentVersion30 } from '@swan/consent';
+import { createConsent, migrations as consentMigrations, seedConsentVersion30 } from '@swan/consent';
 import { mountSwan } from '@swan/express';
 import { migrations as piiMigrations } from '@swan/pii';
 
@@ -180,7 +180,7 @@ async function main() {
     const rows = await fill(owner, app);
     console.log(`ledger: ${rows.toLocaleString('en')} consents for ${CLIENTS.toLocaleString('en')} clients, filled in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
-    const consent = new ConsentService({ db: app });
+    const consent = createConsent({ db: app });
     const guard = consent.requireConsent('ai_processing', { clientId: (req) => req.params.clientId });
     const ctx = { setHeader() {} };
     const request = (id: string) => ({ method: 'GET', path: '/', url: '/', params: { clientId: id }, query: {}, headers: {}, body: undefined, actor: SYSTEM_ACTOR, ip: '127.0.0.1' });

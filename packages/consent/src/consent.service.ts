@@ -25,7 +25,7 @@ import {
   versionOf,
 } from './validation.js';
 
-/** Options of {@link ConsentService}. */
+/** Options of {@link createConsent}. */
 export interface ConsentServiceOptions {
   /** Application handle (`swan_app` on PostgreSQL). */
   db: Kysely<any>;
@@ -161,21 +161,26 @@ function assertActsFor(actor: Actor, clientId: string): void {
 }
 
 /**
- * The consent ledger: versioned texts, grants with proof, revocation, validity checks, the
- * `requireConsent` guard and the data-subject export contributor.
+ * Creates the consent ledger: versioned texts, grants with proof, revocation, validity checks,
+ * the `requireConsent` guard and the data-subject export contributor.
  *
  * Writes run in `withActor` transactions, so row-level security applies: admins manage every
  * client, a client only itself.
  *
  * @example
  * ```ts
- * const consent = new ConsentService({ db, events: outbox });
+ * const consent = createConsent({ db, events: outbox });
  * await consent.grantConsent({ id: clientId, role: 'client' }, {
  *   clientId, consentType: 'ai_processing', consentVersion: '3.0', ipAddress: '203.0.113.7',
  * });
  * await consent.hasValidConsent(clientId, 'ai_processing'); // true
  * ```
  */
+export function createConsent(options: ConsentServiceOptions): ConsentService {
+  return new ConsentService(options);
+}
+
+/** The consent service {@link createConsent} returns (the package exports it as a type only). */
 export class ConsentService {
   readonly db: Kysely<any>;
   readonly events: EventPublisher | undefined;

@@ -1,7 +1,8 @@
 export { migrations } from './generated/migrations.js';
 export * from './types.js';
 export {
-  ConsentService,
+  createConsent,
+  type ConsentService,
   type ConsentServiceOptions,
   type PublishVersionInput,
   type GrantConsentInput,
