@@ -417,7 +417,7 @@ export class ConsentService {
    *
    * @example
    * ```ts
-   * const pii = new PiiService({ db, exportContributors: [consent.exportContributor()] });
+   * const routes = piiRoutes({ service: createPii({ db, keys, indexKey }), exportContributors: [consent.exportContributor()] });
    * ```
    */
   exportContributor(): ExportContributor {

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { isUuid, SYSTEM_ACTOR } from '@swan/core';
-import { PiiService } from '@swan/pii';
+import { createPii } from '@swan/pii';
 import { EXIT, UsageError, type Command } from '../command.js';
 import { databaseOptions, withDatabase } from '../database.js';
 import { keyProviderFromEnv } from './keys-rotate.js';
@@ -23,7 +23,7 @@ export const exportCommand: Command = {
     if (!io.env.SWAN_INDEX_KEY) throw new UsageError('Set SWAN_INDEX_KEY');
     const keys = keyProviderFromEnv(io.env);
     const doc = await withDatabase(values, io.env, (db) =>
-      new PiiService({ db, keys, indexKey: Buffer.from(io.env.SWAN_INDEX_KEY!, 'base64'), keyCache: false }).exportClientData(clientId, SYSTEM_ACTOR));
+      createPii({ db, keys, indexKey: Buffer.from(io.env.SWAN_INDEX_KEY!, 'base64'), keyCache: false }).exportClientData(clientId, SYSTEM_ACTOR));
     const text = `${JSON.stringify(doc, null, 2)}\n`;
     if (typeof values.out === 'string') {
       writeFileSync(values.out, text, { mode: 0o600 });
