@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import { ok, withActor, errors, type Guard, type Route } from '@swan/core';
 import type { Kysely } from 'kysely';
-import { parseCheckInInput, type Checkins } from './checkins.service.js';
+import type { Checkins } from './types.js';
+import { parseCheckInInput } from './validation.js';
 
 export interface CheckinsRoutesOptions {
   db: Kysely<any>;
