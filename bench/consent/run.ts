@@ -6,7 +6,7 @@
 //   3. an Express route guarded by requireConsent vs the same route doing the lookup with that
 //      hand-written query (autocannon, same run), and revocation on the very next request.
 // Two hand-written baselines, both reported:
-//   - "app/RLS": as swan_app (the guard's role and pool), inside withActor(SYSTEM_ADMIN) so that
+//   - "app/RLS": as swan_app (the guard's role and pool), inside withActor(SYSTEM_ACTOR) so that
 //     the forced row-level security of client_consents lets it see the rows: what a host app
 //     writes when it queries the ledger itself. This is the like-for-like baseline of the target.
 //   - "owner": on the owner's (superuser) pool, no row-level security and no transaction: the
@@ -19,8 +19,8 @@ import autocannon from 'autocannon';
 import express from 'express';
 import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
-import { createDatabase, migrate, migrations as coreMigrations, ok, SwanError, withActor, type ActorResolver, type Route } from '@swan/core';
-import { ConsentService, migrations as consentMigrations, seedConsentVersion30, SYSTEM_ADMIN } from '@swan/consent';
+import { createDatabase, migrate, migrations as coreMigrations, ok, SwanError, SYSTEM_ACTOR, withActor, type ActorResolver, type Route } from '@swan/core';
+import { createConsent, migrations as consentMigrations, seedConsentVersion30 } from '@swan/consent';
 import { mountSwan } from '@swan/express';
 import { migrations as piiMigrations } from '@swan/pii';
 
@@ -151,11 +151,11 @@ const handWrittenQuery = (id: string) => sql`select 1 from client_consents c joi
                        and (r.effective_date, r.version_key) > (v.effective_date, v.version_key))`;
 const handWritten = async (db: Kysely<any>, id: string) => (await handWrittenQuery(id).execute(db)).rows.length > 0;
 /** Baseline "app/RLS": as swan_app, under row-level security (withActor sets the admin context). */
-const handWrittenApp = (app: Kysely<any>, id: string) => withActor(app, SYSTEM_ADMIN, (trx) => handWritten(trx, id));
+const handWrittenApp = (app: Kysely<any>, id: string) => withActor(app, SYSTEM_ACTOR, (trx) => handWritten(trx, id));
 
 /** EXPLAIN of the hand-written query as swan_app under row-level security. */
 async function explainHandWritten(app: Kysely<any>, id: string): Promise<string> {
-  return withActor(app, SYSTEM_ADMIN, async (trx) => {
+  return withActor(app, SYSTEM_ACTOR, async (trx) => {
     const { rows } = await sql<{ 'QUERY PLAN': string }>`explain (analyze, buffers, costs off, timing off, summary off) ${handWrittenQuery(id)}`.execute(trx);
     return rows.map((r) => r['QUERY PLAN']).join('\n');
   });
@@ -180,10 +180,10 @@ async function main() {
     const rows = await fill(owner, app);
     console.log(`ledger: ${rows.toLocaleString('en')} consents for ${CLIENTS.toLocaleString('en')} clients, filled in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
-    const consent = new ConsentService({ db: app });
+    const consent = createConsent({ db: app });
     const guard = consent.requireConsent('ai_processing', { clientId: (req) => req.params.clientId });
     const ctx = { setHeader() {} };
-    const request = (id: string) => ({ method: 'GET', path: '/', url: '/', params: { clientId: id }, query: {}, headers: {}, body: undefined, actor: SYSTEM_ADMIN, ip: '127.0.0.1' });
+    const request = (id: string) => ({ method: 'GET', path: '/', url: '/', params: { clientId: id }, query: {}, headers: {}, body: undefined, actor: SYSTEM_ACTOR, ip: '127.0.0.1' });
     const single = createDatabase({ url: bench.ownerUrl, poolSize: 1 });
     const { ours, guarded, appRls, floor } = await latencies({
       ours: (id) => consent.hasValidConsent(id, 'ai_processing'),
@@ -197,7 +197,7 @@ async function main() {
     console.log('\nplan of the hand-written query (swan_app, row-level security):\n' + (await explainHandWritten(app, clientId(7))));
 
     // HTTP: same app, same adapter, same actor resolver; only the consent check differs
-    const actor: ActorResolver = (req) => (req.headers['x-bench-actor'] ? SYSTEM_ADMIN : null);
+    const actor: ActorResolver = (req) => (req.headers['x-bench-actor'] ? SYSTEM_ACTOR : null);
     const handler = async () => ok({ done: true });
     const manual = (check: (id: string) => Promise<boolean>): Route['handler'] => async (req) => {
       if (!(await check(req.params.clientId!))) throw new SwanError({ code: 'CONSENT_REQUIRED', message: 'Consent required' });
@@ -229,7 +229,7 @@ async function main() {
     // revocation takes effect on the very next request
     const victim = valid[0]!;
     const before = (await fetch(`${url}/guarded/${victim}`, { headers: { 'x-bench-actor': '1' } })).status;
-    await consent.revokeConsent(SYSTEM_ADMIN, { clientId: victim, consentType: 'ai_processing', reason: 'bench' });
+    await consent.revokeConsent(SYSTEM_ACTOR, { clientId: victim, consentType: 'ai_processing', reason: 'bench' });
     const after = (await fetch(`${url}/guarded/${victim}`, { headers: { 'x-bench-actor': '1' } })).status;
     await new Promise((resolve) => server.close(resolve));
 

@@ -17,7 +17,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { chainAuditLog, createDatabase, migrate, migrations as coreMigrations, startAuditChainer, type Actor } from '@swan/core';
-import { LocalKeyProvider, PiiService, migrations as piiMigrations, type CreateClientInput } from '@swan/pii';
+import { LocalKeyProvider, createPii, type PiiService, migrations as piiMigrations, type CreateClientInput } from '@swan/pii';
 
 const BASE = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 10_000);
@@ -70,8 +70,8 @@ async function main() {
     await sql`create table bench_commit (id bigint generated always as identity primary key)`.execute(owner);
     await sql`grant select, insert on bench_plain, bench_commit to swan_app`.execute(owner);
     const options = { db: app, keys: LocalKeyProvider.fromEnv(`bench:${randomBytes(32).toString('base64')}`), indexKey: randomBytes(32) };
-    const pii = new PiiService(options);
-    const fast = new PiiService({ ...options, readCommit: 'fast' });
+    const pii = createPii(options);
+    const fast = createPii({ ...options, readCommit: 'fast' });
     await pii.createClient(admin, body(-1)); // warm up
     const perLevel = Math.floor(CLIENTS / LEVELS.length);
     const rows: string[][] = [];

@@ -1,5 +1,6 @@
 import { objectSchema, ok, okSchema, type Actor, type DocumentedRoute } from '@swan/core';
-import { SUBSCRIPTION_STATUSES, type Billing } from './billing.service.js';
+import type { Billing } from './billing.service.js';
+import { SUBSCRIPTION_STATUSES } from './webhooks.js';
 import { TIER_IDS } from './tiers.js';
 
 const tierId = { enum: [...TIER_IDS] } as const;

@@ -1,15 +1,7 @@
 export { migrations } from './generated/migrations.js';
 export * from './tiers.js';
 export * from './stripe-client.js';
-export {
-  createBilling,
-  HANDLED_EVENT_TYPES,
-  SUBSCRIPTION_STATUSES,
-  type Billing,
-  type BillingLogger,
-  type BillingOptions,
-  type SubscriptionRow,
-  type SubscriptionStatus,
-  type WebhookResult,
-} from './billing.service.js';
+export { createBilling } from './billing.service.js';
+export { HANDLED_EVENT_TYPES, SUBSCRIPTION_STATUSES } from './webhooks.js';
+export type { Billing, BillingLogger, BillingOptions, SubscriptionRow, SubscriptionStatus, WebhookResult } from './types.js';
 export { billingRoutes, type BillingRoutesOptions } from './http.js';

@@ -1,4 +1,4 @@
-import { SwanError } from '@swan/core';
+import { errors } from '@swan/core';
 
 /** The subscription tiers, lowest first. */
 export const TIER_IDS = ['tier_1', 'tier_2', 'tier_3'] as const;
@@ -75,9 +75,9 @@ export function defineTiers(
     try {
       new URL(tier.paymentLinkUrl);
     } catch {
-      throw new SwanError({ code: 'VALIDATION_FAILED', message: `Payment Link URL of ${id} is not a URL` });
+      throw errors.validation(`Payment Link URL of ${id} is not a URL`);
     }
-    if (!tier.priceId) throw new SwanError({ code: 'VALIDATION_FAILED', message: `Price id of ${id} is missing` });
+    if (!tier.priceId) throw errors.validation(`Price id of ${id} is missing`);
     return tier;
   });
 }

@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
-import { SwanError, documentGuard, objectSchema, ok, okSchema, withActor, type DocumentedRoute, type Guard } from '@swan/core';
+import { documentGuard, errors, objectSchema, ok, okSchema, withActor, type DocumentedRoute, type Guard } from '@swan/core';
 import type { Kysely } from 'kysely';
-import { parseCheckInInput, type Checkins } from './checkins.service.js';
+import type { Checkins } from './types.js';
+import { parseCheckInInput } from './validation.js';
 
 export interface CheckinsRoutesOptions {
   db: Kysely<any>;
@@ -19,7 +20,7 @@ function signatureGuard(checkins: Checkins): Guard {
   return documentGuard((req) => {
     const params = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, unknown>;
     if (!req.rawBody || !checkins.verifySignature(req.headers['x-twilio-signature'], req.url, params)) {
-      throw new SwanError({ code: 'FORBIDDEN', message: 'Twilio signature is missing or invalid' });
+      throw errors.forbidden('Twilio signature is missing or invalid');
     }
   }, { errors: ['FORBIDDEN'] });
 }
@@ -59,7 +60,7 @@ export function checkinsRoutes(options: CheckinsRoutesOptions): DocumentedRoute[
       },
       async handler(req) {
         const body = (typeof req.body === 'object' && req.body !== null && !Array.isArray(req.body) ? req.body : null) as Record<string, unknown> | null;
-        if (!body) throw new SwanError({ code: 'VALIDATION_FAILED', message: 'Body must be a JSON object { kind, scheduledFor, timezone }' });
+        if (!body) throw errors.validation('Body must be a JSON object { kind, scheduledFor, timezone }');
         const input = { clientId: req.params.clientId, kind: body.kind, scheduledFor: body.scheduledFor, timezone: body.timezone };
         const v = parseCheckInInput(input);
         const actor = req.actor!;
@@ -69,9 +70,9 @@ export function checkinsRoutes(options: CheckinsRoutesOptions): DocumentedRoute[
                    swan_is_assigned_trainer(${v.clientId}::uuid) as assigned`.execute(trx);
           const r = rows[0]!;
           if (actor.role === 'trainer' && !r.assigned) {
-            throw r.exists ? new SwanError({ code: 'FORBIDDEN', message: 'This trainer is not assigned to the client' }) : new SwanError({ code: 'NOT_FOUND', message: 'Client not found' });
+            throw r.exists ? errors.forbidden('This trainer is not assigned to the client') : errors.notFound('Client not found');
           }
-          if (!r.exists) throw new SwanError({ code: 'NOT_FOUND', message: 'Client not found' });
+          if (!r.exists) throw errors.notFound('Client not found');
           return checkins.scheduleCheckIn(trx, v);
         });
         return ok({ eventId }, 202);

@@ -1,10 +1,12 @@
 export { migrations } from './generated/migrations.js';
-export {
-  createCheckins, parseCheckInInput, keywordOf, PermanentDeliveryError, ClaimHeldError,
-  CHECKIN_KINDS, CHECKIN_EVENT, CHECKINS_SERVICE_ACTOR, PHONE_PURPOSE, DEFAULT_TEXTS,
-  type Checkins, type CheckinsOptions, type CheckinsPii, type CheckinEvent, type CheckinTexts, type CheckInKind,
-  type ScheduleCheckInInput, type DailyScheduleInput, type InboundResult,
-} from './checkins.service.js';
+export { createCheckins } from './checkins.service.js';
+export { CHECKIN_KINDS, CHECKIN_EVENT, CHECKINS_SERVICE_ACTOR, PHONE_PURPOSE, DEFAULT_TEXTS } from './context.js';
+export { parseCheckInInput } from './validation.js';
+export { PermanentDeliveryError, ClaimHeldError } from './sending.js';
+export { keywordOf } from './inbound.js';
+export type {
+  Checkins, CheckinsOptions, CheckinsPii, CheckinEvent, CheckinTexts, CheckInKind, ScheduleCheckInInput, DailyScheduleInput, InboundResult,
+} from './types.js';
 export { checkinsRoutes, type CheckinsRoutesOptions } from './http.js';
 export { isTimeZone, zonedTimeToUtc, nextDailyOccurrence, LOCAL_TIME } from './timezone.js';
 export {

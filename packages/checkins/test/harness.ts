@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import twilio from 'twilio';
 import { toErrorResponse, type Actor, type Route, type SwanRequest } from '@swan/core';
 import { createOutbox, createWorker, migrations as outboxMigrations, type Outbox, type Worker } from '@swan/outbox';
-import { LocalKeyProvider, PiiService, migrations as piiMigrations } from '@swan/pii';
+import { LocalKeyProvider, createPii, type PiiService, migrations as piiMigrations } from '@swan/pii';
 import type { TestDatabase, TestEngine } from '@swan/test-utils';
 import { checkinsRoutes, createCheckins, createTwilioClient, migrations, type Checkins, type CheckinsOptions } from '../src/index.js';
 import { ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, FROM, inRequest } from './fake-twilio.js';
@@ -35,7 +35,7 @@ export interface Harness {
 export async function startHarness(engine: TestEngine, overrides: Partial<CheckinsOptions> = {}): Promise<Harness> {
   const t = await engine.create([piiMigrations, outboxMigrations, migrations]);
   const fake = new FakeTwilio();
-  const pii = new PiiService({ db: t.db, keys: LocalKeyProvider.fromEnv(`k1:${randomBytes(32).toString('base64')}`), indexKey: randomBytes(32) });
+  const pii = createPii({ db: t.db, keys: LocalKeyProvider.fromEnv(`k1:${randomBytes(32).toString('base64')}`), indexKey: randomBytes(32) });
   const outbox = createOutbox({ db: t.db, maxAttempts: 25 });
   const checkins = createCheckins({
     db: t.db, events: outbox, pii, from: FROM, authToken: AUTH_TOKEN,

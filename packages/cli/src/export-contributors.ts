@@ -36,7 +36,7 @@ export const exportParts: readonly ExportPart[] = [
   {
     package: 'consent',
     table: 'client_consents',
-    load: async ({ db }) => new (await import('@swan/consent')).ConsentService({ db }).exportContributor(),
+    load: async ({ db }) => (await import('@swan/consent')).createConsent({ db }).exportContributor(),
   },
   {
     package: 'schema',

@@ -7,9 +7,10 @@ import { withActor } from '@swan/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBilling, createStripeClient, tiersFromEnv } from '@swan/billing';
 import { createCheckins } from '@swan/checkins';
-import { ConsentService, seedConsentVersion30 } from '@swan/consent';
+import { createConsent, seedConsentVersion30 } from '@swan/consent';
 import { createOutbox } from '@swan/outbox';
-import { LocalKeyProvider, PiiService, SYSTEM_ACTOR } from '@swan/pii';
+import { LocalKeyProvider, createPii } from '@swan/pii';
+import { SYSTEM_ACTOR } from '@swan/core';
 import { createMasterPromptService, masterPromptExportContributor, type MasterPrompt } from '@swan/schema';
 import { swan, targets, using, type Target } from './harness.js';
 
@@ -41,8 +42,8 @@ describe.each(targets)('swan export on $name', ({ create }) => {
 
   /** The same services and contributors as a host app (and the example server) wires for the HTTP export. */
   function services(db: Parameters<typeof createOutbox>[0]['db']) {
-    const pii = new PiiService({ db, keys: LocalKeyProvider.fromEnv(masterKeys), indexKey });
-    const consent = new ConsentService({ db });
+    const pii = createPii({ db, keys: LocalKeyProvider.fromEnv(masterKeys), indexKey });
+    const consent = createConsent({ db });
     const billing = createBilling({ db, stripe: createStripeClient({ secretKey: 'sk_test_unused' }), webhookSecret: 'whsec_unused', tiers: tiersFromEnv({}), portalReturnUrl: 'http://localhost/pricing' });
     const checkins = createCheckins({ db, events: createOutbox({ db }), pii, twilio: null, from: null, authToken: null });
     const contributors = [consent.exportContributor(), masterPromptExportContributor, billing.exportContributor, checkins.exportContributor];
@@ -132,7 +133,7 @@ describe.each(targets)('swan export with only some packages installed, on $name'
       const masterKeys = `k1:${randomBytes(32).toString('base64')}`;
       const indexKey = randomBytes(32);
       const clientId = await using(target.openApp, async (db) =>
-        (await new PiiService({ db, keys: LocalKeyProvider.fromEnv(masterKeys), indexKey }).createClient(SYSTEM_ACTOR, {
+        (await createPii({ db, keys: LocalKeyProvider.fromEnv(masterKeys), indexKey }).createClient(SYSTEM_ACTOR, {
           pii: { full_name: 'Partial Person', date_of_birth: '1984-05-06', email: 'partial@example.com', phone_number: '+12135550199', emergency_contact: { name: 'Kin', relationship: 'sibling', phone: '+12025550123' } },
           training: { gender: 'male', height_inches: 70, weight_lbs: 180, training_goals: ['endurance'] },
         })).clientId);

@@ -1,7 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalKeyProvider, PiiService, SYSTEM_ACTOR } from '@swan/pii';
+import { LocalKeyProvider, createPii } from '@swan/pii';
+import { SYSTEM_ACTOR } from '@swan/core';
 import { swan, targets, using, type Target } from './harness.js';
 
 const masterKey = (id: string) => `${id}:${randomBytes(32).toString('base64')}`;
@@ -28,7 +29,7 @@ describe.each(targets)('swan keys rotate and swan legacy split on $name', ({ cre
     const r = await swan(['migrate', '--packages', 'pii', ...target.args]);
     expect(r.code, r.stderr).toBe(0);
     await using(target.openApp, async (db) => {
-      const pii = new PiiService({ db, keys: LocalKeyProvider.fromEnv(k1), indexKey: Buffer.from(indexKey, 'base64') });
+      const pii = createPii({ db, keys: LocalKeyProvider.fromEnv(k1), indexKey: Buffer.from(indexKey, 'base64') });
       for (let i = 0; i < 5; i++) await pii.createClient(SYSTEM_ACTOR, body(i));
     });
   });

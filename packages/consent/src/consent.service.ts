@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { checkText, errors, SwanError, withActor, type Actor, type EventPublisher, type ExportContributor, type Guard } from '@swan/core';
+import { checkText, errors, isRetryable, isUniqueViolation, withActor, type Actor, type EventPublisher, type ExportContributor, type Guard } from '@swan/core';
 import { requireConsentWith, type RequireConsentOptions } from './guard.js';
 import { queryConsentStatus } from './status.js';
 import {
@@ -25,7 +25,7 @@ import {
   versionOf,
 } from './validation.js';
 
-/** Options of {@link ConsentService}. */
+/** Options of {@link createConsent}. */
 export interface ConsentServiceOptions {
   /** Application handle (`swan_app` on PostgreSQL). */
   db: Kysely<any>;
@@ -81,11 +81,9 @@ export interface ExpiringConsent {
 const DEFAULT_REVOKE_REASON = 'Consent withdrawn';
 /** Advisory-lock namespace for (client, type) pairs: 'SwnC'. */
 const PAIR_LOCK = 1400336963;
-const RETRYABLE = new Set(['23505', '40001', '40P01']);
 const MAX_ATTEMPTS = 5;
 
 const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
-const pgCode = (e: unknown): string | undefined => (e as { code?: unknown })?.code as string | undefined;
 
 /** Columns of a ledger row, in API shape (shared by every read). */
 const CONSENT_COLUMNS = sql`c.id::text as id, c.client_id::text as client_id, c.consent_type, c.consent_version,
@@ -163,21 +161,26 @@ function assertActsFor(actor: Actor, clientId: string): void {
 }
 
 /**
- * The consent ledger: versioned texts, grants with proof, revocation, validity checks, the
- * `requireConsent` guard and the data-subject export contributor.
+ * Creates the consent ledger: versioned texts, grants with proof, revocation, validity checks,
+ * the `requireConsent` guard and the data-subject export contributor.
  *
  * Writes run in `withActor` transactions, so row-level security applies: admins manage every
  * client, a client only itself.
  *
  * @example
  * ```ts
- * const consent = new ConsentService({ db, events: outbox });
+ * const consent = createConsent({ db, events: outbox });
  * await consent.grantConsent({ id: clientId, role: 'client' }, {
  *   clientId, consentType: 'ai_processing', consentVersion: '3.0', ipAddress: '203.0.113.7',
  * });
  * await consent.hasValidConsent(clientId, 'ai_processing'); // true
  * ```
  */
+export function createConsent(options: ConsentServiceOptions): ConsentService {
+  return new ConsentService(options);
+}
+
+/** The consent service {@link createConsent} returns (the package exports it as a type only). */
 export class ConsentService {
   readonly db: Kysely<any>;
   readonly events: EventPublisher | undefined;
@@ -215,7 +218,7 @@ export class ConsentService {
         return toVersion(rows[0]!);
       });
     } catch (e) {
-      if (pgCode(e) === '23505') throw errors.conflict(`Consent version ${version} is already published; versions are immutable`, { version });
+      if (isUniqueViolation(e)) throw errors.conflict(`Consent version ${version} is already published; versions are immutable`, { version });
       throw e;
     }
   }
@@ -270,7 +273,7 @@ export class ConsentService {
           select swan_pii_lock_live_client(${clientId}::uuid) as live,
                  exists (select 1 from consent_versions where version = ${version}) as version`.execute(trx);
         if (!found[0]?.live) throw errors.notFound('Client not found');
-        if (!found[0]?.version) throw new SwanError({ code: 'NOT_FOUND', message: `Consent version ${version} is not published`, details: { consentVersion: version } });
+        if (!found[0]?.version) throw errors.notFound(`Consent version ${version} is not published`, { consentVersion: version });
 
         await sql`update client_consents set revoked_at = clock_timestamp(), revoked_reason = ${REPLACED_REASON}
                    where client_id = ${clientId}::uuid and consent_type = ${type} and revoked_at is null`.execute(trx);
@@ -414,7 +417,7 @@ export class ConsentService {
    *
    * @example
    * ```ts
-   * const pii = new PiiService({ db, exportContributors: [consent.exportContributor()] });
+   * const routes = piiRoutes({ service: createPii({ db, keys, indexKey }), exportContributors: [consent.exportContributor()] });
    * ```
    */
   exportContributor(): ExportContributor {
@@ -444,8 +447,7 @@ export class ConsentService {
       try {
         return await fn();
       } catch (e) {
-        const code = pgCode(e);
-        if (attempt >= MAX_ATTEMPTS || code === undefined || !RETRYABLE.has(code)) throw e;
+        if (attempt >= MAX_ATTEMPTS || !(isUniqueViolation(e) || isRetryable(e))) throw e;
       }
     }
   }

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { errors, isUuid, SwanError, type Guard, type SwanRequest } from '@swan/core';
+import { errors, isUuid, type Guard, type SwanRequest } from '@swan/core';
 import { queryConsentStatus } from './status.js';
 import type { ConsentType } from './types.js';
 import { consentTypeOf } from './validation.js';
@@ -46,16 +46,13 @@ export function requireConsentWith(db: Kysely<any>, type: ConsentType, options: 
     if (s.status === 'valid') return;
     if (s.status === 'inactive') throw errors.notFound('Client not found');
     if (s.status === 'reconsent') {
-      throw new SwanError({
-        code: 'RECONSENT_REQUIRED',
-        message: `Consent to version ${s.currentVersion} of the terms is required for ${consentType}`,
-        details: { consentType, version: s.currentVersion, consentedVersion: s.consentedVersion, requiredVersion: s.requiredVersion },
+      throw errors.reconsentRequired(`Consent to version ${s.currentVersion} of the terms is required for ${consentType}`, {
+        consentType,
+        version: s.currentVersion,
+        consentedVersion: s.consentedVersion,
+        requiredVersion: s.requiredVersion,
       });
     }
-    throw new SwanError({
-      code: 'CONSENT_REQUIRED',
-      message: `Consent for ${consentType} is required`,
-      details: { consentType, status: s.status, version: s.currentVersion },
-    });
+    throw errors.consentRequired(`Consent for ${consentType} is required`, { consentType, status: s.status, version: s.currentVersion });
   };
 }

@@ -52,7 +52,7 @@ export interface ConsentRoutesOptions {
  * @example
  * ```ts
  * import { mountSwan } from '@swan/express';
- * mountSwan(app, consentRoutes(new ConsentService({ db })), { actor: resolveActor });
+ * mountSwan(app, consentRoutes(createConsent({ db })), { actor: resolveActor });
  * ```
  */
 export function consentRoutes(service: ConsentService, options: ConsentRoutesOptions = {}): DocumentedRoute[] {

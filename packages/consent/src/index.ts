@@ -1,7 +1,8 @@
 export { migrations } from './generated/migrations.js';
 export * from './types.js';
 export {
-  ConsentService,
+  createConsent,
+  type ConsentService,
   type ConsentServiceOptions,
   type PublishVersionInput,
   type GrantConsentInput,
@@ -11,4 +12,4 @@ export {
 export { requireConsentWith, type RequireConsentOptions } from './guard.js';
 export { queryConsentStatus } from './status.js';
 export { consentRoutes, type ConsentRoutesOptions } from './http.js';
-export { CONSENT_VERSION_3_0, seedConsentVersion30, SYSTEM_ADMIN } from './seed.js';
+export { CONSENT_VERSION_3_0, seedConsentVersion30 } from './seed.js';

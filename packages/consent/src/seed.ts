@@ -1,16 +1,6 @@
 import { sql, type Kysely } from 'kysely';
-import { withActor, type Actor } from '@swan/core';
+import { SYSTEM_ACTOR, withActor } from '@swan/core';
 import type { PublishVersionInput } from './consent.service.js';
-
-/**
- * The actor seeders and background jobs use for admin work (the nil UUID, role `admin`).
- *
- * @example
- * ```ts
- * await consent.expiringConsents(SYSTEM_ADMIN, 14);
- * ```
- */
-export const SYSTEM_ADMIN: Actor = { id: '00000000-0000-0000-0000-000000000000', role: 'admin' };
 
 /**
  * Consent version 3.0 of the spec (effective 2025-11-04, requires re-consent), with the full
@@ -64,7 +54,7 @@ including the exact text of this version, as proof of consent.`,
 
 /**
  * Publishes {@link CONSENT_VERSION_3_0} unless version 3.0 exists; returns whether it inserted.
- * Runs as {@link SYSTEM_ADMIN} on the application handle.
+ * Runs as `SYSTEM_ACTOR` (from `@swan/core`) on the application handle.
  *
  * @example
  * ```ts
@@ -74,7 +64,7 @@ including the exact text of this version, as proof of consent.`,
  */
 export async function seedConsentVersion30(db: Kysely<any>): Promise<boolean> {
   const v = CONSENT_VERSION_3_0;
-  return withActor(db, SYSTEM_ADMIN, async (trx) => {
+  return withActor(db, SYSTEM_ACTOR, async (trx) => {
     const r = await sql`
       insert into consent_versions (version, effective_date, full_text, summary, changes_from_previous, requires_re_consent)
       values (${v.version}, ${v.effectiveDate}::date, ${v.fullText}, ${v.summary}, ${v.changesFromPrevious}, ${v.requiresReConsent})

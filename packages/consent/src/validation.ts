@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { checkText, errors, isUuid, SwanError } from '@swan/core';
+import { checkText, errors, isUuid } from '@swan/core';
 import {
   CONSENT_METHODS,
   CONSENT_TYPES,
@@ -56,10 +56,9 @@ export function signatureOf(value: unknown): string | null {
   if (typeof value !== 'string') throw errors.validation('signatureData must be a string (e.g. base64)', { field: 'signatureData' });
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes > MAX_SIGNATURE_BYTES) {
-    throw new SwanError({
-      code: 'PAYLOAD_TOO_LARGE',
-      message: `signatureData is ${bytes} bytes; at most ${MAX_SIGNATURE_BYTES} are accepted`,
-      details: { field: 'signatureData', max: MAX_SIGNATURE_BYTES },
+    throw errors.payloadTooLarge(`signatureData is ${bytes} bytes; at most ${MAX_SIGNATURE_BYTES} are accepted`, {
+      field: 'signatureData',
+      max: MAX_SIGNATURE_BYTES,
     });
   }
   return checkText(value, 'signatureData', { max: MAX_SIGNATURE_BYTES, multiline: true });

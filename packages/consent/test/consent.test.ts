@@ -6,7 +6,8 @@ import { eraseClientRow, setClientDeleted, testEngines, type TestDatabase } from
 import {
   CONSENT_TYPES,
   CONSENT_VERSION_3_0,
-  ConsentService,
+  createConsent,
+  type ConsentService,
   consentRoutes,
   MAX_SIGNATURE_BYTES,
   REPLACED_REASON,
@@ -42,7 +43,7 @@ describe.each(testEngines())('consent ledger on $name', (engine) => {
     t = await createDb(engine);
     await sql`create table test_events (id bigint generated always as identity primary key, event_type text not null, payload jsonb not null)`.execute(t.admin);
     await sql`grant select, insert on test_events to swan_app`.execute(t.admin);
-    consent = new ConsentService({ db: t.db, events: new TableEvents() });
+    consent = createConsent({ db: t.db, events: new TableEvents() });
     expect(await seedConsentVersion30(t.db)).toBe(true);
     expect(await seedConsentVersion30(t.db)).toBe(false);
   });

@@ -9,7 +9,7 @@ import { isUuid, ROLES, SwanError, type ActorResolver, type Role } from '@swan/c
 import { expressGuard, mountSwan as mountExpress } from '@swan/express';
 import { fastifyGuard, mountSwan as mountFastify } from '@swan/fastify';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
-import { ConsentService, consentRoutes, MAX_SIGNATURE_BYTES, seedConsentVersion30 } from '../src/index.js';
+import { createConsent, type ConsentService, consentRoutes, MAX_SIGNATURE_BYTES, seedConsentVersion30 } from '../src/index.js';
 import { admin, createClient, createDb } from './setup.js';
 
 /** Test-only actor resolver: `X-Test-Actor: <uuid>:<role>` (a host would verify a JWT here). */
@@ -68,7 +68,7 @@ describe.each(testEngines())('consent HTTP on $name', (engine) => {
   let service: ConsentService;
   beforeAll(async () => {
     t = await createDb(engine);
-    service = new ConsentService({ db: t.db });
+    service = createConsent({ db: t.db });
     await seedConsentVersion30(t.db);
   });
   afterAll(() => t?.close());
@@ -152,7 +152,7 @@ describe.each(testEngines())('re-consent over HTTP on $name', (engine) => {
   let apps: { name: string; app: App }[];
   beforeAll(async () => {
     t = await createDb(engine);
-    const service = new ConsentService({ db: t.db });
+    const service = createConsent({ db: t.db });
     await seedConsentVersion30(t.db);
     apps = [];
     for (const { name, make } of adapters) apps.push({ name, app: await make(service) });

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { EventPublisher } from '@swan/core';
 import { createOutbox, migrations as outboxMigrations, type Outbox } from '@swan/outbox';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
-import { ConsentService, seedConsentVersion30 } from '../src/index.js';
+import { createConsent, type ConsentService, seedConsentVersion30 } from '../src/index.js';
 import { admin, asClient, createClient, rejection, sets } from './setup.js';
 
 /** The consent service with the real @swan/outbox (its own migrations, its own payload validation). */
@@ -29,7 +29,7 @@ describe.each(testEngines())('consent events through the real outbox on $name', 
   beforeAll(async () => {
     t = await engine.create([...sets, outboxMigrations]);
     outbox = createOutbox({ db: t.db });
-    consent = new ConsentService({ db: t.db, events: outbox });
+    consent = createConsent({ db: t.db, events: outbox });
     await seedConsentVersion30(t.db);
   });
   afterAll(() => t?.close());
@@ -84,7 +84,7 @@ describe.each(testEngines())('consent events through the real outbox on $name', 
         throw new Error('crash after publish');
       },
     };
-    const crashing = new ConsentService({ db: t.db, events: failing });
+    const crashing = createConsent({ db: t.db, events: failing });
     await expect(crashing.grantConsent(admin, { clientId, consentType: 'photo_analysis', consentVersion: '3.0' })).rejects.toThrow('crash after publish');
     expect(await outboxRows(clientId)).toEqual([]);
     expect(await ledgerRows(clientId)).toEqual([]);

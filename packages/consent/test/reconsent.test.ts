@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SwanError } from '@swan/core';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
-import { ConsentService, seedConsentVersion30 } from '../src/index.js';
+import { createConsent, type ConsentService, seedConsentVersion30 } from '../src/index.js';
 import { admin, asClient, createClient, createDb, request } from './setup.js';
 
 const DAY = 86_400_000;
@@ -23,7 +23,7 @@ describe.each(testEngines())('re-consent on $name', (engine) => {
     let consent: ConsentService;
     beforeAll(async () => {
       t = await createDb(engine);
-      consent = new ConsentService({ db: t.db });
+      consent = createConsent({ db: t.db });
       await seedConsentVersion30(t.db);
     });
     afterAll(() => t?.close());
@@ -46,7 +46,7 @@ describe.each(testEngines())('re-consent on $name', (engine) => {
     const startOfEffective = new Date(`${effectiveDay}T00:00:00Z`);
     beforeAll(async () => {
       t = await createDb(engine);
-      consent = new ConsentService({ db: t.db });
+      consent = createConsent({ db: t.db });
       await seedConsentVersion30(t.db);
       await consent.publishVersion(admin, { version: '3.1', effectiveDate: effectiveDay, fullText: 'v3.1 new processors', requiresReConsent: true });
     });

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { SwanError } from './errors.js';
+import { errors } from './errors.js';
 
 /** Roles of the HTTP contract. */
 export const ROLES = ['admin', 'trainer', 'client', 'ai_service'] as const;
@@ -39,7 +39,7 @@ export function dbRoleFor(actor: Actor | null): string {
  */
 export function assertActor(actor: Actor): Actor {
   if (!isUuid(actor.id) || !(ROLES as readonly string[]).includes(actor.role)) {
-    throw new SwanError({ code: 'UNAUTHENTICATED', message: 'Actor must have a UUID id and a known role' });
+    throw errors.unauthenticated('Actor must have a UUID id and a known role');
   }
   return actor;
 }
@@ -92,7 +92,7 @@ const SERVICE_ROLE = /^[a-z][a-z0-9_]*_service$/;
  */
 export async function withService<DB, T>(db: Kysely<DB>, service: string, fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
   if (!SERVICE_ROLE.test(service) || service === 'ai_service') {
-    throw new SwanError({ code: 'INVALID_SERVICE_ROLE', message: `Service role setting must look like "<name>_service" (got "${service}")` });
+    throw errors.invalidServiceRole(`Service role setting must look like "<name>_service" (got "${service}")`);
   }
   return db.transaction().execute(async (trx) => {
     await sql`select set_config('role', ${APP_DB_ROLE}, true),

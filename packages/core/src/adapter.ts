@@ -1,6 +1,7 @@
 import { parse as parseForm } from 'node:querystring';
-import { errors, toErrorResponse } from './errors.js';
-import type { ActorResolver, GuardContext, Route, SwanRequest, SwanResponse } from './http.js';
+import { errors, isSwanError, toErrorResponse } from './errors.js';
+import { runGuards } from './guard.js';
+import type { ActorResolver, Guard, GuardContext, Route, SwanRequest, SwanResponse } from './http.js';
 
 // The framework-independent half of every adapter: @swan/express and @swan/fastify only read
 // their framework's request into a FrameworkRequest and write a RenderedResponse back.
@@ -117,8 +118,89 @@ export async function runRoute(route: Route, req: SwanRequest, resolveActor: Act
     if (route.access !== 'authenticated' && !route.access.includes(actor.role)) throw errors.forbidden();
     req.actor = actor;
   }
-  for (const guard of route.guards ?? []) await guard(req, ctx);
+  await runGuards(route.guards ?? [], req, ctx);
   return route.handler(req);
+}
+
+/**
+ * Serves one request of a route end to end: builds the request (with the route's body kind),
+ * runs the route contract, and renders the response, or the error envelope (5xx reported to
+ * `onError`). All an adapter's route handler does besides reading and writing its framework.
+ *
+ * @example
+ * ```ts
+ * write(res, await serveRoute(route, frameworkRequest(req), guardContext(res), options));
+ * ```
+ */
+export async function serveRoute(route: Route, input: FrameworkRequest, ctx: GuardContext, options: AdapterOptions): Promise<RenderedResponse> {
+  try {
+    const req = toSwanRequest(input, route.body ?? 'json', options.publicUrl);
+    return renderResponse(await runRoute(route, req, options.actor, ctx));
+  } catch (error) {
+    return renderError(error, errorInfoOf(input), options.onError);
+  }
+}
+
+/**
+ * Runs a guard on a host app's own route: builds the request (the body as the host parsed it),
+ * resolves the caller when `options.actor` is given (else `req.actor` is `null`), runs the guard.
+ * Returns the rendered rejection, or `undefined` when the request may go on.
+ *
+ * @example
+ * ```ts
+ * const rejected = await runHostGuard(guard, frameworkRequest(req), guardContext(res), options);
+ * if (rejected) write(res, rejected); else next();
+ * ```
+ */
+export async function runHostGuard(
+  guard: Guard,
+  input: FrameworkRequest,
+  ctx: GuardContext,
+  options: Partial<AdapterOptions>,
+): Promise<RenderedResponse | undefined> {
+  try {
+    const req = toSwanRequest(input, undefined, options.publicUrl);
+    req.actor = options.actor ? await options.actor(req) : null;
+    await guard(req, ctx);
+    return undefined;
+  } catch (error) {
+    return renderError(error, errorInfoOf(input), options.onError);
+  }
+}
+
+/** What went wrong in a framework before a route ran, as the adapter recognised it. */
+export type FrameworkFailure = 'body-too-large' | 'invalid-json' | 'malformed-url';
+
+/**
+ * Maps a framework's own error to the contract: a `SwanError` as is; `body-too-large` → 413
+ * `PAYLOAD_TOO_LARGE`; `invalid-json` → 400 `INVALID_JSON`; `malformed-url` → 400
+ * `VALIDATION_FAILED`; any other 4xx `status` → 400 `VALIDATION_FAILED` (the body could not be
+ * read); anything else unchanged (answered as 500 `INTERNAL`).
+ *
+ * @example
+ * ```ts
+ * fromFrameworkError(error, error.type === 'entity.too.large' ? 'body-too-large' : undefined, error.status);
+ * ```
+ */
+export function fromFrameworkError(error: unknown, failure: FrameworkFailure | undefined, status: unknown): unknown {
+  if (isSwanError(error)) return error;
+  if (failure === 'body-too-large') return errors.payloadTooLarge();
+  if (failure === 'invalid-json') return errors.invalidJson();
+  if (failure === 'malformed-url') return errors.validation('The request URL is malformed');
+  if (typeof status === 'number' && status >= 400 && status < 500) return errors.validation('Request body could not be read');
+  return error;
+}
+
+/**
+ * The 404 `NOT_FOUND` envelope for a request no route matched.
+ *
+ * @example
+ * ```ts
+ * app.use((req, res) => write(res, notFoundResponse()));
+ * ```
+ */
+export function notFoundResponse(): RenderedResponse {
+  return renderError(errors.notFound('Route not found'), { method: '', path: '' });
 }
 
 /** What goes on the wire; `payload` is absent for an empty body. */

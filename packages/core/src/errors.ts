@@ -107,12 +107,73 @@ export function toErrorResponse(error: unknown): { status: number; body: ErrorEn
   };
 }
 
-/** Shorthands for the errors every package raises. */
+/** What some {@link errors} helpers take besides the message: safe details, response headers, the cause. */
+export interface ErrorExtras {
+  /** Safe-to-show structured details. Never put secrets or PII here. */
+  details?: unknown;
+  headers?: Record<string, string>;
+  /** The underlying error, for the host's logs (never sent to the client). */
+  cause?: unknown;
+}
+
+/** The codes a master prompt check fails with (all HTTP 400). */
+export type SchemaErrorCode = 'MISSING_SCHEMA_VERSION' | 'INCOMPATIBLE_SCHEMA_VERSION' | 'SCHEMA_VALIDATION_FAILED';
+
+const make = (code: ErrorCode, message: string, extras: ErrorExtras = {}) => new SwanError({ code, message, ...extras });
+
+/**
+ * The one way Swan packages raise errors: a helper per code, so the code, its status and the
+ * shape of its details are chosen in one place.
+ *
+ * @example
+ * ```ts
+ * throw errors.notFound('Client not found');
+ * throw errors.rateLimited(30, { details: { policy: 'aiQuery' } }); // 429 with Retry-After: 30
+ * ```
+ */
 export const errors = {
-  validation: (message: string, details?: unknown) => new SwanError({ code: 'VALIDATION_FAILED', message, details }),
-  notFound: (message = 'Not found') => new SwanError({ code: 'NOT_FOUND', message }),
-  forbidden: (message = 'Forbidden') => new SwanError({ code: 'FORBIDDEN', message }),
-  unauthenticated: (message = 'Authentication required') => new SwanError({ code: 'UNAUTHENTICATED', message }),
-  conflict: (message: string, details?: unknown) => new SwanError({ code: 'CONFLICT', message, details }),
-  unavailable: (message: string) => new SwanError({ code: 'UNAVAILABLE', message }),
+  /** 400 `VALIDATION_FAILED`. */
+  validation: (message: string, details?: unknown) => make('VALIDATION_FAILED', message, { details }),
+  /** 400 `INVALID_JSON`. */
+  invalidJson: (message = 'Request body is not valid JSON') => make('INVALID_JSON', message),
+  /** 400 `MISSING_SCHEMA_VERSION`, `INCOMPATIBLE_SCHEMA_VERSION` or `SCHEMA_VALIDATION_FAILED`, from a check's failure. */
+  schema: (failure: { code: SchemaErrorCode; message: string; details?: unknown }) => make(failure.code, failure.message, { details: failure.details }),
+  /** 400 `WEBHOOK_SIGNATURE_INVALID`. */
+  webhookSignatureInvalid: (message = 'Webhook signature is missing or invalid') => make('WEBHOOK_SIGNATURE_INVALID', message),
+  /** 401 `UNAUTHENTICATED`. */
+  unauthenticated: (message = 'Authentication required') => make('UNAUTHENTICATED', message),
+  /** 402 `SUBSCRIPTION_REQUIRED`. */
+  subscriptionRequired: (message: string, details?: unknown) => make('SUBSCRIPTION_REQUIRED', message, { details }),
+  /** 403 `FORBIDDEN`. */
+  forbidden: (message = 'Forbidden') => make('FORBIDDEN', message),
+  /** 403 `CONSENT_REQUIRED`. */
+  consentRequired: (message: string, details?: unknown) => make('CONSENT_REQUIRED', message, { details }),
+  /** 403 `RECONSENT_REQUIRED`. */
+  reconsentRequired: (message: string, details?: unknown) => make('RECONSENT_REQUIRED', message, { details }),
+  /** 404 `NOT_FOUND`. */
+  notFound: (message = 'Not found', details?: unknown) => make('NOT_FOUND', message, { details }),
+  /** 409 `CONFLICT`. */
+  conflict: (message: string, details?: unknown) => make('CONFLICT', message, { details }),
+  /** 413 `PAYLOAD_TOO_LARGE`. */
+  payloadTooLarge: (message = 'Request body is too large', details?: unknown) => make('PAYLOAD_TOO_LARGE', message, { details }),
+  /** 429 `RATE_LIMITED` with `Retry-After` (seconds) after any other headers given. */
+  rateLimited: (retryAfterSeconds: number, options: { message?: string; details?: unknown; headers?: Record<string, string> } = {}) =>
+    make('RATE_LIMITED', options.message ?? 'Too many requests. Please try again later.', {
+      details: options.details,
+      headers: { ...options.headers, 'Retry-After': String(retryAfterSeconds) },
+    }),
+  /** 503 `UNAVAILABLE`: a dependency (database, Redis, Stripe…) did not answer; the client may retry. */
+  unavailable: (message: string, extras?: ErrorExtras) => make('UNAVAILABLE', message, extras),
+  /** `CONFIG_INVALID` (500; raised at startup): a setting is missing or malformed. Never echoes a secret. */
+  configInvalid: (message: string) => make('CONFIG_INVALID', message),
+  /** `PII_KEY_UNAVAILABLE` (500): a key can't be used. Never carries key material or PII. */
+  piiKeyUnavailable: (message: string, cause?: unknown) => make('PII_KEY_UNAVAILABLE', message, { cause }),
+  /** `PII_DECRYPTION_FAILED` (500): a value failed to decrypt. Never carries the value. */
+  piiDecryptionFailed: (message: string) => make('PII_DECRYPTION_FAILED', message),
+  /** `INVALID_SERVICE_ROLE` (500): a service role setting is malformed. */
+  invalidServiceRole: (message: string) => make('INVALID_SERVICE_ROLE', message),
+  /** `UNSAFE_DATABASE_ROLE` (500; raised at startup): the role could read past row-level security. */
+  unsafeDatabaseRole: (message: string, details?: unknown) => make('UNSAFE_DATABASE_ROLE', message, { details }),
+  /** A migration failure (500; raised by the migrator), e.g. `MIGRATION_CHECKSUM_MISMATCH`. */
+  migration: (code: `MIGRATION_${string}`, message: string, details?: unknown) => make(code, message, { details }),
 };

@@ -11,4 +11,6 @@ export * from './role-safety.js';
 export { migrations } from './generated/migrations.js';
 export * from './contracts.js';
 export * from './adapter.js';
-export { classifyPgError, pgErrorCode, isUniqueViolation, isRetryablePgError, type PgErrorKind, type PgErrorClass } from './pg-errors.js';
+export * from './guard.js';
+export * from './pg-errors.js';
+export { SYSTEM_ACTOR } from './system-actor.js';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { runScript } from './database.js';
-import { SwanError } from './errors.js';
+import { errors } from './errors.js';
 
 /** One numbered SQL file, bundled into its package at build time. */
 export interface Migration {
@@ -54,12 +54,12 @@ function orderSets(sets: readonly MigrationSet[]): MigrationSet[] {
   const visiting = new Set<string>();
   const visit = (set: MigrationSet) => {
     if (ordered.includes(set)) return;
-    if (visiting.has(set.package)) throw new SwanError({ code: 'MIGRATION_CYCLE', message: `Migration dependency cycle at ${set.package}` });
+    if (visiting.has(set.package)) throw errors.migration('MIGRATION_CYCLE', `Migration dependency cycle at ${set.package}`);
     visiting.add(set.package);
     for (const dep of ['core', ...(set.dependsOn ?? [])]) {
       if (dep === set.package) continue;
       const d = byName.get(dep);
-      if (!d) throw new SwanError({ code: 'MIGRATION_MISSING_DEPENDENCY', message: `Migrations of ${set.package} need ${dep}; add its migration set` });
+      if (!d) throw errors.migration('MIGRATION_MISSING_DEPENDENCY', `Migrations of ${set.package} need ${dep}; add its migration set`);
       visit(d);
     }
     ordered.push(set);
@@ -107,14 +107,13 @@ export async function migrate(
       const bundled = new Set(ordered.flatMap((set) => set.migrations.map((m) => `${set.package}/${m.name}`)));
       const preRelease = PRE_RELEASE_MIGRATIONS.filter((key) => done.has(key) && !bundled.has(key));
       if (preRelease.length > 0) {
-        throw new SwanError({
-          code: 'MIGRATION_PRE_RELEASE',
-          message:
-            `This database was migrated by a pre-release Swan (0.0.x), whose migrations were squashed into one ` +
+        throw errors.migration(
+          'MIGRATION_PRE_RELEASE',
+          `This database was migrated by a pre-release Swan (0.0.x), whose migrations were squashed into one ` +
             `baseline per package for 0.1.0 (it records ${preRelease[0]}${preRelease.length > 1 ? ` and ${preRelease.length - 1} more` : ''}); ` +
             `nothing was changed. To go on: ${PRE_RELEASE_HINT}`,
-          details: { migrations: preRelease, hint: PRE_RELEASE_HINT },
-        });
+          { migrations: preRelease, hint: PRE_RELEASE_HINT },
+        );
       }
       const applied: string[] = [];
       // files to apply, for `onProgress` (`swan migrate` draws its progress from it)
@@ -127,11 +126,11 @@ export async function migrate(
           const recorded = done.get(key);
           if (recorded !== undefined) {
             if (recorded !== checksum) {
-              throw new SwanError({
-                code: 'MIGRATION_CHECKSUM_MISMATCH',
-                message: `Migration ${key} was changed after it was applied; restore the original file and add a new migration instead`,
-                details: { migration: key },
-              });
+              throw errors.migration(
+                'MIGRATION_CHECKSUM_MISMATCH',
+                `Migration ${key} was changed after it was applied; restore the original file and add a new migration instead`,
+                { migration: key },
+              );
             }
             continue;
           }

@@ -126,18 +126,29 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   return found.constraint === constraint || String(found.message ?? '').includes(constraint);
 }
 
+/** `40001 serialization_failure`: a serializable or repeatable-read transaction lost a race. */
+export function isSerializationFailure(error: unknown): boolean {
+  return pgErrorCode(error) === '40001';
+}
+
+/** `40P01 deadlock_detected`. */
+export function isDeadlock(error: unknown): boolean {
+  return pgErrorCode(error) === '40P01';
+}
+
 /**
- * The transaction may succeed if run again: serialization failure (40001), deadlock (40P01) or a
- * lost connection.
+ * Running the whole transaction again at once may succeed: a serialization failure or a deadlock.
+ * (A lost connection is retryable later — `classifyPgError(e).retryable` — but not by looping on
+ * it; whether a unique violation is a lost race worth retrying is the caller's call.)
  *
  * @example
  * ```ts
  * for (let attempt = 1; ; attempt++) {
  *   try { return await db.transaction().setIsolationLevel('serializable').execute(work); }
- *   catch (e) { if (attempt === 3 || !isRetryablePgError(e)) throw e; }
+ *   catch (e) { if (attempt >= 5 || !isRetryable(e)) throw e; }
  * }
  * ```
  */
-export function isRetryablePgError(error: unknown): boolean {
-  return classifyPgError(error).retryable;
+export function isRetryable(error: unknown): boolean {
+  return isSerializationFailure(error) || isDeadlock(error);
 }

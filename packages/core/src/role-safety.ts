@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { engineOf } from './database.js';
-import { SwanError } from './errors.js';
+import { errors } from './errors.js';
 
 export interface RoleSafety {
   engine: 'pglite' | 'postgres';
@@ -29,11 +29,10 @@ export async function assertRowLevelSecuritySafe(db: Kysely<any>): Promise<RoleS
   const unsafe = rows.filter((r) => r.rolsuper || r.rolbypassrls || r.owns);
   if (unsafe.length > 0) {
     const why = unsafe.map((r) => `${r.rolname}${r.rolsuper ? ' is a superuser' : r.rolbypassrls ? ' has BYPASSRLS' : ' owns tables'}`);
-    throw new SwanError({
-      code: 'UNSAFE_DATABASE_ROLE',
-      message: `Refusing to run: the database role "${me}" could bypass row-level security (${why.join('; ')}). Connect as swan_app (see docs/deployment.md).`,
-      details: { role: me, reasons: why },
-    });
+    throw errors.unsafeDatabaseRole(
+      `Refusing to run: the database role "${me}" could bypass row-level security (${why.join('; ')}). Connect as swan_app (see docs/deployment.md).`,
+      { role: me, reasons: why },
+    );
   }
   return { engine: 'postgres', role: me, enforced: true };
 }

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SwanError, classifyPgError, createDatabase, isRetryablePgError, isUniqueViolation, pgErrorCode } from '@swan/core';
+import { SwanError, classifyPgError, createDatabase, isDeadlock, isRetryable, isSerializationFailure, isUniqueViolation, pgErrorCode } from '@swan/core';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
 
 /** What `fn` throws (fails the test when it does not). */
@@ -73,7 +73,7 @@ describe.runIf(testEngines().some((e) => e.name === 'postgres'))('classifyPgErro
     await Promise.all([work(1, 2), work(2, 1)]);
     expect(errors).toHaveLength(1);
     expect(classifyPgError(errors[0])).toEqual({ kind: 'serialization_failure', code: '40001', retryable: true });
-    expect(isRetryablePgError(errors[0])).toBe(true);
+    expect(classifyPgError(errors[0]).retryable).toBe(true);
   });
 
   it('recognizes insufficient privilege and a refused connection', async () => {
@@ -95,5 +95,52 @@ describe('classifyPgError without a database', () => {
     expect(classifyPgError(dns)).toMatchObject({ kind: 'connection', code: 'ENOTFOUND', address: { host: 'base' } });
     expect(classifyPgError(Object.assign(new Error('deadlock detected'), { code: '40P01' }))).toMatchObject({ kind: 'deadlock', retryable: true });
     expect(classifyPgError(Object.assign(new Error('password authentication failed'), { code: '28P01' })).kind).toBe('authentication');
+  });
+});
+
+/** The error the engine raises for `statement`. */
+async function failureOf(t: TestDatabase, statement: ReturnType<typeof sql>): Promise<unknown> {
+  try {
+    await statement.execute(t.admin);
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the statement to fail');
+}
+
+const raise = (sqlstate: string) => sql`do $$ begin raise exception 'test' using errcode = '${sql.raw(sqlstate)}'; end $$`;
+
+describe.each(testEngines())('PostgreSQL error classification on $name', (engine) => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await engine.create();
+    await sql`create table pg_errors_test (id int constraint pg_errors_test_pk primary key, email text constraint pg_errors_test_email unique)`.execute(t.admin);
+    await sql`insert into pg_errors_test values (1, 'a@example.org')`.execute(t.admin);
+  });
+  afterAll(() => t?.close());
+
+  it('recognises a unique violation, by constraint when one is named', async () => {
+    const e = await failureOf(t, sql`insert into pg_errors_test values (2, 'a@example.org')`);
+    expect(pgErrorCode(e)).toBe('23505');
+    expect(isUniqueViolation(e)).toBe(true);
+    expect(isUniqueViolation(e, 'pg_errors_test_email')).toBe(true);
+    expect(isUniqueViolation(e, 'pg_errors_test_pk')).toBe(false);
+    expect(isRetryable(e)).toBe(false);
+  });
+
+  it('tells serialization failures and deadlocks (retryable) from other errors', async () => {
+    const serialization = await failureOf(t, raise('40001'));
+    expect([isSerializationFailure(serialization), isDeadlock(serialization), isRetryable(serialization)]).toEqual([true, false, true]);
+    const deadlock = await failureOf(t, raise('40P01'));
+    expect([isSerializationFailure(deadlock), isDeadlock(deadlock), isRetryable(deadlock)]).toEqual([false, true, true]);
+    const missing = await failureOf(t, sql`select * from pg_errors_no_such_table`);
+    expect(pgErrorCode(missing)).toBe('42P01');
+    expect([isUniqueViolation(missing), isRetryable(missing)]).toEqual([false, false]);
+  });
+
+  it('answers false for anything that is not a database error', () => {
+    for (const value of [undefined, null, 'x', new Error('23505'), { code: 23505 }]) {
+      expect([pgErrorCode(value), isUniqueViolation(value), isRetryable(value)]).toEqual([undefined, false, false]);
+    }
   });
 });

@@ -1,23 +1,7 @@
 import express from 'express';
 import type { ErrorRequestHandler, Express, Request, RequestHandler, Response, Router } from 'express';
-import {
-  DEFAULT_BODY_LIMIT,
-  SwanError,
-  errorInfoOf,
-  errors,
-  isSwanError,
-  renderError,
-  renderResponse,
-  runRoute,
-  toSwanRequest,
-  type AdapterOptions,
-  type ErrorInfo,
-  type FrameworkRequest,
-  type Guard,
-  type GuardContext,
-  type RenderedResponse,
-  type Route,
-} from '@swan/core';
+import { createGuardContext, DEFAULT_BODY_LIMIT, errorInfoOf, fromFrameworkError, notFoundResponse, renderError, runHostGuard, serveRoute } from '@swan/core';
+import type { AdapterOptions, ErrorInfo, FrameworkRequest, Guard, RenderedResponse, Route } from '@swan/core';
 
 /** Options shared by {@link swanRouter}, {@link expressGuard}, {@link errorHandler} and {@link mountSwan}. */
 export type SwanExpressOptions = AdapterOptions;
@@ -54,14 +38,10 @@ const frameworkRequest = (req: Request): FrameworkRequest => ({
 
 /** Body-parser errors → contract codes; everything else unchanged (→ 500 `INTERNAL`). */
 function fromExpressError(error: unknown): unknown {
-  if (isSwanError(error)) return error;
   const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
-  if (type === 'entity.too.large') return new SwanError({ code: 'PAYLOAD_TOO_LARGE', message: 'Request body is too large' });
-  if (type === 'entity.parse.failed') return new SwanError({ code: 'INVALID_JSON', message: 'Request body is not valid JSON' });
-  // a route parameter with malformed percent-encoding (the router's decode fails)
-  if (error instanceof URIError) return errors.validation('The request URL is malformed');
-  if (typeof status === 'number' && status >= 400 && status < 500) return errors.validation('Request body could not be read');
-  return error;
+  // URIError: a route parameter with malformed percent-encoding (the router's decode fails)
+  const failure = type === 'entity.too.large' ? 'body-too-large' : type === 'entity.parse.failed' ? 'invalid-json' : error instanceof URIError ? 'malformed-url' : undefined;
+  return fromFrameworkError(error, failure, status);
 }
 
 function write(res: Response, out: RenderedResponse): void {
@@ -75,12 +55,7 @@ function sendError(res: Response, req: Request, error: unknown, onError: Adapter
 }
 
 // One context per response, so guards of one request (several `expressGuard`s included) can see each other's headers.
-const guardContexts = new WeakMap<Response, GuardContext>();
-function guardContext(res: Response): GuardContext {
-  let ctx = guardContexts.get(res);
-  if (!ctx) guardContexts.set(res, (ctx = { setHeader: (name, value) => void res.set(name, value) }));
-  return ctx;
-}
+const guardContext = createGuardContext<Response>((res, name, value) => void res.set(name, value));
 
 /**
  * Maps any error to the Swan envelope: `SwanError` with its status and headers, body-parser
@@ -108,7 +83,7 @@ export function errorHandler(options: Pick<SwanExpressOptions, 'onError'> = {}):
  * ```
  */
 export function notFoundHandler(): RequestHandler {
-  return (req, res) => sendError(res, req, errors.notFound('Route not found'), undefined);
+  return (_req, res) => write(res, notFoundResponse());
 }
 
 /**
@@ -126,14 +101,7 @@ export function swanRouter(routes: readonly Route[], options: SwanExpressOptions
   const router = express.Router();
   const routeErrors = errorHandler(options);
   for (const route of routes) {
-    const handler: RequestHandler = async (req, res) => {
-      try {
-        const swanReq = toSwanRequest(frameworkRequest(req), route.body ?? 'json', options.publicUrl);
-        write(res, renderResponse(await runRoute(route, swanReq, options.actor, guardContext(res))));
-      } catch (error) {
-        sendError(res, req, error, options.onError);
-      }
-    };
+    const handler: RequestHandler = async (req, res) => write(res, await serveRoute(route, frameworkRequest(req), guardContext(res), options));
     router[route.method.toLowerCase() as Lowercase<Route['method']>](route.path, ...bodyParsers(route), handler, routeErrors);
   }
   return router;
@@ -151,14 +119,9 @@ export function swanRouter(routes: readonly Route[], options: SwanExpressOptions
  */
 export function expressGuard(guard: Guard, options: Partial<SwanExpressOptions> = {}): RequestHandler {
   return async (req, res, next) => {
-    try {
-      const swanReq = toSwanRequest(frameworkRequest(req), undefined, options.publicUrl);
-      swanReq.actor = options.actor ? await options.actor(swanReq) : null;
-      await guard(swanReq, guardContext(res));
-    } catch (error) {
-      return sendError(res, req, error, options.onError);
-    }
-    next();
+    const rejected = await runHostGuard(guard, frameworkRequest(req), guardContext(res), options);
+    if (rejected) write(res, rejected);
+    else next();
   };
 }
 

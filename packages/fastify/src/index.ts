@@ -5,24 +5,8 @@ import type {
   FastifyRequest,
   preHandlerAsyncHookHandler,
 } from 'fastify';
-import {
-  DEFAULT_BODY_LIMIT,
-  SwanError,
-  errorInfoOf,
-  errors,
-  isSwanError,
-  renderError,
-  renderResponse,
-  runRoute,
-  toSwanRequest,
-  type AdapterOptions,
-  type ErrorInfo,
-  type FrameworkRequest,
-  type Guard,
-  type GuardContext,
-  type RenderedResponse,
-  type Route,
-} from '@swan/core';
+import { createGuardContext, DEFAULT_BODY_LIMIT, errorInfoOf, fromFrameworkError, notFoundResponse, renderError, runHostGuard, serveRoute } from '@swan/core';
+import type { AdapterOptions, ErrorInfo, FrameworkRequest, Guard, RenderedResponse, Route } from '@swan/core';
 
 /** Options shared by {@link swanPlugin}, {@link fastifyGuard} and {@link mountSwan}. */
 export type SwanFastifyOptions = AdapterOptions;
@@ -65,15 +49,10 @@ const frameworkRequest = (req: FastifyRequest): FrameworkRequest => ({
 
 /** Fastify's own errors → contract codes (its 415 is our 400); everything else unchanged (→ 500). */
 function fromFastifyError(error: unknown): unknown {
-  if (isSwanError(error)) return error;
   const { code, statusCode } = (error ?? {}) as { code?: unknown; statusCode?: unknown };
-  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new SwanError({ code: 'PAYLOAD_TOO_LARGE', message: 'Request body is too large' });
-  if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error instanceof SyntaxError) {
-    return new SwanError({ code: 'INVALID_JSON', message: 'Request body is not valid JSON' });
-  }
-  if (code === 'FST_ERR_BAD_URL') return errors.validation('The request URL is malformed');
-  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) return errors.validation('Request body could not be read');
-  return error;
+  const invalidJson = code === 'FST_ERR_CTP_INVALID_JSON_BODY' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error instanceof SyntaxError;
+  const failure = code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'body-too-large' : invalidJson ? 'invalid-json' : code === 'FST_ERR_BAD_URL' ? 'malformed-url' : undefined;
+  return fromFrameworkError(error, failure, statusCode);
 }
 
 function write(reply: FastifyReply, out: RenderedResponse): FastifyReply {
@@ -86,12 +65,7 @@ function sendError(reply: FastifyReply, error: unknown, onError: AdapterOptions[
 }
 
 // One context per reply, so guards of one request (several `fastifyGuard`s included) can see each other's headers.
-const guardContexts = new WeakMap<FastifyReply, GuardContext>();
-function guardContext(reply: FastifyReply): GuardContext {
-  let ctx = guardContexts.get(reply);
-  if (!ctx) guardContexts.set(reply, (ctx = { setHeader: (name, value) => void reply.header(name, value) }));
-  return ctx;
-}
+const guardContext = createGuardContext<FastifyReply>((reply, name, value) => void reply.header(name, value));
 
 /**
  * Fastify error handler answering with the Swan envelope (Fastify's 413/415/JSON errors mapped
@@ -133,14 +107,7 @@ export const swanPlugin: FastifyPluginAsync<SwanPluginOptions> = async (app, opt
           method: route.method,
           url: route.path,
           bodyLimit: route.bodyLimit ?? DEFAULT_BODY_LIMIT,
-          handler: async (request, reply) => {
-            try {
-              const req = toSwanRequest(frameworkRequest(request), kind, options.publicUrl);
-              return write(reply, renderResponse(await runRoute(route, req, options.actor, guardContext(reply))));
-            } catch (error) {
-              return sendError(reply, error, options.onError);
-            }
-          },
+          handler: async (request, reply) => write(reply, await serveRoute(route, frameworkRequest(request), guardContext(reply), options)),
         });
       }
     });
@@ -159,13 +126,8 @@ export const swanPlugin: FastifyPluginAsync<SwanPluginOptions> = async (app, opt
  */
 export function fastifyGuard(guard: Guard, options: Partial<SwanFastifyOptions> = {}): preHandlerAsyncHookHandler {
   return async (request, reply) => {
-    try {
-      const req = toSwanRequest(frameworkRequest(request), undefined, options.publicUrl);
-      req.actor = options.actor ? await options.actor(req) : null;
-      await guard(req, guardContext(reply));
-    } catch (error) {
-      return sendError(reply, error, options.onError);
-    }
+    const rejected = await runHostGuard(guard, frameworkRequest(request), guardContext(reply), options);
+    if (rejected) return write(reply, rejected);
   };
 }
 
@@ -182,7 +144,7 @@ export function fastifyGuard(guard: Guard, options: Partial<SwanFastifyOptions> 
  */
 export function mountSwan(app: FastifyInstance, routes: readonly Route[], options: SwanFastifyOptions): FastifyInstance {
   app.register(swanPlugin, { ...options, routes });
-  app.setNotFoundHandler((request, reply) => sendError(reply, errors.notFound('Route not found'), undefined));
+  app.setNotFoundHandler((_request, reply) => write(reply, notFoundResponse()));
   app.setErrorHandler(swanErrorHandler(options));
   return app;
 }

@@ -1,4 +1,4 @@
-import { SwanError, isUuid } from '@swan/core';
+import { errors, isUuid, type SwanError } from '@swan/core';
 
 /** Checks one payload; returns problems as `{ path, message }` (empty when valid). */
 export type PayloadValidator = (payload: Record<string, unknown>) => { path: string; message: string }[];
@@ -104,7 +104,7 @@ export const builtInValidators: Record<SwanEventType, PayloadValidator> = Object
 const EVENT_TYPE = /^[a-z][a-z0-9_.]{0,99}$/;
 
 function invalid(message: string, details?: unknown): SwanError {
-  return new SwanError({ code: 'VALIDATION_FAILED', message, details });
+  return errors.validation(message, details);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { SwanError, checkText, isUuid, objectSchema, ok, okSchema, type DocumentedRoute, type JsonSchema } from '@swan/core';
+import { checkText, errors, isUuid, objectSchema, ok, okSchema, type DocumentedRoute, type JsonSchema } from '@swan/core';
 import type { Outbox } from './outbox.service.js';
 
 const STATUSES = ['pending', 'processing', 'completed', 'dead'] as const;
@@ -57,7 +57,7 @@ export function outboxRoutes(outbox: Outbox): DocumentedRoute[] {
       handler: async (req) => {
         const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
         if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-          throw new SwanError({ code: 'VALIDATION_FAILED', message: 'limit must be an integer from 1 to 1000' });
+          throw errors.validation('limit must be an integer from 1 to 1000');
         }
         const eventType = checkText(req.query.eventType, 'eventType', { max: 200 });
         const events = await outbox.dead({ limit, ...(eventType ? { eventType } : {}) });
@@ -78,9 +78,9 @@ export function outboxRoutes(outbox: Outbox): DocumentedRoute[] {
       },
       handler: async (req) => {
         const eventId = req.params.eventId ?? '';
-        if (!isUuid(eventId)) throw new SwanError({ code: 'VALIDATION_FAILED', message: 'eventId must be a uuid' });
+        if (!isUuid(eventId)) throw errors.validation('eventId must be a uuid');
         const [redriven] = await outbox.redrive([eventId]);
-        if (!redriven) throw new SwanError({ code: 'NOT_FOUND', message: 'No dead-lettered event with this id' });
+        if (!redriven) throw errors.notFound('No dead-lettered event with this id');
         return ok({ eventId: redriven, status: 'pending' });
       },
     },

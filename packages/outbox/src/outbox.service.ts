@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import { SwanError, isUuid, type EventPublisher, type PublishableEvent } from '@swan/core';
+import { isUuid, errors, type EventPublisher, type PublishableEvent } from '@swan/core';
 import { EVENT_TYPE, builtInValidators, validateEvent, type PayloadValidator, type SwanEventMap, type SwanEventType } from './events.js';
 import { eventIdsByKey, insertEvents, notify, type InsertRow } from './sql.js';
 
@@ -90,7 +90,7 @@ export interface Outbox extends EventPublisher {
 
 function checkMaxAttempts(n: unknown): number {
   if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > 1000) {
-    throw new SwanError({ code: 'VALIDATION_FAILED', message: 'maxAttempts must be an integer from 1 to 1000' });
+    throw errors.validation('maxAttempts must be an integer from 1 to 1000');
   }
   return n as number;
 }
@@ -98,7 +98,7 @@ function checkMaxAttempts(n: unknown): number {
 function optionalText(name: string, v: unknown, max: number): string | null {
   if (v === undefined || v === null) return null;
   if (typeof v !== 'string' || v.length === 0 || v.length > max) {
-    throw new SwanError({ code: 'VALIDATION_FAILED', message: `${name} must be a non-empty string of at most ${max} characters` });
+    throw errors.validation(`${name} must be a non-empty string of at most ${max} characters`);
   }
   return v;
 }
@@ -127,11 +127,11 @@ export function createOutbox(options: OutboxOptions): Outbox {
   for (const [t, v] of Object.entries(options.schemas ?? {})) validators.set(t, v);
 
   const toRow = (e: OutboxEventInput): InsertRow => {
-    if (typeof e !== 'object' || e === null) throw new SwanError({ code: 'VALIDATION_FAILED', message: 'An event must be an object' });
+    if (typeof e !== 'object' || e === null) throw errors.validation('An event must be an object');
     validateEvent(validators, e.eventType, e.payload);
     const scheduledFor = e.scheduledFor ?? null;
     if (scheduledFor !== null && (!(scheduledFor instanceof Date) || Number.isNaN(scheduledFor.getTime()))) {
-      throw new SwanError({ code: 'VALIDATION_FAILED', message: 'scheduledFor must be a valid Date' });
+      throw errors.validation('scheduledFor must be a valid Date');
     }
     return {
       eventId: randomUUID(),
@@ -159,7 +159,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       }
       const key = r.idempotencyKey as string;
       const eventId = existing.get(key) ?? firstInCall.get(key);
-      if (!eventId) throw new SwanError({ code: 'CONFLICT', message: 'An event with this idempotency key is being written concurrently' });
+      if (!eventId) throw errors.conflict('An event with this idempotency key is being written concurrently');
       return { eventId, duplicate: true };
     });
   };
@@ -225,7 +225,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     },
     async prune({ olderThan, batchSize = 1000, archive = false }) {
       const cutoff = olderThan instanceof Date ? olderThan : new Date(Date.now() - olderThan);
-      if (Number.isNaN(cutoff.getTime())) throw new SwanError({ code: 'VALIDATION_FAILED', message: 'olderThan must be a Date or milliseconds' });
+      if (Number.isNaN(cutoff.getTime())) throw errors.validation('olderThan must be a Date or milliseconds');
       const n = Math.max(1, Math.trunc(batchSize));
       let total = 0;
       let cursor = 0;
@@ -248,6 +248,6 @@ export function createOutbox(options: OutboxOptions): Outbox {
 
 function validateEventTypeName(eventType: string): void {
   if (!EVENT_TYPE.test(eventType)) {
-    throw new SwanError({ code: 'VALIDATION_FAILED', message: 'eventType must be lower_snake_case (a-z, 0-9, _ and .), at most 100 characters' });
+    throw errors.validation('eventType must be lower_snake_case (a-z, 0-9, _ and .), at most 100 characters');
   }
 }

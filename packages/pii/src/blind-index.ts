@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
-import { SwanError } from '@swan/core';
+import { errors } from '@swan/core';
 
 const E164 = /^\+[1-9][0-9]{1,14}$/;
 
@@ -49,7 +49,7 @@ export class BlindIndex {
   readonly #country: CountryCode;
 
   constructor(key: Buffer, options: { defaultCountry?: CountryCode } = {}) {
-    if (key.length < 32) throw new SwanError({ code: 'CONFIG_INVALID', message: 'SWAN_INDEX_KEY must be at least 32 bytes (base64)' });
+    if (key.length < 32) throw errors.configInvalid('SWAN_INDEX_KEY must be at least 32 bytes (base64)');
     this.#key = Buffer.from(key);
     this.#country = options.defaultCountry ?? 'US';
   }
@@ -76,7 +76,7 @@ export class BlindIndex {
    * (a parse with full metadata costs 15–25 µs). `VALIDATION_FAILED` for anything not shaped like E.164.
    */
   phoneE164(e164: string): Buffer {
-    if (!E164.test(e164)) throw new SwanError({ code: 'VALIDATION_FAILED', message: 'Expected a phone number in E.164 form' });
+    if (!E164.test(e164)) throw errors.validation('Expected a phone number in E.164 form');
     return this.#mac('phone', e164);
   }
 

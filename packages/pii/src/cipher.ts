@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
-import { SwanError } from '@swan/core';
+import { errors, type SwanError } from '@swan/core';
 
 /** Ciphertext format version (first byte). */
 export const CIPHERTEXT_VERSION = 1;
@@ -43,7 +43,7 @@ function aad(header: Buffer, b: FieldBinding): Buffer {
 
 function decryptError(): SwanError {
   // Never says more: no bytes, no value, no key.
-  return new SwanError({ code: 'PII_DECRYPTION_FAILED', message: 'A PII value failed to decrypt (tampered, moved, or under an unknown key)' });
+  return errors.piiDecryptionFailed('A PII value failed to decrypt (tampered, moved, or under an unknown key)');
 }
 
 /**

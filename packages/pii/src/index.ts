@@ -7,10 +7,9 @@ export { encryptField, decryptField, ciphertextKeyVersion, CIPHERTEXT_VERSION, t
 export { BlindIndex, normalizeEmail, normalizePhone } from './blind-index.js';
 export { GALAXY_SWAN_ALIASES, aliasName, parseAlias } from './aliases.js';
 export { ageOn, validateCreateClient, type ClientPII, type ClientTrainingInput, type CreateClientInput, type FieldProblem } from './validation.js';
-export {
-  PiiService, PII_TABLE, PII_FIELDS,
-  type PiiServiceOptions, type ClientRef, type DecryptedPII, type TrainingRecord,
-} from './pii.service.js';
-export { rotateKeys, SYSTEM_ACTOR, type RotateKeysOptions, type RotationProgress, type RotationResult } from './rotation.js';
+export { createPii, type PiiService } from './pii.service.js';
+export { PII_TABLE, PII_FIELDS } from './context.js';
+export type { PiiServiceOptions, ClientRef, DecryptedPII, TrainingRecord } from './types.js';
+export { rotateKeys, type RotateKeysOptions, type RotationProgress, type RotationResult } from './rotation.js';
 export { piiRoutes, CREATE_CLIENT_SCHEMA, type PiiRoutesOptions } from './http.js';
 export { splitLegacyMasterPrompts, type LegacySplitReport, type LegacySplitOptions } from './legacy.js';

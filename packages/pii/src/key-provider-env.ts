@@ -21,7 +21,7 @@ export interface KeyEnv {
  * @example
  * ```ts
  * const keys = await keyProviderFromEnv(process.env);
- * const pii = new PiiService({ db, keys, indexKey: indexKeyFromEnv(process.env) });
+ * const pii = createPii({ db, keys, indexKey: indexKeyFromEnv(process.env) });
  * ```
  */
 export async function keyProviderFromEnv(env: KeyEnv, options: { forgotten?: ForgottenClients } = {}): Promise<KeyProvider> {

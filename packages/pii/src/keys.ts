@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { SwanError } from '@swan/core';
+import { SwanError, errors } from '@swan/core';
 import { freshNonce } from './cipher.js';
 
 /** What a data key is bound to: wrapping under one context and unwrapping under another fails. */
@@ -54,7 +54,7 @@ export interface ForgottenClients {
  * ```
  */
 export function keyError(message: string, cause?: unknown): SwanError {
-  return new SwanError({ code: 'PII_KEY_UNAVAILABLE', message, cause });
+  return errors.piiKeyUnavailable(message, cause);
 }
 
 const WRAP_VERSION = 1;
@@ -74,12 +74,12 @@ export function parseMasterKeys(spec: string): Map<string, Buffer> {
     const i = part.indexOf(':');
     const id = i > 0 ? part.slice(0, i) : '';
     const key = Buffer.from(part.slice(i + 1), 'base64');
-    if (!KEY_ID.test(id)) throw new SwanError({ code: 'CONFIG_INVALID', message: 'SWAN_MASTER_KEYS: each entry is keyId:base64 with a key id of letters, digits, . _ -' });
-    if (key.length !== 32) throw new SwanError({ code: 'CONFIG_INVALID', message: `SWAN_MASTER_KEYS: key "${id}" must be 32 bytes (base64 of 32 random bytes)` });
-    if (keys.has(id)) throw new SwanError({ code: 'CONFIG_INVALID', message: `SWAN_MASTER_KEYS: key id "${id}" appears twice` });
+    if (!KEY_ID.test(id)) throw errors.configInvalid('SWAN_MASTER_KEYS: each entry is keyId:base64 with a key id of letters, digits, . _ -');
+    if (key.length !== 32) throw errors.configInvalid(`SWAN_MASTER_KEYS: key "${id}" must be 32 bytes (base64 of 32 random bytes)`);
+    if (keys.has(id)) throw errors.configInvalid(`SWAN_MASTER_KEYS: key id "${id}" appears twice`);
     keys.set(id, key);
   }
-  if (keys.size === 0) throw new SwanError({ code: 'CONFIG_INVALID', message: 'SWAN_MASTER_KEYS is empty' });
+  if (keys.size === 0) throw errors.configInvalid('SWAN_MASTER_KEYS is empty');
   return keys;
 }
 
@@ -103,7 +103,7 @@ export class LocalKeyProvider implements KeyProvider {
   readonly #forgotten: ForgottenClients;
 
   constructor(keys: Map<string, Buffer>, options: { forgotten?: ForgottenClients } = {}) {
-    if (keys.size === 0) throw new SwanError({ code: 'CONFIG_INVALID', message: 'LocalKeyProvider needs at least one master key' });
+    if (keys.size === 0) throw errors.configInvalid('LocalKeyProvider needs at least one master key');
     this.#keys = new Map(keys);
     this.currentKeyId = [...keys.keys()].at(-1)!;
     this.#forgotten = options.forgotten ?? new Set<string>();

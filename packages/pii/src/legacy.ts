@@ -1,6 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { isUuid, SwanError } from '@swan/core';
-import { SYSTEM_ACTOR } from './rotation.js';
+import { errors, isUuid, SwanError, SYSTEM_ACTOR } from '@swan/core';
 import type { PiiService } from './pii.service.js';
 
 /** Options of {@link splitLegacyMasterPrompts}. */
@@ -81,7 +80,7 @@ function describe(e: unknown): string {
  */
 export async function splitLegacyMasterPrompts(db: Kysely<any>, options: LegacySplitOptions): Promise<LegacySplitReport> {
   const table = options.table ?? 'master_prompts';
-  if (!/^[a-z_][a-z0-9_]*$/.test(table)) throw new SwanError({ code: 'VALIDATION_FAILED', message: 'Invalid source table name' });
+  if (!/^[a-z_][a-z0-9_]*$/.test(table)) throw errors.validation('Invalid source table name');
   const dryRun = options.dryRun ?? false;
   const service = options.service;
   const { rows } = await sql<{ id: string; data: unknown }>`select id::text as id, data from ${sql.table(table)} order by id`.execute(db);
@@ -110,7 +109,7 @@ export async function splitLegacyMasterPrompts(db: Kysely<any>, options: LegacyS
       const input = service.validate(body);
       const email = service.index.email(input.pii.email)!.toString('hex');
       if (seenEmails.has(email) || (await service.findClientByEmail(input.pii.email, SYSTEM_ACTOR))) {
-        throw new SwanError({ code: 'CONFLICT', message: 'email already belongs to another client' });
+        throw errors.conflict('email already belongs to another client');
       }
       seenEmails.add(email);
       if (!dryRun) await service.createClient(SYSTEM_ACTOR, input, { clientId: row.id });

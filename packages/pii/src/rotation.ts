@@ -1,17 +1,7 @@
 import { sql, type Kysely } from 'kysely';
-import { appendAudit, withActor, type Actor } from '@swan/core';
+import { appendAudit, SYSTEM_ACTOR, withActor } from '@swan/core';
 import { buf } from './cipher.js';
 import type { KeyProvider } from './keys.js';
-
-/**
- * Actor for maintenance jobs (key rotation, alias release, legacy split): an admin with the nil UUID.
- *
- * @example
- * ```ts
- * await pii.findClientByPhone(from, SYSTEM_ACTOR);
- * ```
- */
-export const SYSTEM_ACTOR: Actor = { id: '00000000-0000-0000-0000-000000000000', role: 'admin' };
 
 /** A wrapped data key as stored in `client_data_keys`. */
 export interface KeyRow {

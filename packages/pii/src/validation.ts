@@ -1,4 +1,4 @@
-import { jsonTextProblem, SwanError, textProblem } from '@swan/core';
+import { errors, jsonTextProblem, SwanError, textProblem } from '@swan/core';
 import { normalizeEmail } from './blind-index.js';
 
 /** One problem with the input: where and what, never the value itself. */
@@ -9,7 +9,7 @@ export interface FieldProblem {
 
 /** `VALIDATION_FAILED` with field paths only, so PII never echoes back in errors or logs. */
 export function validationFailed(problems: FieldProblem[], message = 'The request is invalid'): SwanError {
-  return new SwanError({ code: 'VALIDATION_FAILED', message, details: problems });
+  return errors.validation(message, problems);
 }
 
 /** The PII part of a client, as API.md names it. */

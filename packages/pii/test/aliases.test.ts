@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import type { Route, SwanRequest } from '@swan/core';
 import { SwanError } from '@swan/core';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
-import { GALAXY_SWAN_ALIASES, PiiService, migrations, parseAlias, piiRoutes } from '@swan/pii';
+import { GALAXY_SWAN_ALIASES, type PiiService, migrations, parseAlias, piiRoutes } from '@swan/pii';
 import { admin, ai, clientBody, makeService, trainer } from './fixtures.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Actor } from '@swan/core';
-import { LocalKeyProvider, PiiService, type KeyProvider } from '@swan/pii';
+import { createPii, LocalKeyProvider, type KeyProvider, type PiiServiceOptions } from '@swan/pii';
 
 export const admin: Actor = { id: randomUUID(), role: 'admin' };
 export const ai: Actor = { id: randomUUID(), role: 'ai_service' };
@@ -9,8 +9,8 @@ export const trainer = (): Actor => ({ id: randomUUID(), role: 'trainer' });
 
 export const masterKey = (id: string) => `${id}:${randomBytes(32).toString('base64')}`;
 
-export function makeService(db: Kysely<any>, keys: KeyProvider = LocalKeyProvider.fromEnv(masterKey('k1')), indexKey = randomBytes(32), extra: Partial<ConstructorParameters<typeof PiiService>[0]> = {}) {
-  return new PiiService({ db, keys, indexKey, ...extra });
+export function makeService(db: Kysely<any>, keys: KeyProvider = LocalKeyProvider.fromEnv(masterKey('k1')), indexKey = randomBytes(32), extra: Partial<PiiServiceOptions> = {}) {
+  return createPii({ db, keys, indexKey, ...extra });
 }
 
 const FIRST = ['Amara', 'Björn', 'Chidi', 'Dana', 'Élodie', 'Farid', 'Greta', 'Hiroshi', 'Ines', 'José', 'Kalani', 'Ließchen'];

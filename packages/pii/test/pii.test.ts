@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { withActor, verifyAuditChain } from '@swan/core';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
-import { LocalKeyProvider, PiiService, isAssignedTrainer, migrations, type CreateClientInput } from '@swan/pii';
+import { LocalKeyProvider, type PiiService, isAssignedTrainer, migrations, type CreateClientInput } from '@swan/pii';
 import { admin, ai, clientBody, makeService, masterKey, trainer } from './fixtures.js';
 
 const count = async (t: TestDatabase, table: string) =>

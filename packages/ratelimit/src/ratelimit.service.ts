@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { Redis } from 'ioredis';
-import { SwanError, type Actor, type EventPublisher, type Guard, type GuardContext } from '@swan/core';
+import { errors, type Actor, type EventPublisher, type Guard, type GuardContext } from '@swan/core';
 import { clientKey, Pseudonymizer, type KeyFunction } from './keys.js';
 import { resolvePolicies, type PolicyOverride, type RateLimitPolicy } from './policies.js';
 import { MemoryStore, RedisStore, redisClientOptions, type Hit, type HitResult, type Violator } from './stores.js';
@@ -361,11 +361,10 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
       const headers: Record<string, string> = { 'RateLimit-Policy': lists.policy, RateLimit: lists.limit, 'Retry-After': String(d.resetSeconds) };
       ctx.setHeader('Retry-After', headers['Retry-After']!);
       if (d.source === 'fail-closed') {
-        throw new SwanError({ code: 'UNAVAILABLE', message: 'Rate limiting is temporarily unavailable. Please retry shortly.', details: { policy: policyName, retryAfterSeconds: d.resetSeconds }, headers });
+        throw errors.unavailable('Rate limiting is temporarily unavailable. Please retry shortly.', { details: { policy: policyName, retryAfterSeconds: d.resetSeconds }, headers });
       }
-      throw new SwanError({
-        code: 'RATE_LIMITED',
-        message: policy.message ?? 'Too many requests. Please try again later.',
+      throw errors.rateLimited(d.resetSeconds, {
+        message: policy.message,
         details: { policy: policyName, limit: d.limit, windowSeconds: d.windowSeconds, retryAfterSeconds: d.resetSeconds },
         headers,
       });
@@ -381,7 +380,7 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
     try {
       return await redis.violators(names, window, count);
     } catch (e) {
-      throw new SwanError({ code: 'UNAVAILABLE', message: 'Violator statistics are unavailable while Redis is unreachable', cause: e });
+      throw errors.unavailable('Violator statistics are unavailable while Redis is unreachable', { cause: e });
     }
   }
 

@@ -1,6 +1,6 @@
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { SwanError, type Guard } from '@swan/core';
+import { errors, type Guard } from '@swan/core';
 import { masterPromptSchema } from './generated/schema.js';
 import { createMasterPromptCheck, createProblemsOf, schemaValidationFailure, versionCheck, SCHEMA_MAJOR_VERSION, type CompiledValidate } from './master-prompt-check.js';
 import { describeErrors } from './problems.js';
@@ -62,7 +62,7 @@ export const masterPromptProblems = createProblemsOf(compiledMasterPromptValidat
  */
 export function assertMasterPrompt(data: unknown): asserts data is MasterPrompt {
   const result = checkMasterPrompt(data);
-  if (!result.ok) throw new SwanError({ code: result.code, message: result.message, details: result.details });
+  if (!result.ok) throw errors.schema(result);
 }
 
 /**
@@ -80,7 +80,7 @@ export function enforceSchemaVersion(major: string = SCHEMA_MAJOR_VERSION): Guar
   const gate = versionCheck(major); // built once; throws TypeError for a bad major now, not per request
   return (req) => {
     const failure = gate(req.body);
-    if (failure) throw new SwanError({ code: failure.code, message: failure.message, details: failure.details });
+    if (failure) throw errors.schema(failure);
   };
 }
 
@@ -95,6 +95,6 @@ export function enforceSchemaVersion(major: string = SCHEMA_MAJOR_VERSION): Guar
 export const validateMasterPromptBody: Guard = (req) => {
   // The success path is the compiled validator and nothing else: problems are built on failure only.
   if (!compiledMasterPromptValidator(req.body)) {
-    throw new SwanError(schemaValidationFailure(describeErrors(compiledMasterPromptValidator.errors)));
+    throw errors.schema(schemaValidationFailure(describeErrors(compiledMasterPromptValidator.errors)));
   }
 };

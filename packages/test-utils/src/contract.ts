@@ -45,7 +45,7 @@ const limitHeaders: Guard = (_req, ctx) => {
   ctx.setHeader('RateLimit', '"test";r=0;t=30');
 };
 const reject: Guard = () => {
-  throw new SwanError({ code: 'RATE_LIMITED', message: 'Too many requests', headers: { 'Retry-After': '30' } });
+  throw errors.rateLimited(30, { message: 'Too many requests' });
 };
 const seesActor: Guard = (req, ctx) => ctx.setHeader('X-Guard-Actor', req.actor?.role ?? 'none');
 

@@ -1,5 +1,5 @@
 import { migrations as piiMigrations } from '@swan/pii';
-import { ConsentService, consentRoutes, migrations as consentMigrations, seedConsentVersion30 } from '@swan/consent';
+import { createConsent, consentRoutes, migrations as consentMigrations, seedConsentVersion30 } from '@swan/consent';
 import type { ServerModule } from './types.js';
 
 /**
@@ -13,7 +13,7 @@ export const consentModule: ServerModule = {
   name: 'consent',
   migrations: [piiMigrations, consentMigrations],
   async setup(ctx) {
-    const service = new ConsentService({ db: ctx.db, ...(ctx.events ? { events: ctx.events } : {}) });
+    const service = createConsent({ db: ctx.db, ...(ctx.events ? { events: ctx.events } : {}) });
     if (await seedConsentVersion30(ctx.db)) ctx.logger.info('consent: published seed consent version 3.0');
     ctx.exportContributors.push(service.exportContributor());
     ctx.services.consent = service;

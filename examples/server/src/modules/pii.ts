@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { PiiService, indexKeyFromEnv, keyProviderFromEnv, migrations, piiRoutes, type ForgottenClients, type KeyProvider } from '@swan/pii';
+import { createPii, indexKeyFromEnv, keyProviderFromEnv, migrations, piiRoutes, type ForgottenClients, type KeyProvider } from '@swan/pii';
 import type { ServerConfig, ServerModule } from './types.js';
 
 const DAY = 86_400_000;
@@ -58,7 +58,7 @@ export const piiModule: ServerModule = {
   migrations: [migrations],
   async setup(ctx) {
     const { keys, indexKey } = await keysFrom(ctx.config, (m) => ctx.logger.warn(m));
-    const service = new PiiService({ db: ctx.db, keys, indexKey, ...(ctx.events ? { events: ctx.events } : {}) });
+    const service = createPii({ db: ctx.db, keys, indexKey, ...(ctx.events ? { events: ctx.events } : {}) });
     ctx.services.pii = service;
     let timer: NodeJS.Timeout | undefined;
     const release = () => service.releaseErasedAliases().then(

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
-import { isUuid, type ExportContributor } from '@swan/core';
-import { PiiService, SYSTEM_ACTOR, indexKeyFromEnv, keyProviderFromEnv } from '@swan/pii';
+import { isUuid, SYSTEM_ACTOR, type ExportContributor } from '@swan/core';
+import { createPii, indexKeyFromEnv, keyProviderFromEnv } from '@swan/pii';
 import { EXIT, UsageError, type Command } from '../command.js';
 import { databaseOptions, withDatabase } from '../database.js';
 import { installedExportContributors } from '../export-contributors.js';
@@ -63,7 +63,7 @@ export const exportCommand: Command = {
     let doc: Record<string, unknown>;
     try {
       doc = await withDatabase(values, io.env, async (db) => {
-        const pii = new PiiService({ db, keys, indexKey, keyCache: false });
+        const pii = createPii({ db, keys, indexKey, keyCache: false });
         const contributors = withProgress(await installedExportContributors(db, pii), progress);
         const result = await pii.exportClientData(clientId, SYSTEM_ACTOR, contributors);
         progress.update({ done: contributors.length + 1, total: contributors.length + 1 });

@@ -1,4 +1,4 @@
-import { PiiService, indexKeyFromEnv, keyProviderFromEnv, splitLegacyMasterPrompts } from '@swan/pii';
+import { createPii, indexKeyFromEnv, keyProviderFromEnv, splitLegacyMasterPrompts } from '@swan/pii';
 import { EXIT, UsageError, type Command } from '../command.js';
 import { databaseOptions, withDatabase } from '../database.js';
 import { startProgress } from '../progress.js';
@@ -46,7 +46,7 @@ export const legacySplitCommand: Command = {
     try {
       const report = await withDatabase(values, io.env, (db) =>
         splitLegacyMasterPrompts(db, {
-          service: new PiiService({ db, keys, indexKey, keyCache: false }),
+          service: createPii({ db, keys, indexKey, keyCache: false }),
           dryRun: values['dry-run'] === true,
           table,
           onProgress: (p) => progress.update(p),

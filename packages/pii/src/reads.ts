@@ -1,0 +1,221 @@
+import { sql } from 'kysely';
+import { appendAudit, assertActor, prepared, queryWhileCommitting, SYSTEM_ACTOR, withActor, type Actor, type Role, type SwanError } from '@swan/core';
+import { InFlightBatcher } from './batcher.js';
+import { checkClientId, decrypt, deny, forbidden, notFound, PII_TABLE, TRAINING_COLUMNS_SQL, type PiiContext, type PiiRow } from './context.js';
+import type { KeyRow } from './rotation.js';
+import type { ClientRef, DecryptedPII, TrainingRecord } from './types.js';
+import { requireReason } from './validation.js';
+
+/** One audited read as swan_pii_audited_reads() takes it. */
+interface ReadRequest {
+  actor: Actor;
+  clientId: string;
+  action: string;
+  reason: string;
+}
+type ReadRow = PiiRow & KeyRow & { ord: number; outcome: string; alias: string | null };
+/** What one audited read came to, decrypted (the batch's commit has succeeded when it is seen). */
+type ReadResult = { outcome: 'allowed'; record: DecryptedPII } | { outcome: 'denied' | 'not_found' } | { outcome: 'error'; error: unknown };
+
+const READER_ROLES: Role[] = ['admin', 'trainer'];
+
+/**
+ * The reads of the PII service: the audited PII read (batched: one statement and one commit for
+ * the reads that wait together), the purpose-bound email and phone reads, training data, and the
+ * lookups by blind index. Each runs under its actor, so row-level security decides what it sees.
+ */
+export function createPiiReads(ctx: PiiContext) {
+  const reads = new InFlightBatcher<ReadRequest, ReadResult>((batch) => readBatch(batch), ctx.readBatching);
+
+  /**
+   * Decrypts a client's PII for an admin or an assigned trainer, appending an audit entry in the
+   * same statement (`last_accessed_at` / `accessed_by` are copied from it when the audit chainer
+   * links it). Denied (`FORBIDDEN`) and
+   * unknown (`NOT_FOUND`) attempts are audited and committed before the error is thrown.
+   *
+   * @example
+   * ```ts
+   * const pii = await service.getClientPII(clientId, { id: trainerId, role: 'trainer' }, 'session planning');
+   * ```
+   */
+  async function getClientPII(clientId: string, actor: Actor, reason: string): Promise<DecryptedPII> {
+    const id = checkClientId(clientId);
+    // a role that may never read PII is denied (and audited) whatever else is wrong with the request
+    if (!actor || !READER_ROLES.includes(actor.role)) return deny(ctx, actor, id, 'PII_ACCESS', reason, 'This role may not read PII');
+    return audited(id, actor, requireReason(reason), 'PII_ACCESS');
+  }
+
+  /**
+   * The client's own email for one stated purpose (e.g. prefilling a Stripe checkout), for the
+   * client themself or an admin. Read and audited like {@link getClientPII}: a client's read by the
+   * system actor on the client's behalf, an admin's under its own id; only the email leaves this method.
+   *
+   * @example
+   * ```ts
+   * const email = await pii.emailFor({ id: clientId, role: 'client' }, clientId, 'prefill Stripe checkout email');
+   * ```
+   */
+  async function emailFor(actor: Actor, clientId: string, purpose: string): Promise<string | null> {
+    return (await ownRecord(actor, clientId, purpose, 'email')).email ?? null;
+  }
+
+  /**
+   * The client's phone number and alias for one stated purpose (e.g. sending a check-in SMS), for
+   * an admin or service actor (role `admin`) or the client themself. Read and audited like
+   * {@link emailFor}; an admin's read is on record under its own id. Only the phone and the alias
+   * leave this method. `NOT_FOUND` when the client is soft-deleted, erased or unknown.
+   *
+   * @example
+   * ```ts
+   * const { phone, alias } = await pii.phoneFor(checkinsServiceActor, clientId, 'checkin_sms: send a check-in');
+   * ```
+   */
+  async function phoneFor(actor: Actor, clientId: string, purpose: string): Promise<{ phone: string | null; alias: string | null }> {
+    const record = await ownRecord(actor, clientId, purpose, 'phone number');
+    return { phone: record.phone_number ?? null, alias: record.alias };
+  }
+
+  /**
+   * One audited read for the client themself (by the system actor on the client's behalf, the
+   * client named in the reason) or an admin (under its own id); everyone else is denied, on record.
+   */
+  async function ownRecord(actor: Actor, clientId: string, purpose: string, what: string): Promise<DecryptedPII> {
+    const id = checkClientId(clientId);
+    if (actor?.role === 'admin') return audited(id, actor, requireReason(purpose), 'PII_ACCESS');
+    if (actor?.role !== 'client' || actor.id !== id) return deny(ctx, actor, id, 'PII_ACCESS', purpose, `Only the client or an admin may read this ${what}`);
+    return audited(id, SYSTEM_ACTOR, `${requireReason(purpose)} (for client ${actor.id})`, 'PII_ACCESS');
+  }
+
+
+  /** The audited read itself, for an actor its callers have let through (an admin or a trainer). */
+  async function audited(clientId: string, actor: Actor, reason: string, action: string): Promise<DecryptedPII> {
+    // checked here, not by the statement: a malformed read must fail alone, never the batch it joins
+    assertActor(actor);
+    const read = await reads.submit({ actor, clientId, action, reason });
+    if (read.outcome === 'denied') throw forbidden('This trainer is not assigned to the client');
+    if (read.outcome === 'error') {
+      const code = (read.error as SwanError).code;
+      if (code === 'PII_DECRYPTION_FAILED' || code === 'PII_KEY_UNAVAILABLE') {
+        // the access is on record; record that it failed, too
+        await withActor(ctx.db, actor, (trx) => appendAudit(trx, { actor, action, resource: PII_TABLE, resourceId: clientId, outcome: 'error', reason, details: { error: code } }));
+      }
+      throw read.error;
+    }
+    if (read.outcome !== 'allowed') throw notFound();
+    return read.record;
+  }
+
+  /**
+   * One statement for a batch of reads (swan_pii_audited_reads, migration pii/0004): each under its
+   * own actor's settings, confined to the call. The rows are decrypted while PostgreSQL commits the
+   * batch's audit entries, and handed out only once that commit has succeeded.
+   */
+  function readBatch(batch: ReadRequest[]): Promise<ReadResult[]> {
+    const query = sql<ReadRow>`${prepared}
+      select * from swan_pii_audited_reads(${batch.map((r) => r.actor.id)}::uuid[], ${batch.map((r) => r.actor.role)}::text[],
+        ${batch.map((r) => r.clientId)}::uuid[], ${batch.map((r) => r.action)}::text[], ${batch.map((r) => r.reason)}::text[],
+        ${ctx.fastReads})`.compile(ctx.db);
+    const open = (rows: ReadRow[]) => {
+      const byRequest = batch.map((): ReadRow[] => []);
+      for (const row of rows) byRequest[row.ord - 1]!.push(row);
+      return Promise.all(byRequest.map((r, i) => openRead(batch[i]!.clientId, r)));
+    };
+    return queryWhileCommitting(ctx.db, query, open);
+  }
+
+  /** Decrypts one read's rows (one per data-key version) when it was allowed. */
+  async function openRead(clientId: string, rows: ReadRow[]): Promise<ReadResult> {
+    const outcome = rows[0]?.outcome;
+    if (outcome !== 'allowed') return { outcome: outcome === 'denied' ? 'denied' : 'not_found' };
+    try {
+      const fields = await decrypt(ctx, clientId, rows[0]!, rows);
+      return { outcome, record: { clientId, alias: rows[0]!.alias, ...fields } as DecryptedPII };
+    } catch (error) {
+      return { outcome: 'error', error };
+    }
+  }
+
+  // ------------------------------------------------------------------ training, lookups
+
+  /**
+   * Training data and alias (no PII) for an admin, an assigned trainer or the AI service.
+   *
+   * @example
+   * ```ts
+   * const t = await pii.getTraining(clientId, { id: aiId, role: 'ai_service' }); // { alias: 'Orbit Swan', age: 34, … }
+   * ```
+   */
+  async function getTraining(clientId: string, actor: Actor): Promise<TrainingRecord> {
+    const id = checkClientId(clientId);
+    if (!actor || !['admin', 'trainer', 'ai_service'].includes(actor.role)) throw forbidden('This role may not read training data');
+    return withActor(ctx.db, actor, async (trx) => {
+      const { rows } = await sql<Record<string, unknown>>`
+        select t.client_id, a.alias, ${TRAINING_COLUMNS_SQL}
+          from client_profile_training t left join client_aliases a on a.client_id = t.client_id
+         where t.client_id = ${id}::uuid and t.deleted_at is null`.execute(trx);
+      const row = rows[0];
+      if (!row) {
+        if (actor.role === 'trainer') {
+          const { rows: e } = await sql<{ e: boolean }>`select swan_pii_client_exists(${id}::uuid) as e`.execute(trx);
+          if (e[0]?.e) throw forbidden('This trainer is not assigned to the client');
+        }
+        throw notFound();
+      }
+      const { client_id, ...rest } = row;
+      return { clientId: client_id as string, ...rest } as TrainingRecord;
+    });
+  }
+
+  async function findBy(column: 'email_index' | 'phone_index', index: Buffer | null, actor: Actor): Promise<ClientRef | null> {
+    if (!index) return null;
+    return withActor(ctx.db, actor, async (trx) => {
+      const { rows } = await sql<{ client_id: string; alias: string | null }>`
+        select p.client_id, a.alias from client_profile_pii p left join client_aliases a on a.client_id = p.client_id
+         where ${sql.ref(`p.${column}`)} = ${index} and p.deleted_at is null limit 1`.execute(trx);
+      return rows[0] ? { clientId: rows[0].client_id, alias: rows[0].alias } : null;
+    });
+  }
+
+  /**
+   * Finds a live client by email through its blind index, without decrypting anything. Row-level
+   * security applies: a trainer only finds assigned clients.
+   *
+   * @example
+   * ```ts
+   * await pii.findClientByEmail(' Ada@Example.com', admin); // { clientId, alias } or null
+   * ```
+   */
+  async function findClientByEmail(email: string, actor: Actor): Promise<ClientRef | null> {
+    return findBy('email_index', ctx.index.email(email), actor);
+  }
+
+  /**
+   * Finds a live client by phone (any format that normalizes to the same E.164 number).
+   *
+   * @example
+   * ```ts
+   * await pii.findClientByPhone('+1 213 373 4253', serviceActor);
+   * ```
+   */
+  async function findClientByPhone(phone: string, actor: Actor): Promise<ClientRef | null> {
+    return findBy('phone_index', ctx.index.phone(phone), actor);
+  }
+
+  /**
+   * The alias of a client (what trainers, AI prompts, SMS and logs show), or `null` when the actor can't see it.
+   *
+   * @example
+   * ```ts
+   * await pii.getAlias(clientId, aiActor); // 'Pulsar Swan'
+   * ```
+   */
+  async function getAlias(clientId: string, actor: Actor): Promise<string | null> {
+    const id = checkClientId(clientId);
+    return withActor(ctx.db, actor, async (trx) => {
+      const { rows } = await sql<{ alias: string }>`select alias from client_aliases where client_id = ${id}::uuid`.execute(trx);
+      return rows[0]?.alias ?? null;
+    });
+  }
+
+  return { getClientPII, emailFor, phoneFor, getTraining, findClientByEmail, findClientByPhone, getAlias };
+}
