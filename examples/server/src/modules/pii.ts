@@ -1,7 +1,8 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { AwsKmsKeyProvider, LocalKeyProvider, PiiService, migrations, piiRoutes, type ForgottenClients, type KeyProvider } from '@swan/pii';
+import { AwsKmsKeyProvider } from '@swan/pii/aws-kms';
+import { LocalKeyProvider, PiiService, migrations, piiRoutes, type ForgottenClients, type KeyProvider } from '@swan/pii';
 import type { ServerConfig, ServerModule } from './types.js';
 
 const DAY = 86_400_000;

@@ -21,7 +21,7 @@ export const exportCommand: Command = {
     const clientId = positionals[0];
     if (positionals.length !== 1 || !isUuid(clientId)) throw new UsageError('Give exactly one client id (a UUID)');
     if (!io.env.SWAN_INDEX_KEY) throw new UsageError('Set SWAN_INDEX_KEY');
-    const keys = keyProviderFromEnv(io.env);
+    const keys = await keyProviderFromEnv(io.env);
     const doc = await withDatabase(values, io.env, (db) =>
       new PiiService({ db, keys, indexKey: Buffer.from(io.env.SWAN_INDEX_KEY!, 'base64'), keyCache: false }).exportClientData(clientId, SYSTEM_ACTOR));
     const text = `${JSON.stringify(doc, null, 2)}\n`;

@@ -1,10 +1,11 @@
-import { AwsKmsKeyProvider, LocalKeyProvider, rotateKeys, type KeyProvider, type RotationProgress } from '@swan/pii';
+import { LocalKeyProvider, rotateKeys, type KeyProvider, type RotationProgress } from '@swan/pii';
 import { EXIT, UsageError, type CliIo, type Command } from '../command.js';
 import { databaseOptions, withDatabase } from '../database.js';
 
 /** The master keys from `SWAN_MASTER_KEYS` (newest last) or `SWAN_KMS_KEY_ID`. */
-export function keyProviderFromEnv(env: Record<string, string | undefined>): KeyProvider {
-  if (env.SWAN_KMS_KEY_ID) return new AwsKmsKeyProvider({ keyId: env.SWAN_KMS_KEY_ID, ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}) });
+export async function keyProviderFromEnv(env: Record<string, string | undefined>): Promise<KeyProvider> {
+  // the AWS SDK is an optional peer: loaded only when KMS is asked for
+  if (env.SWAN_KMS_KEY_ID) return new (await import('@swan/pii/aws-kms')).AwsKmsKeyProvider({ keyId: env.SWAN_KMS_KEY_ID, ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}) });
   if (!env.SWAN_MASTER_KEYS) throw new UsageError('Set SWAN_MASTER_KEYS (keyId:base64,…, newest last) or SWAN_KMS_KEY_ID');
   return LocalKeyProvider.fromEnv(env.SWAN_MASTER_KEYS);
 }
@@ -34,7 +35,7 @@ export const keysRotateCommand: Command = {
   async run({ values, io }) {
     const batchSize = Number(values['batch-size']);
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new UsageError('--batch-size must be a positive integer');
-    const keys = keyProviderFromEnv(io.env);
+    const keys = await keyProviderFromEnv(io.env);
     const result = await withDatabase(values, io.env, (db) => rotateKeys(db, keys, { batchSize, onProgress: progressBar(io) }));
     io.stderr('\n');
     io.stdout(`${JSON.stringify({ ...result, currentKeyId: keys.currentKeyId })}\n`);
