@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import express from 'express';
 import { sql, type Kysely } from 'kysely';
 import Stripe from 'stripe';
-import { createDatabase, migrate, migrations as coreMigrations, runScript } from '@swan/core';
+import { createDatabase, migrate, migrations as coreMigrations } from '@swan/core';
 import { mountSwan } from '@swan/express';
 import { migrations as piiMigrations } from '@swan/pii';
 import { billingRoutes, createBilling, createStripeClient, defineTiers, migrations as billingMigrations, type BillingOptions } from '@swan/billing';
@@ -29,8 +29,6 @@ async function openDatabases(): Promise<{ app: Kysely<any>; admin: Kysely<any>; 
   }
   const name = `swan_bench_billing_${randomBytes(4).toString('hex')}`;
   const root = createDatabase({ url, poolSize: 1 });
-  const roles = coreMigrations.migrations.find((m) => m.name === '0001_roles');
-  if (roles) await runScript(root, roles.sql);
   await sql.raw(`create database ${name}`).execute(root);
   const at = (user?: string) => { const u = new URL(url); u.pathname = `/${name}`; if (user) { u.username = user; u.password = ''; } return u.toString(); };
   const admin = createDatabase({ url: at(), poolSize: 2 });

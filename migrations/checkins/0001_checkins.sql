@@ -4,7 +4,7 @@
 --                       next_run_at is the UTC instant of the one materialized occurrence
 --   checkin_contacts    SMS opt-out state per client (STOP / START, Twilio error 21610)
 --   checkin_messages    one row per outbox event that asked for an SMS: the idempotency record
---                       (the Twilio message SID once Twilio accepted it)
+--                       (the Twilio message SID once Twilio accepted it) and its send claim
 --   checkin_responses   inbound replies, unique by Twilio MessageSid (a replayed webhook stores
 --                       nothing twice). The text may carry health data: it stays here, under
 --                       row-level security, and never goes into an event.
@@ -50,6 +50,15 @@ create table checkin_messages (
   attempts       integer not null default 0,
   created_at     timestamptz not null default now(),
   updated_at     timestamptz not null default now(),
+  -- the send claim of one handler run (taken with `update … where status = 'sending' and
+  -- (claimed_until is null or claimed_until < now())`), so a second run of the same event can't
+  -- send while the first may still be talking to Twilio; only the run holding claim_token records
+  -- the outcome or releases it
+  claimed_until  timestamptz,
+  claim_token    uuid,
+  -- the first send attempt whose outcome is unknown: the next run looks for the message at Twilio
+  -- since then and records a match instead of sending again
+  unconfirmed_at timestamptz,
   check ((status = 'sent') = (message_sid is not null))
 );
 create index checkin_messages_client on checkin_messages (client_id, created_at desc);
@@ -91,10 +100,11 @@ end $$;
 create policy checkin_schedules_trainer_write on checkin_schedules for all
   using (swan_is_assigned_trainer(client_id)) with check (swan_is_assigned_trainer(client_id));
 
--- Nothing more than needed: messages and responses are history (no delete for the app).
+-- Nothing more than needed: messages are history (no delete); replies and the opt-out record are
+-- deleted on erasure (the `client_erased` handler, under the checkins_service setting).
 revoke all on checkin_schedules, checkin_contacts, checkin_messages, checkin_responses from public;
 grant select, insert, update, delete on checkin_schedules to swan_app;
-grant select, insert, update on checkin_contacts to swan_app;
+grant select, insert, update, delete on checkin_contacts to swan_app;
 grant select, insert, update on checkin_messages to swan_app;
-grant select, insert on checkin_responses to swan_app;
+grant select, insert, delete on checkin_responses to swan_app;
 revoke all on checkin_schedules, checkin_contacts, checkin_messages, checkin_responses from ai_service;

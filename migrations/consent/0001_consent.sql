@@ -1,9 +1,8 @@
--- Versioned consent texts and the consent ledger (spec deliverable 2).
+-- @swan/consent: versioned consent texts and the consent ledger.
 --   consent_versions  every published text, immutable; text_sha256 proves the exact words agreed to.
 --   client_consents   one row per grant (or recorded refusal) with its proof. History is kept:
 --                     rows are never deleted, and only an active row's revocation fields may change.
--- At most one active (unrevoked) row per client and type, by a partial unique index (the spec's
--- `CONSTRAINT … UNIQUE … WHERE` is not valid PostgreSQL).
+-- At most one active (unrevoked) row per client and type, by a partial unique index.
 
 create table consent_versions (
   version               varchar(10) primary key
@@ -126,6 +125,9 @@ create policy client_consents_owner on client_consents for select to current_use
 -- The guard's one query: the status of a client's active consent of one type at an instant.
 --   status: 'valid' | 'none' (no active row) | 'declined' (active row refuses) | 'expired'
 --           | 'reconsent' (on a version older than the newest effective version that requires re-consent)
+--           | 'inactive' (the client is soft-deleted or erased, whatever the ledger holds)
+-- A soft delete shows in the training row's deleted_at (which mirrors the client's), an erasure by
+-- the training row gone and the ledger's 'Client erased' withdrawals: it reads no PII table.
 -- Reveals no ledger row, so any authenticated caller (and ai_service) may ask.
 create function swan_consent_status(p_client uuid, p_type text, p_at timestamptz default now())
 returns table (status text, consented_version text, required_version text, current_version text)
@@ -135,6 +137,11 @@ declare
   a record;
   req record;
 begin
+  if exists (select 1 from client_profile_training t where t.client_id = p_client and t.deleted_at is not null) then
+    status := 'inactive';
+    return next;
+    return;
+  end if;
   select c.consent_version, c.consent_granted, c.expires_at, v.effective_date, v.version_key
     into a
     from client_consents c join consent_versions v on v.version = c.consent_version
@@ -150,6 +157,13 @@ begin
     when req.version is not null
          and (a.effective_date, a.version_key) < (req.effective_date, req.version_key) then 'reconsent'
     else 'valid' end;
+  -- nothing active: withdrawn by an erasure? (Erasure also deleted the training row, which a live
+  -- client always has, so a client revoking with that reason text marks nothing.)
+  if status = 'none'
+     and not exists (select 1 from client_profile_training t where t.client_id = p_client)
+     and exists (select 1 from client_consents c where c.client_id = p_client and c.revoked_reason = 'Client erased') then
+    status := 'inactive';
+  end if;
   consented_version := a.consent_version;
   required_version := req.version;
   -- the text to show when asking: the newest effective version (looked up only when needed)
@@ -182,3 +196,20 @@ grant insert (client_id, consent_version, consent_type, consent_granted, ip_addr
 grant update (revoked_at, revoked_reason) on client_consents to swan_app;
 grant execute on function swan_consent_status(uuid, text, timestamptz) to swan_app, ai_service;
 grant execute on function swan_consent_client_state(uuid) to swan_app;
+
+-- Erasure withdraws every active consent in the erasing transaction (reason "Client erased"); the
+-- rows stay as proof of what was agreed to. The trigger function runs with the owner's rights,
+-- under this policy: only active rows, only into revoked ones.
+create policy client_consents_owner_erasure on client_consents for update to current_user
+  using (revoked_at is null) with check (revoked_at is not null);
+
+create function swan_consent_on_erasure() returns trigger
+language plpgsql security definer set search_path = public, pg_temp as $$
+begin
+  update client_consents set revoked_at = clock_timestamp(), revoked_reason = 'Client erased'
+   where client_id = new.client_id and revoked_at is null;
+  return null;
+end $$;
+create trigger client_profile_pii_consent_erasure after update of erased_at on client_profile_pii
+  for each row when (old.erased_at is null and new.erased_at is not null) execute function swan_consent_on_erasure();
+revoke all on function swan_consent_on_erasure() from public;

@@ -1,4 +1,4 @@
--- Transactional outbox. Events are inserted in the caller's business transaction and handled by
+-- @swan/outbox: the transactional outbox. Events are inserted in the caller's business transaction and handled by
 -- workers that claim batches with FOR UPDATE SKIP LOCKED under a lease.
 --   status      pending → processing → completed, or back to pending (retry with backoff), or dead
 --   attempts    failed handler runs; an expired lease (crashed worker) is NOT a failed attempt
@@ -24,6 +24,8 @@ create table swan_outbox (
   processed_at    timestamptz,
   created_at      timestamptz not null default now(),
   updated_at      timestamptz not null default now(),
+  -- steps of the current delivery that succeeded (multi-step handlers): a retry resumes after them
+  steps_done      smallint not null default 0 check (steps_done >= 0),
   check ((status = 'processing') = (lease_owner is not null and locked_until is not null))
 );
 
@@ -54,9 +56,9 @@ end $$;
 create trigger swan_outbox_notify after insert on swan_outbox
   for each statement execute function swan_outbox_notify();
 
--- Archive for prune({ archive: true }): same columns, no constraints on the live workflow.
+-- Archive for prune({ archive: true }): same columns and defaults, no identity, no constraints on
+-- the live workflow.
 create table swan_outbox_archive (like swan_outbox including defaults);
-alter table swan_outbox_archive alter column id drop identity if exists;
 alter table swan_outbox_archive add primary key (id);
 
 -- The application publishes, works and administers events; AI services get nothing.

@@ -119,4 +119,41 @@ describe.each(cases)('consent in the data-subject export ($name)', ({ framework,
     expect(own.status).toBe(200);
     expect(own.body.export.consents).toEqual([]);
   });
+
+  it('names no other client: clients refused each other\'s exports and PII appear in the access log by role only', async () => {
+    const names = ['Priya Quill', 'Tomasz Wren', 'Odile Marsh'];
+    const clients = await Promise.all(names.map((n) => createClient(n)));
+    const aliases: string[] = [];
+    for (const c of clients) {
+      const own = await call('GET', `/api/clients/${c.clientId}/export`, c.token);
+      aliases.push(own.body.export.alias);
+    }
+    // every client tries every other client's export and PII, with a note that names itself
+    for (const [i, c] of clients.entries()) {
+      for (const other of clients.filter((o) => o !== c)) {
+        expect((await call('GET', `/api/clients/${other.clientId}/export`, c.token)).status).toBe(403);
+        expect((await call('GET', `/api/clients/${other.clientId}/pii?reason=${encodeURIComponent(`I am ${names[i]}`)}`, c.token)).status).toBe(403);
+      }
+    }
+    for (const [i, c] of clients.entries()) {
+      for (const token of [admin, c.token]) {
+        const res = await call('GET', `/api/clients/${c.clientId}/export`, token);
+        expect(res.status).toBe(200);
+        const log = res.body.export.accessLog as Array<Record<string, unknown>>;
+        // the four refusals are on record, by role only
+        const refused = log.filter((e) => e.outcome === 'denied');
+        expect(refused).toHaveLength(4);
+        for (const e of refused) expect(e).toMatchObject({ actor_role: 'client', actor_id: null, reason: null });
+        // the admin's own entries keep the admin's id (staff are the controller's accountable people)
+        expect(log.some((e) => e.actor_role === 'admin' && typeof e.actor_id === 'string')).toBe(true);
+        const text = JSON.stringify(res.body);
+        clients.forEach((o, j) => {
+          if (j === i) return;
+          expect(text).not.toContain(o.clientId);
+          expect(text).not.toContain(aliases[j]!);
+          for (const part of names[j]!.split(' ')) expect(text).not.toContain(part);
+        });
+      }
+    }
+  });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { withService, SwanError, isUuid, type Actor, type EventPublisher, type ExportContributor } from '@swan/core';
+import { checkText, withService, SwanError, isUuid, type Actor, type EventPublisher, type ExportContributor } from '@swan/core';
 import twilio from 'twilio';
 import { isTimeZone, LOCAL_TIME, nextDailyOccurrence } from './timezone.js';
 import { classifyTwilioError, TWILIO_UNSUBSCRIBED, withIdempotencyKey, type TwilioClient } from './twilio.js';
@@ -502,10 +502,10 @@ export function createCheckins(options: CheckinsOptions): Checkins {
   const receive: Checkins['receive'] = async (fields) => {
     const from = field(fields, 'From');
     const sid = field(fields, 'MessageSid') ?? field(fields, 'SmsSid');
-    const body = field(fields, 'Body') ?? '';
-    if (!from || !sid || !/^[A-Za-z]{2}[0-9a-fA-F]{32}$/.test(sid) || body.length > 10_000) {
+    if (!from || !sid || !/^[A-Za-z]{2}[0-9a-fA-F]{32}$/.test(sid)) {
       throw invalid('Not a Twilio SMS webhook', [{ path: 'From/MessageSid', message: 'required' }]);
     }
+    const body = checkText(field(fields, 'Body'), 'Body', { max: 10_000, multiline: true }) ?? '';
     let client: { clientId: string; alias: string | null } | null;
     try {
       client = await pii.findClientByPhone(from, CHECKINS_SERVICE_ACTOR);

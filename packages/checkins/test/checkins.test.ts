@@ -246,6 +246,19 @@ describe.each(testEngines())('check-ins on $name', (engine) => {
       expect(await h.count('swan_outbox')).toBe(events);
     });
 
+    it('a signed reply whose text PostgreSQL can not store (NUL, unpaired surrogate, overlong) is 400 VALIDATION_FAILED; nothing stored', async () => {
+      const c = await h.createClient(19);
+      const responses = await h.count('checkin_responses');
+      const events = await h.count('swan_outbox');
+      for (const text of ['STOP\u0000', 'ok \ud800', 'x'.repeat(10_001)]) {
+        const res = await h.inbound(inboundFields(c.phone!, text));
+        expect(res).toMatchObject({ status: 400, body: { success: false, error: { code: 'VALIDATION_FAILED', details: { field: 'Body' } } } });
+      }
+      expect(await h.count('checkin_responses')).toBe(responses);
+      expect(await h.count('swan_outbox')).toBe(events);
+      expect(await h.checkins.isOptedOut(c.clientId)).toBe(false);
+    });
+
     it('the sender lookup failing (database down) is 503 UNAVAILABLE, so Twilio retries; nothing stored', async () => {
       const c = await h.createClient(18);
       const down = createCheckins({

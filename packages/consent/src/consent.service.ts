@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { errors, SwanError, withActor, type Actor, type EventPublisher, type ExportContributor, type Guard } from '@swan/core';
+import { checkText, errors, SwanError, withActor, type Actor, type EventPublisher, type ExportContributor, type Guard } from '@swan/core';
 import { requireConsentWith, type RequireConsentOptions } from './guard.js';
 import { queryConsentStatus } from './status.js';
 import {
@@ -21,7 +21,7 @@ import {
   methodOf,
   objectOf,
   signatureOf,
-  textOf,
+  userAgentOf,
   versionOf,
 } from './validate.js';
 
@@ -201,9 +201,9 @@ export class ConsentService {
     const body = objectOf(input, 'The version');
     const version = versionOf(body.version, 'version');
     const effectiveDate = dateOf(body.effectiveDate, 'effectiveDate');
-    const fullText = textOf(body.fullText, 'fullText', 1_048_576, true);
-    const summary = textOf(body.summary, 'summary', 10_000);
-    const changes = textOf(body.changesFromPrevious, 'changesFromPrevious', 10_000);
+    const fullText = checkText(body.fullText, 'fullText', { max: 1_048_576, multiline: true, required: true });
+    const summary = checkText(body.summary, 'summary', { max: 10_000, multiline: true });
+    const changes = checkText(body.changesFromPrevious, 'changesFromPrevious', { max: 10_000, multiline: true });
     const requiresReConsent = booleanOf(body.requiresReConsent, 'requiresReConsent', false);
     if (actor.role !== 'admin') throw errors.forbidden('Only an admin may publish consent versions');
     try {
@@ -258,7 +258,7 @@ export class ConsentService {
     const method = methodOf(body.consentMethod);
     const signature = signatureOf(body.signatureData);
     const ip = ipOf(body.ipAddress);
-    const userAgent = typeof body.userAgent === 'string' && body.userAgent !== '' ? body.userAgent.slice(0, 1024) : null;
+    const userAgent = userAgentOf(body.userAgent);
     const expiresAt = expiryOf(body.expiresAt, new Date());
     assertActsFor(actor, clientId);
 
@@ -300,7 +300,7 @@ export class ConsentService {
     const body = objectOf(input, 'The revocation');
     const clientId = clientIdOf(body.clientId);
     const type = consentTypeOf(body.consentType);
-    const reason = textOf(body.reason, 'reason', 1000) ?? DEFAULT_REVOKE_REASON;
+    const reason = checkText(body.reason, 'reason', { max: 1000, multiline: true }) ?? DEFAULT_REVOKE_REASON;
     assertActsFor(actor, clientId);
     return this.retrying(() =>
       withActor(this.db, actor, async (trx) => {

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { errors, isUuid, SwanError } from '@swan/core';
+import { checkText, errors, isUuid, SwanError } from '@swan/core';
 import {
   CONSENT_METHODS,
   CONSENT_TYPES,
@@ -10,6 +10,7 @@ import {
 
 const VERSION = /^[0-9]{1,4}(\.[0-9]{1,4}){0,3}$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const MAX_USER_AGENT = 1024;
 
 /** A UUID client id, else `VALIDATION_FAILED`. */
 export function clientIdOf(value: unknown, field = 'clientId'): string {
@@ -50,18 +51,6 @@ export function booleanOf(value: unknown, field: string, fallback: boolean): boo
   return value;
 }
 
-export function textOf(value: unknown, field: string, max: number, required: true): string;
-export function textOf(value: unknown, field: string, max: number, required?: false): string | null;
-export function textOf(value: unknown, field: string, max: number, required = false): string | null {
-  if (value === undefined || value === null || value === '') {
-    if (required) throw errors.validation(`${field} is required`, { field });
-    return null;
-  }
-  if (typeof value !== 'string') throw errors.validation(`${field} must be a string`, { field });
-  if (value.length > max) throw errors.validation(`${field} is longer than ${max} characters`, { field, max });
-  return value;
-}
-
 export function signatureOf(value: unknown): string | null {
   if (value === undefined || value === null || value === '') return null;
   if (typeof value !== 'string') throw errors.validation('signatureData must be a string (e.g. base64)', { field: 'signatureData' });
@@ -73,7 +62,14 @@ export function signatureOf(value: unknown): string | null {
       details: { field: 'signatureData', max: MAX_SIGNATURE_BYTES },
     });
   }
-  return value;
+  return checkText(value, 'signatureData', { max: MAX_SIGNATURE_BYTES, multiline: true });
+}
+
+/** The `User-Agent` kept as consent proof: cut to 1024 characters (never inside a surrogate pair), no control characters. */
+export function userAgentOf(value: unknown): string | null {
+  if (typeof value !== 'string' || value === '') return null;
+  const cut = value.length > MAX_USER_AGENT && /[\uD800-\uDBFF]/.test(value[MAX_USER_AGENT - 1]!) ? MAX_USER_AGENT - 1 : MAX_USER_AGENT;
+  return checkText(value.slice(0, cut), 'userAgent', { max: MAX_USER_AGENT });
 }
 
 export function ipOf(value: unknown): string | null {

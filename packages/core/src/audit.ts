@@ -136,14 +136,34 @@ export function auditHash(row: Omit<ChainRow, 'hash' | 'prev_hash'>, prevHash: s
  * each `prev_hash` equal to the previous hash, each hash equal to the hash of its content, and
  * the last entry equal to the recorded chain head. Reports the first broken entry.
  *
+ * The chain and its head are read in one snapshot (a read-only `REPEATABLE READ` transaction),
+ * so a chainer that commits while verification runs can't make an intact chain look truncated.
+ * Called with a transaction, it reads in that transaction's snapshot instead.
+ *
  * @example
  * ```ts
  * const { valid, entries, firstBrokenId } = await verifyAuditChain(db);
  * ```
  */
-export async function verifyAuditChain(db: Kysely<any>, options: { chainFirst?: boolean; pageSize?: number } = {}): Promise<AuditVerification> {
+export async function verifyAuditChain(
+  db: Kysely<any>,
+  options: { chainFirst?: boolean; pageSize?: number; onProgress?: (p: { done: number; total: number }) => void } = {},
+): Promise<AuditVerification> {
   if (options.chainFirst ?? true) await chainAuditLog(db);
   const pageSize = options.pageSize ?? 5000;
+  if (db.isTransaction) return verifyInSnapshot(db, pageSize, options.onProgress);
+  return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only')
+    .execute((trx) => verifyInSnapshot(trx, pageSize, options.onProgress));
+}
+
+async function verifyInSnapshot(db: Kysely<any>, pageSize: number, onProgress?: (p: { done: number; total: number }) => void): Promise<AuditVerification> {
+  // entries to check, for `onProgress` (`swan audit verify` draws its progress from it)
+  let total = 0;
+  if (onProgress) {
+    const { rows } = await sql<{ n: number }>`select coalesce(max(chain_seq), 0)::int as n from swan_audit_chain`.execute(db);
+    total = Number(rows[0]?.n ?? 0);
+    onProgress({ done: 0, total });
+  }
   let prev = ZERO_HASH;
   let expectedSeq = 1;
   let entries = 0;
@@ -166,6 +186,7 @@ export async function verifyAuditChain(db: Kysely<any>, options: { chainFirst?: 
       entries += 1;
       after = seq;
     }
+    if (rows.length > 0) onProgress?.({ done: entries, total: Math.max(total, entries) });
     if (rows.length < pageSize) break;
   }
   const { rows: head } = await sql<{ chain_seq: number; hash: string }>`select chain_seq, hash from swan_audit_head`.execute(db);

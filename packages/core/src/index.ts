@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './http.js';
 export * from './actor.js';
+export * from './validation.js';
 export { createDatabase, engineOf, prepared, queryWhileCommitting, runScript, type DatabaseConfig, type DatabaseEngine } from './database.js';
 export { pgliteDialect, type PGliteDialectOptions } from './pglite-driver.js';
 export { migrate, checksumOf, type Migration, type MigrationSet, type MigrateResult } from './migrator.js';
@@ -9,3 +10,4 @@ export * from './guard.js';
 export { migrations } from './generated/migrations.js';
 export * from './contracts.js';
 export * from './adapter.js';
+export { classifyPgError, pgErrorCode, isUniqueViolation, isRetryablePgError, type PgErrorKind, type PgErrorClass } from './pg-errors.js';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { sql } from 'kysely';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
-import { assertRowLevelSecuritySafe, createDatabase, migrate, migrations, type MigrationSet } from '@swan/core';
+import { assertRowLevelSecuritySafe, createDatabase, migrate, migrations, SwanError, type MigrationSet } from '@swan/core';
 // @ts-expect-error plain ESM script without types
 import { render, targets } from '../../../scripts/gen-migrations.mjs';
 
@@ -21,8 +21,8 @@ describe('bundled migrations', () => {
     }
   });
 
-  it('core ships its numbered files in order', () => {
-    expect(migrations.migrations.map((m) => m.name)).toEqual(['0001_roles', '0002_audit_log', '0003_audit_chain_bulk', '0004_audit_log_by_subject', '0005_audit_links', '0006_audit_chain_cursor']);
+  it('core ships one baseline', () => {
+    expect(migrations.migrations.map((m) => m.name)).toEqual(['0001_core']);
   });
 });
 
@@ -50,6 +50,40 @@ describe.each(testEngines())('migrator on $name', (engine) => {
     await expect(migrate(t.admin, [migrations, bad])).rejects.toThrow(/division by zero/);
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_tables where tablename = 'bad_t'`.execute(t.admin);
     expect(rows[0]!.n).toBe(0);
+  });
+
+  it('refuses a database migrated by a pre-release (squashed chains), says what to do, and changes nothing', async () => {
+    // what a pre-release (0.0.x) recorded: the old chains' files, under their old names
+    const old = [
+      ['core', '0001_roles'], ['core', '0002_audit_log'], ['core', '0006_audit_chain_cursor'],
+      ['pii', '0001_pii'], ['pii', '0007_stamp_room'], ['schema', '0001_master_prompts'],
+    ];
+    for (const [pkg, name] of old) {
+      await sql`insert into swan_migrations (package, name, checksum) values (${pkg}, ${name}, ${'0'.repeat(64)})`.execute(t.admin);
+    }
+    try {
+      const before = (await sql<{ k: string }>`select package || '/' || name || ':' || checksum as k from swan_migrations order by 1`.execute(t.admin)).rows;
+      const pending: MigrationSet = { package: 'pending', migrations: [{ name: '0001_p', sql: 'create table pending_t (id int);' }] };
+      const error = await migrate(t.admin, [migrations, pending]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SwanError);
+      expect(error).toMatchObject({
+        code: 'MIGRATION_PRE_RELEASE',
+        details: {
+          migrations: ['core/0001_roles', 'core/0002_audit_log', 'core/0006_audit_chain_cursor', 'pii/0007_stamp_room', 'schema/0001_master_prompts'],
+          hint: 'recreate the database (development data), or see docs/deployment.md#upgrading-from-a-pre-release',
+        },
+      });
+      expect((error as SwanError).message).toMatch(/migrated by a pre-release Swan \(0\.0\.x\), whose migrations were squashed into one baseline per package for 0\.1\.0/);
+      expect((error as SwanError).message).toMatch(/records core\/0001_roles and 4 more\); nothing was changed\. To go on: recreate the database \(development data\), or see docs\/deployment\.md#upgrading-from-a-pre-release$/);
+      const after = (await sql<{ k: string }>`select package || '/' || name || ':' || checksum as k from swan_migrations order by 1`.execute(t.admin)).rows;
+      expect(after).toEqual(before);
+      const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_tables where tablename = 'pending_t'`.execute(t.admin);
+      expect(rows[0]!.n).toBe(0);
+    } finally {
+      await sql`delete from swan_migrations where checksum = ${'0'.repeat(64)}`.execute(t.admin);
+    }
+    // the same database without them migrates again
+    expect((await migrate(t.admin, [migrations])).applied).toEqual([]);
   });
 
   it('needs the sets a set depends on', async () => {

@@ -1,4 +1,4 @@
-import { SwanError, isUuid, ok, type Route } from '@swan/core';
+import { SwanError, checkText, isUuid, ok, type Route } from '@swan/core';
 import type { Outbox } from './outbox.js';
 
 /**
@@ -34,7 +34,8 @@ export function outboxRoutes(outbox: Outbox): Route[] {
         if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
           throw new SwanError({ code: 'VALIDATION_FAILED', message: 'limit must be an integer from 1 to 1000' });
         }
-        const events = await outbox.dead({ limit, ...(req.query.eventType ? { eventType: req.query.eventType } : {}) });
+        const eventType = checkText(req.query.eventType, 'eventType', { max: 200 });
+        const events = await outbox.dead({ limit, ...(eventType ? { eventType } : {}) });
         return ok({ events, count: events.length });
       },
     },

@@ -19,7 +19,7 @@ const reasonOf = (req: SwanRequest): unknown => (req.body as { reason?: unknown 
  *
  * @example
  * ```ts
- * app.use(swanExpress(piiRoutes({ service: pii, exportContributors })));
+ * mountSwan(app, piiRoutes({ service: pii, exportContributors }), { actor }); // mountSwan from @swan/express or @swan/fastify
  * ```
  */
 export function piiRoutes(options: PiiRoutesOptions): Route[] {

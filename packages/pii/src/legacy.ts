@@ -11,6 +11,8 @@ export interface LegacySplitOptions {
   dryRun?: boolean;
   /** Source table (default `master_prompts`, columns `id uuid, data jsonb`). */
   table?: string;
+  /** Called before the first source row and after each: rows looked at so far and the total (`swan legacy split` draws its progress from it). */
+  onProgress?: (p: { done: number; total: number }) => void;
 }
 
 /** What {@link splitLegacyMasterPrompts} did or would do. Never contains PII: ids, paths and reasons only. */
@@ -91,7 +93,11 @@ export async function splitLegacyMasterPrompts(db: Kysely<any>, options: LegacyS
   const existing = await service.migratedIds(rows.map((r) => r.id).filter(isUuid));
   const report: LegacySplitReport = { dryRun, sourceRows: rows.length, withProfile: 0, migrated: 0, alreadyMigrated: 0, unmigrated: [], counts: { pii: 0, training: 0 }, countCheck: false, backupTable };
   const seenEmails = new Set<string>();
-  for (const row of rows) {
+  const progress = (done: number) => options.onProgress?.({ done, total: rows.length });
+  progress(0);
+  for (const [i, row] of rows.entries()) {
+    // the previous row is finished (each row ends in a `continue` or at the end of this body)
+    if (i > 0) progress(i);
     const data = typeof row.data === 'string' ? safeParse(row.data) : row.data;
     if (!obj(data) || !obj(data.client_profile)) {
       report.unmigrated.push({ id: row.id, reason: 'no client_profile object (not counted as a profile)' });
@@ -113,6 +119,7 @@ export async function splitLegacyMasterPrompts(db: Kysely<any>, options: LegacyS
       report.unmigrated.push({ id: row.id, reason: describe(e) });
     }
   }
+  if (rows.length > 0) progress(rows.length);
   const ids = rows.map((r) => r.id).filter(isUuid);
   const measured = await service.migratedCounts(ids);
   // a dry run writes nothing: project what a real run would leave behind

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { CountryCode } from 'libphonenumber-js';
-import { appendAudit, assertActor, isUuid, prepared, queryWhileCommitting, SwanError, withActor, type Actor, type EventPublisher, type ExportContributor, type Role } from '@swan/core';
+import { appendAudit, assertActor, isUuid, prepared, queryWhileCommitting, SwanError, textProblem, withActor, type Actor, type EventPublisher, type ExportContributor, type Role } from '@swan/core';
 import { aliasCandidates, insertAliasSql, lowestOpenTier, parseAlias } from './aliases.js';
 import { InFlightBatcher } from './batcher.js';
 import { BlindIndex } from './blind-index.js';
@@ -94,6 +94,18 @@ const TRAINING_COLUMNS_SQL = sql.join([
     : col.cast === 'date' ? sql`to_char(${sql.ref(`t.${name}`)}, 'YYYY-MM-DD') as ${sql.ref(name)}`
     : sql.ref(`t.${name}`)),
 ]);
+/**
+ * One access-log entry as a subject's export shows it (GDPR Art. 15(4): the right of access must
+ * not adversely affect others). Staff and service actors keep their ids, as the controller's
+ * accountable people; an actor who is itself a data subject — another client — appears by role
+ * only, without id or free text. The audit log itself is unchanged.
+ */
+function accessLogEntry(row: Record<string, unknown>, subjectId: string): Record<string, unknown> {
+  const entry = { ...row, id: Number(row.id), occurred_at: new Date(row.occurred_at as string).toISOString() };
+  const otherSubject = row.actor_role === 'client' && String(row.actor_id).toLowerCase() !== subjectId;
+  return otherSubject ? { ...entry, actor_id: null, reason: null } : entry;
+}
+
 const AUDIT_COLUMNS = sql`(actor_id, actor_role, action, resource, resource_id, outcome, reason, details)`;
 
 const forbidden = (message = 'Not allowed') => new SwanError({ code: 'FORBIDDEN', message });
@@ -340,7 +352,7 @@ export class PiiService {
 
   /** Audits a denied attempt (with its reason when it gave a usable one) and throws `FORBIDDEN`. */
   async #deny(actor: Actor, clientId: string, action: string, reason: unknown, message: string): Promise<never> {
-    const why = typeof reason === 'string' && reason.trim() !== '' && !reason.includes('\0') ? reason.trim().slice(0, 500) : null;
+    const why = typeof reason === 'string' && reason.trim() !== '' && !textProblem(reason, { max: 500, multiline: true }) ? reason.trim() : null;
     await withActor(this.db, actor, (trx) => appendAudit(trx, { actor, action, resource: PII_TABLE, resourceId: clientId, outcome: 'denied', reason: why }));
     throw forbidden(message);
   }
@@ -708,7 +720,7 @@ export class PiiService {
         deletedAt: rows[0].deleted_at ? new Date(rows[0].deleted_at).toISOString() : null,
         pii,
         training: training[0] ?? null,
-        accessLog: accessLog.map((r) => ({ ...r, id: Number(r.id), occurred_at: new Date(r.occurred_at as string).toISOString() })),
+        accessLog: accessLog.map((r) => accessLogEntry(r, id)),
       };
       for (const c of contributors) out[c.name] = await c.collect(trx, id);
       return out;

@@ -1,4 +1,4 @@
-import { SwanError } from '@swan/core';
+import { jsonTextProblem, SwanError, textProblem } from '@swan/core';
 import { normalizeEmail } from './blind-index.js';
 
 /** One problem with the input: where and what, never the value itself. */
@@ -77,19 +77,12 @@ const BLOOD_TYPES = ['A+', 'A-', 'B+', 'B-', 'AB+', 'AB-', 'O+', 'O-'];
 const PII_KEYS = ['full_name', 'preferred_name', 'date_of_birth', 'email', 'phone_number', 'blood_type', 'emergency_contact', 'address'];
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
-// Control characters (C0, DEL, C1) have no place in a name, an address or a training field, and
-// PostgreSQL text can't hold NUL at all: refused, never stored or sent to a statement.
-const CONTROL = /\p{Cc}/u;
-/** Not a string of at most `max` characters without control characters. */
-const badText = (v: unknown, max: number): boolean => typeof v !== 'string' || v.length > max || CONTROL.test(v);
+// Names, addresses and training fields are single-line text: core's one text check refuses NUL,
+// control characters and unpaired surrogates, which PostgreSQL can't store or would store altered.
+/** Not a single-line string of at most `max` characters. */
+const badText = (v: unknown, max: number): boolean => textProblem(v, { max }) !== undefined;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-// jsonb can't hold NUL either, in a key or a string at any depth
-const hasNul = (v: unknown): boolean =>
-  typeof v === 'string' ? v.includes('\0')
-    : Array.isArray(v) ? v.some(hasNul)
-      : isObject(v) && Object.entries(v).some(([k, x]) => k.includes('\0') || hasNul(x));
 
 /** A real calendar date `YYYY-MM-DD`, else null. */
 export function parseDate(v: unknown): Date | null {
@@ -182,8 +175,8 @@ export function validateCreateClient(body: unknown, now: Date, isPhone: (v: stri
           break;
         case 'date': if (!parseDate(v)) bad('must be a date YYYY-MM-DD'); break;
         case 'bool': if (typeof v !== 'boolean') bad('must be true or false'); break;
-        case 'array': if (!Array.isArray(v)) bad('must be an array'); else if (hasNul(v)) bad('must not contain NUL characters'); break;
-        case 'object': if (!isObject(v)) bad('must be an object'); else if (hasNul(v)) bad('must not contain NUL characters'); break;
+        case 'array': if (!Array.isArray(v)) bad('must be an array'); else if (jsonTextProblem(v)) bad('must not contain NUL characters or unpaired surrogates'); break;
+        case 'object': if (!isObject(v)) bad('must be an object'); else if (jsonTextProblem(v)) bad('must not contain NUL characters or unpaired surrogates'); break;
       }
     }
   }
@@ -193,10 +186,10 @@ export function validateCreateClient(body: unknown, now: Date, isPhone: (v: stri
 
 /** A required, trimmed reason (1–500 characters) for audited actions. */
 export function requireReason(reason: unknown): string {
-  if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 500) {
+  if (typeof reason !== 'string' || reason.trim() === '') {
     throw validationFailed([{ path: 'reason', message: 'is required (1 to 500 characters)' }], 'A reason is required');
   }
-  // PostgreSQL text cannot hold NUL; refused here so it never reaches (and fails) a shared statement
-  if (reason.includes('\0')) throw validationFailed([{ path: 'reason', message: 'must not contain NUL characters' }], 'Malformed reason');
+  const problem = textProblem(reason, { max: 500, multiline: true });
+  if (problem) throw validationFailed([{ path: 'reason', message: problem }], 'Malformed reason');
   return reason.trim();
 }

@@ -1,5 +1,6 @@
 import { createConnection } from 'node:net';
-import { createDatabase, migrations, runScript } from '@swan/core';
+import { sql } from 'kysely';
+import { createDatabase, migrate, migrations } from '@swan/core';
 import { isCI, natsUrl, postgresUrl, redisUrl } from './services.js';
 
 function reachable(url: string, defaultPort: number): Promise<void> {
@@ -26,13 +27,23 @@ export default async function setup(): Promise<void> {
   if (nats) await reachable(nats.replace(/^nats:/, 'tcp:'), 4222);
   if (pg) {
     await reachable(pg, 5432);
-    const db = createDatabase({ url: pg, poolSize: 1 });
+    // roles are cluster-wide: create them once (core's migration in a scratch database), not from
+    // concurrent test files
+    const name = `swan_roles_${process.pid}`;
+    const root = createDatabase({ url: pg, poolSize: 1 });
     try {
-      // roles are cluster-wide: create them once, not from concurrent test files
-      const roles = migrations.migrations.find((m) => m.name === '0001_roles');
-      if (roles) await runScript(db, roles.sql);
+      await sql.raw(`create database ${name}`).execute(root);
+      const u = new URL(pg);
+      u.pathname = `/${name}`;
+      const db = createDatabase({ url: u.toString(), poolSize: 1 });
+      try {
+        await migrate(db, [migrations]);
+      } finally {
+        await db.destroy();
+      }
     } finally {
-      await db.destroy();
+      await sql.raw(`drop database if exists ${name} with (force)`).execute(root);
+      await root.destroy();
     }
   }
   if (!isCI() && !pg) console.warn('[swan tests] DATABASE_URL not set: SQL tests run on PGlite only');

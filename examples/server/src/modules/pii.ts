@@ -1,8 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { AwsKmsKeyProvider } from '@swan/pii/aws-kms';
-import { LocalKeyProvider, PiiService, migrations, piiRoutes, type ForgottenClients, type KeyProvider } from '@swan/pii';
+import { PiiService, indexKeyFromEnv, keyProviderFromEnv, migrations, piiRoutes, type ForgottenClients, type KeyProvider } from '@swan/pii';
 import type { ServerConfig, ServerModule } from './types.js';
 
 const DAY = 86_400_000;
@@ -32,24 +31,19 @@ function developmentKeys(dir: string): { masterKeys: string; indexKey: string } 
   return keys;
 }
 
-function keysFrom(config: ServerConfig, warn: (m: string) => void): { keys: KeyProvider; indexKey: Buffer } {
-  const env = config.env;
+async function keysFrom(config: ServerConfig, warn: (m: string) => void): Promise<{ keys: KeyProvider; indexKey: Buffer }> {
+  const env = { ...config.env };
   const dir = resolve(config.dataDir);
   mkdirSync(dir, { recursive: true });
   const forgotten = forgottenFile(join(dir, 'swan-erased-clients.txt'));
-  let masterKeys = env.SWAN_MASTER_KEYS;
-  let indexKey = env.SWAN_INDEX_KEY;
-  if ((!masterKeys && !env.SWAN_KMS_KEY_ID) || !indexKey) {
+  if ((!env.SWAN_MASTER_KEYS && !env.SWAN_KMS_KEY_ID) || !env.SWAN_INDEX_KEY) {
     // loadConfig has already refused this in production
     const dev = developmentKeys(dir);
-    masterKeys ||= dev.masterKeys;
-    indexKey ||= dev.indexKey;
+    env.SWAN_MASTER_KEYS ||= dev.masterKeys;
+    env.SWAN_INDEX_KEY ||= dev.indexKey;
     warn(`pii: DEVELOPMENT KEYS in ${join(dir, 'swan-dev-keys.json')} — set SWAN_MASTER_KEYS and SWAN_INDEX_KEY; data written now is only as safe as that file`);
   }
-  const keys = env.SWAN_KMS_KEY_ID
-    ? new AwsKmsKeyProvider({ keyId: env.SWAN_KMS_KEY_ID, forgotten, ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}) })
-    : LocalKeyProvider.fromEnv(masterKeys!, { forgotten });
-  return { keys, indexKey: Buffer.from(indexKey!, 'base64') };
+  return { keys: await keyProviderFromEnv(env, { forgotten }), indexKey: indexKeyFromEnv(env) };
 }
 
 /**
@@ -62,8 +56,8 @@ function keysFrom(config: ServerConfig, warn: (m: string) => void): { keys: KeyP
 export const piiModule: ServerModule = {
   name: 'pii',
   migrations: [migrations],
-  setup(ctx) {
-    const { keys, indexKey } = keysFrom(ctx.config, (m) => ctx.logger.warn(m));
+  async setup(ctx) {
+    const { keys, indexKey } = await keysFrom(ctx.config, (m) => ctx.logger.warn(m));
     const service = new PiiService({ db: ctx.db, keys, indexKey, ...(ctx.events ? { events: ctx.events } : {}) });
     ctx.services.pii = service;
     let timer: NodeJS.Timeout | undefined;

@@ -4,7 +4,7 @@ import { createWorker, type OutboxHandler, type OutboxHandlerSteps } from '@swan
 import type { NatsRelay } from '@swan/outbox/nats';
 import { pgListen } from '@swan/outbox/pg-listen';
 import { EXIT, UsageError, type Command } from '../command.js';
-import { openDatabase } from '../database.js';
+import { databaseOptions, databaseTarget, openDatabase } from '../database.js';
 
 const int = (v: unknown, name: string, min: number): number => {
   const n = Number(v);
@@ -23,22 +23,29 @@ const int = (v: unknown, name: string, min: number): number => {
 export const outboxWorkCommand: Command = {
   name: 'outbox work',
   summary: 'Run outbox workers in this process until SIGINT/SIGTERM',
-  options: {
-    'database-url': { type: 'string' },
-    'data-dir': { type: 'string' },
-    handlers: { type: 'string' },
-    'nats-url': { type: 'string' },
-    concurrency: { type: 'string', default: '10' },
-    'batch-size': { type: 'string', default: '100' },
-    'lease-ms': { type: 'string', default: '30000' },
-    'poll-ms': { type: 'string', default: '1000' },
-    'no-listen': { type: 'boolean', default: false },
-    ordered: { type: 'boolean', default: false },
-  },
-  usage: [
-    'Wakes on LISTEN/NOTIFY unless --no-listen (PgBouncer transaction pooling: polling only).',
-    'Example: swan outbox work --handlers ./dist/outbox-handlers.js --concurrency 20',
+  description: [
+    'Runs outbox workers in this process until SIGINT/SIGTERM, then lets running handlers finish.',
+    'Handlers come from --handlers <module> (exporting `handlers`, an object of event type → async',
+    'handler, and optionally `close()`, called on shutdown) and/or --nats-url: every event relayed',
+    'to NATS JetStream, after the local handler as a second step. Wakes on LISTEN/NOTIFY unless',
+    '--no-listen (PgBouncer transaction pooling: polling only).',
   ].join('\n'),
+  options: {
+    ...databaseOptions,
+    handlers: { type: 'string', value: 'module', description: 'ES module exporting `handlers` (and optionally `close`)', defaultText: 'none' },
+    'nats-url': { type: 'string', value: 'url', description: 'Relay every event to NATS JetStream at this URL', defaultText: '$NATS_URL' },
+    concurrency: { type: 'string', value: 'n', description: 'Handlers running at once', default: '10' },
+    'batch-size': { type: 'string', value: 'n', description: 'Events claimed per round trip', default: '100' },
+    'lease-ms': { type: 'string', value: 'ms', description: 'How long a claim lasts before another worker may take the event', default: '30000' },
+    'poll-ms': { type: 'string', value: 'ms', description: 'Polling interval when no notification arrives', default: '1000' },
+    'no-listen': { type: 'boolean', description: 'Poll only, no LISTEN/NOTIFY (PgBouncer transaction pooling)', default: false },
+    ordered: { type: 'boolean', description: 'Keep per-aggregate order (one event per aggregate at a time)', default: false },
+  },
+  output: 'Status lines on stderr. Exit 0 after a graceful stop, 1 failed, 2 wrong usage.',
+  examples: [
+    'swan outbox work --handlers ./dist/outbox-handlers.js --concurrency 20 --database-url postgres://swan_app@db/swan',
+    'swan outbox work --handlers examples/server/dist/handlers.js --nats-url nats://127.0.0.1:4222 --database-url …',
+  ],
   async run({ values, io }) {
     const natsUrl = (values['nats-url'] as string | undefined) || io.env.NATS_URL;
     const local: Record<string, OutboxHandler> = {};
@@ -65,7 +72,8 @@ export const outboxWorkCommand: Command = {
         for (const [type, h] of Object.entries(local)) handlers[type] = [h, relay.handler];
         handlers['*'] = relay.handler;
       }
-      const url = (values['database-url'] as string | undefined) || io.env.DATABASE_URL;
+      const target = databaseTarget(values, io.env);
+      const url = target.kind === 'postgres' ? target.url : undefined;
       const onError = (e: unknown, c: { phase: string; eventId?: string }) =>
         io.stderr(`outbox ${c.phase}${c.eventId ? ` ${c.eventId}` : ''}: ${e instanceof Error ? e.message : String(e)}\n`);
       const worker = createWorker({
