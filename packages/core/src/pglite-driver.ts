@@ -8,7 +8,43 @@ import {
   type Driver,
   type QueryResult,
 } from 'kysely';
+// `@electric-sql/pglite` is an optional peer: types only here, the module itself is loaded on
+// first use (see loadPGlite), so an app on PostgreSQL never needs it installed.
 import type { PGlite, PGliteOptions } from '@electric-sql/pglite';
+import { SwanError } from './errors.js';
+
+/**
+ * Options of the embedded database, handed to `PGlite.create` (see PGlite's documentation).
+ * Described here rather than imported, so that this package's types do not need PGlite installed.
+ */
+export interface PGliteDialectOptions {
+  /** Data directory; unset → in memory. */
+  dataDir?: string;
+  [option: string]: unknown;
+}
+
+const PGLITE = '@electric-sql/pglite';
+
+/**
+ * Imports PGlite, or explains what to do when it is not installed: it is an optional peer of
+ * `@swan/core`, needed only for the embedded database (no PostgreSQL URL).
+ */
+async function loadPGlite(): Promise<typeof import('@electric-sql/pglite')> {
+  try {
+    return await import('@electric-sql/pglite');
+  } catch (error) {
+    const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+    const notFound = (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String(message).includes(`'${PGLITE}'`);
+    if (!notFound) throw error;
+    throw new SwanError({
+      code: 'CONFIG_INVALID',
+      message:
+        `No database URL was given, so Swan uses the embedded PGlite database, but ${PGLITE} is not installed. ` +
+        `Set DATABASE_URL (createDatabase({ url })) to use PostgreSQL, or install the embedded engine for development and tests: npm install ${PGLITE}@^0.5.16`,
+      cause: error,
+    });
+  }
+}
 
 /** Prefix that marks a multi-statement script (migrations); see `runScript`. */
 export const SCRIPT_MARKER = '/* swan:script */\n';
@@ -21,15 +57,15 @@ export const SCRIPT_MARKER = '/* swan:script */\n';
 class PGliteDriver implements Driver {
   #client: PGlite | undefined;
   #queue: Promise<void> = Promise.resolve();
-  readonly #options: PGliteOptions;
+  readonly #options: PGliteDialectOptions;
 
-  constructor(options: PGliteOptions) {
+  constructor(options: PGliteDialectOptions) {
     this.#options = options;
   }
 
   async init(): Promise<void> {
-    const { PGlite } = await import('@electric-sql/pglite');
-    this.#client = await PGlite.create(this.#options);
+    const { PGlite } = await loadPGlite();
+    this.#client = await PGlite.create(this.#options as PGliteOptions);
   }
 
   acquireConnection(): Promise<DatabaseConnection> {
@@ -89,8 +125,11 @@ class PGliteConnection implements DatabaseConnection {
   }
 }
 
-/** Kysely dialect for an embedded PGlite database (in memory, or in `dataDir`). */
-export function pgliteDialect(options: PGliteOptions = {}): Dialect {
+/**
+ * Kysely dialect for an embedded PGlite database (in memory, or in `dataDir`). PGlite is loaded
+ * when the first query runs; without it installed that query fails with `CONFIG_INVALID`.
+ */
+export function pgliteDialect(options: PGliteDialectOptions = {}): Dialect {
   return {
     createAdapter: () => new PostgresAdapter(),
     createDriver: () => new PGliteDriver(options),

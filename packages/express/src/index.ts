@@ -1,3 +1,4 @@
+import { parse as parseQueryString } from 'node:querystring';
 import express from 'express';
 import type { ErrorRequestHandler, Express, Request, RequestHandler, Response, Router } from 'express';
 import { createGuardContext, DEFAULT_BODY_LIMIT, errorInfoOf, fromFrameworkError, notFoundResponse, renderError, runHostGuard, serveRoute } from '@swan/core';
@@ -23,16 +24,29 @@ function bodyParsers(route: Route): RequestHandler[] {
   }
 }
 
+// Express 4's body parsers set `req.body = {}` even when they read nothing (another content type,
+// no body); Express 5's leave it undefined. A Swan route gets only what its own parser read.
+function parsedBody(req: Request, kind: NonNullable<Route['body']>): unknown {
+  if (kind === 'json') return req.is(JSON_TYPES) ? req.body : undefined;
+  return Buffer.isBuffer(req.body) ? req.body : undefined;
+}
+
 // Express's protocol, host, query and ip are getters with real work behind them (trust proxy,
 // query parsing): read them only when the request is used that far (see toSwanRequest).
-const frameworkRequest = (req: Request): FrameworkRequest => ({
+// `kind` is the Swan route's body kind; without it (a host route) the body is as the host parsed it.
+const frameworkRequest = (req: Request, kind?: NonNullable<Route['body']>): FrameworkRequest => ({
   method: req.method,
   originalUrl: req.originalUrl,
   get origin() { return `${req.protocol}://${req.get('host')}`; },
   params: req.params,
-  get query() { return req.query; },
+  // Parsed here, as Express 5's default "simple" parser does, not from `req.query`: Express 4's
+  // default (qs) would turn `a[b]=1` into objects and a host's `query parser` setting would leak in.
+  get query() {
+    const at = req.originalUrl.indexOf('?');
+    return at < 0 ? {} : parseQueryString(req.originalUrl.slice(at + 1));
+  },
   headers: req.headers,
-  body: req.body,
+  body: kind === undefined ? req.body : parsedBody(req, kind),
   get ip() { return req.ip ?? req.socket.remoteAddress ?? ''; },
 });
 
@@ -101,7 +115,7 @@ export function swanRouter(routes: readonly Route[], options: SwanExpressOptions
   const router = express.Router();
   const routeErrors = errorHandler(options);
   for (const route of routes) {
-    const handler: RequestHandler = async (req, res) => write(res, await serveRoute(route, frameworkRequest(req), guardContext(res), options));
+    const handler: RequestHandler = async (req, res) => write(res, await serveRoute(route, frameworkRequest(req, route.body ?? 'json'), guardContext(res), options));
     router[route.method.toLowerCase() as Lowercase<Route['method']>](route.path, ...bodyParsers(route), handler, routeErrors);
   }
   return router;

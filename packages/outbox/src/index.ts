@@ -3,5 +3,4 @@ export { createWorker, backoffDelay, PermanentError, UnavailableError, type Work
 export type { OutboxEvent } from './sql.js';
 export { builtInValidators, validateEvent, type PayloadValidator, type SwanEventMap, type SwanEventType } from './events.js';
 export { outboxRoutes } from './http.js';
-export { natsRelayHandler, ensureOutboxStream, connectNatsRelay, isNatsUnavailable, type NatsRelay, type NatsRelayOptions, type RelayedEvent } from './nats.js';
 export { migrations } from './generated/migrations.js';

@@ -1,5 +1,7 @@
+// `@swan/outbox/nats`: the one module that imports `nats` (an optional peer), so the main entry
+// loads without it. It reaches the rest of the package through its public entry.
 import { JSONCodec, headers as natsHeaders, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
-import { UnavailableError, type OutboxHandler } from './worker.js';
+import { UnavailableError, type OutboxHandler } from '@swan/outbox';
 
 export interface NatsRelayOptions {
   /** A connection (its JetStream client is used) or a JetStream client. */
@@ -68,6 +70,9 @@ export interface RelayedEvent {
  *
  * @example
  * ```ts
+ * import { connect } from 'nats';
+ * import { ensureOutboxStream, natsRelayHandler } from '@swan/outbox/nats';
+ *
  * const nc = await connect({ servers: process.env.NATS_URL });
  * await ensureOutboxStream(await nc.jetstreamManager());
  * const worker = createWorker({ db, handlers: { '*': natsRelayHandler({ nc }) } });
@@ -149,6 +154,8 @@ export interface NatsRelay {
  *
  * @example
  * ```ts
+ * import { connectNatsRelay } from '@swan/outbox/nats';
+ *
  * const relay = await connectNatsRelay({ servers: process.env.NATS_URL! });
  * const worker = createWorker({ db, handlers: { morning_checkin_scheduled: [sendSms, relay.handler], '*': relay.handler } });
  * ```

@@ -8,7 +8,8 @@ import { sql } from 'kysely';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { natsUrl, testEngines, type TestDatabase } from '@swan/test-utils';
-import { createOutbox, createWorker, ensureOutboxStream, isNatsUnavailable, migrations, natsRelayHandler, type RelayedEvent } from '@swan/outbox';
+import { createOutbox, createWorker, migrations } from '@swan/outbox';
+import { ensureOutboxStream, isNatsUnavailable, natsRelayHandler, type RelayedEvent } from '@swan/outbox/nats';
 
 const NATS_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 const postgres = testEngines().find((e) => e.name === 'postgres');

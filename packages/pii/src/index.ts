@@ -1,7 +1,6 @@
 export { migrations } from './generated/migrations.js';
 export { isAssignedTrainer } from './assignments.js';
 export { LocalKeyProvider, parseMasterKeys, keyError, type KeyProvider, type KeyContext, type WrappedKey, type ForgottenClients } from './keys.js';
-export { AwsKmsKeyProvider, type KmsLike } from './kms.js';
 export { keyProviderFromEnv, indexKeyFromEnv, type KeyEnv } from './key-provider-env.js';
 export { encryptField, decryptField, ciphertextKeyVersion, CIPHERTEXT_VERSION, type FieldBinding } from './cipher.js';
 export { BlindIndex, normalizeEmail, normalizePhone } from './blind-index.js';

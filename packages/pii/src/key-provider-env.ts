@@ -27,7 +27,8 @@ export interface KeyEnv {
 export async function keyProviderFromEnv(env: KeyEnv, options: { forgotten?: ForgottenClients } = {}): Promise<KeyProvider> {
   const forgotten = options.forgotten ? { forgotten: options.forgotten } : {};
   if (env.SWAN_KMS_KEY_ID) {
-    const { AwsKmsKeyProvider } = await import('./kms.js');
+    // the subpath, not './aws-kms.js': kept external by the build, so the AWS SDK loads only here
+    const { AwsKmsKeyProvider } = await import('@swan/pii/aws-kms');
     return new AwsKmsKeyProvider({ keyId: env.SWAN_KMS_KEY_ID, ...forgotten, ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}) });
   }
   if (!env.SWAN_MASTER_KEYS) {

@@ -3,8 +3,9 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { AwsKmsKeyProvider } from '@swan/pii/aws-kms';
 import {
-  AwsKmsKeyProvider, BlindIndex, LocalKeyProvider, aliasName, decryptField, encryptField, normalizeEmail, normalizePhone, parseAlias, parseMasterKeys,
+  BlindIndex, LocalKeyProvider, aliasName, decryptField, encryptField, normalizeEmail, normalizePhone, parseAlias, parseMasterKeys,
 } from '@swan/pii';
 
 const bind = { table: 'client_profile_pii', column: 'full_name', clientId: '6f1c1f6e-0c1b-4c1e-9a7e-2f7f9f0c1a11' };

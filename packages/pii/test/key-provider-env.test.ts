@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { AwsKmsKeyProvider, LocalKeyProvider, indexKeyFromEnv, keyProviderFromEnv } from '@swan/pii';
+import { AwsKmsKeyProvider } from '@swan/pii/aws-kms';
+import { LocalKeyProvider, indexKeyFromEnv, keyProviderFromEnv } from '@swan/pii';
 
 const key = (id: string) => `${id}:${randomBytes(32).toString('base64')}`;
 

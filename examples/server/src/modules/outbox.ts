@@ -1,4 +1,5 @@
-import { connectNatsRelay, createOutbox, createWorker, migrations, outboxRoutes, type NatsRelay, type OutboxHandler, type OutboxHandlerSteps, type Worker } from '@swan/outbox';
+import { connectNatsRelay, type NatsRelay } from '@swan/outbox/nats';
+import { createOutbox, createWorker, migrations, outboxRoutes, type OutboxHandler, type OutboxHandlerSteps, type Worker } from '@swan/outbox';
 import { pgListen } from '@swan/outbox/pg-listen';
 import type { ServerContext, ServerModule } from './types.js';
 

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { connectNatsRelay, createWorker, type NatsRelay, type OutboxHandler, type OutboxHandlerSteps } from '@swan/outbox';
+import { createWorker, type OutboxHandler, type OutboxHandlerSteps } from '@swan/outbox';
+import type { NatsRelay } from '@swan/outbox/nats';
 import { pgListen } from '@swan/outbox/pg-listen';
 import { EXIT, UsageError, type Command } from '../command.js';
 import { databaseOptions, databaseTarget, openDatabase } from '../database.js';
@@ -67,7 +68,7 @@ export const outboxWorkCommand: Command = {
     try {
       const handlers: Record<string, OutboxHandlerSteps> = { ...local };
       if (natsUrl) {
-        relay = await connectNatsRelay({ servers: natsUrl });
+        relay = await (await import('@swan/outbox/nats')).connectNatsRelay({ servers: natsUrl }); // nats: an optional peer, loaded only here
         for (const [type, h] of Object.entries(local)) handlers[type] = [h, relay.handler];
         handlers['*'] = relay.handler;
       }

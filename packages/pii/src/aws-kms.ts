@@ -1,5 +1,7 @@
+// `@swan/pii/aws-kms`: the one module that imports the AWS SDK (an optional peer), so the main
+// entry loads without it. It reaches the rest of the package through its public entry.
 import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { keyError, type ForgottenClients, type KeyContext, type KeyProvider, type WrappedKey } from './keys.js';
+import { keyError, type ForgottenClients, type KeyContext, type KeyProvider, type WrappedKey } from '@swan/pii';
 
 /** The part of `KMSClient` this provider uses (so tests and hosts can pass a configured client). */
 export type KmsLike = Pick<KMSClient, 'send'>;
@@ -9,8 +11,13 @@ export type KmsLike = Pick<KMSClient, 'send'>;
  * `Decrypt`, both under the encryption context `{ clientId, purpose: "swan-pii" }`, so a wrapped
  * key copied to another client fails in KMS. Rotation re-wraps with `Encrypt` under `keyId`.
  *
+ * Install the SDK next to this package: `npm install @aws-sdk/client-kms`.
+ *
  * @example
  * ```ts
+ * import { KMSClient } from '@aws-sdk/client-kms';
+ * import { AwsKmsKeyProvider } from '@swan/pii/aws-kms';
+ *
  * const keys = new AwsKmsKeyProvider({ keyId: 'alias/swan-pii', client: new KMSClient({ region: 'eu-west-1' }) });
  * ```
  */
