@@ -1,7 +1,8 @@
 // `@swan/outbox/nats`: the one module that imports `nats` (an optional peer), so the main entry
-// loads without it. It reaches the rest of the package through its public entry.
+// loads without it. The worker recognises an UnavailableError by its `unavailable` flag, not its
+// class, so this entry's bundled copy of the class is the same to it.
 import { JSONCodec, headers as natsHeaders, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
-import { UnavailableError, type OutboxHandler } from '@swan/outbox';
+import { UnavailableError, type OutboxHandler } from './worker.js';
 
 export interface NatsRelayOptions {
   /** A connection (its JetStream client is used) or a JetStream client. */

@@ -1,7 +1,7 @@
 // `@swan/pii/aws-kms`: the one module that imports the AWS SDK (an optional peer), so the main
-// entry loads without it. It reaches the rest of the package through its public entry.
+// entry loads without it.
 import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { keyError, type ForgottenClients, type KeyContext, type KeyProvider, type WrappedKey } from '@swan/pii';
+import { keyError, type ForgottenClients, type KeyContext, type KeyProvider, type WrappedKey } from './keys.js';
 
 /** The part of `KMSClient` this provider uses (so tests and hosts can pass a configured client). */
 export type KmsLike = Pick<KMSClient, 'send'>;

@@ -1,5 +1,8 @@
-import { SwanError } from '@swan/core';
+import { errors } from '@swan/core';
 import { LocalKeyProvider, type ForgottenClients, type KeyProvider } from './keys.js';
+
+/** The AWS KMS provider's entry point, imported only when `SWAN_KMS_KEY_ID` is set. */
+const AWS_KMS_ENTRY = '@swan/pii/aws-kms';
 
 /** The environment variables {@link keyProviderFromEnv} and {@link indexKeyFromEnv} read. */
 export interface KeyEnv {
@@ -28,11 +31,12 @@ export async function keyProviderFromEnv(env: KeyEnv, options: { forgotten?: For
   const forgotten = options.forgotten ? { forgotten: options.forgotten } : {};
   if (env.SWAN_KMS_KEY_ID) {
     // the subpath, not './aws-kms.js': kept external by the build, so the AWS SDK loads only here
-    const { AwsKmsKeyProvider } = await import('@swan/pii/aws-kms');
+    // (typed from the source: the package's own declarations do not exist yet while it builds)
+    const { AwsKmsKeyProvider } = (await import(AWS_KMS_ENTRY)) as typeof import('./aws-kms.js');
     return new AwsKmsKeyProvider({ keyId: env.SWAN_KMS_KEY_ID, ...forgotten, ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}) });
   }
   if (!env.SWAN_MASTER_KEYS) {
-    throw new SwanError({ code: 'CONFIG_INVALID', message: 'Set SWAN_MASTER_KEYS (keyId:base64,…, newest last) or SWAN_KMS_KEY_ID' });
+    throw errors.configInvalid('Set SWAN_MASTER_KEYS (keyId:base64,…, newest last) or SWAN_KMS_KEY_ID');
   }
   return LocalKeyProvider.fromEnv(env.SWAN_MASTER_KEYS, forgotten);
 }
@@ -47,8 +51,8 @@ export async function keyProviderFromEnv(env: KeyEnv, options: { forgotten?: For
  * ```
  */
 export function indexKeyFromEnv(env: KeyEnv): Buffer {
-  if (!env.SWAN_INDEX_KEY) throw new SwanError({ code: 'CONFIG_INVALID', message: 'Set SWAN_INDEX_KEY (base64 of 32 random bytes)' });
+  if (!env.SWAN_INDEX_KEY) throw errors.configInvalid('Set SWAN_INDEX_KEY (base64 of 32 random bytes)');
   const key = Buffer.from(env.SWAN_INDEX_KEY, 'base64');
-  if (key.length < 32) throw new SwanError({ code: 'CONFIG_INVALID', message: 'SWAN_INDEX_KEY must be at least 32 bytes (base64)' });
+  if (key.length < 32) throw errors.configInvalid('SWAN_INDEX_KEY must be at least 32 bytes (base64)');
   return key;
 }
