@@ -22,7 +22,7 @@
 // (default 10000) clients created, BENCH_READS reads per operation and level (default 18000),
 // BENCH_ROUNDS (default 9).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { chainAuditLog, createDatabase, migrate, migrations as coreMigrations, startAuditChainer, type Actor } from '@swan/core';
 import { LocalKeyProvider, PiiService, migrations as piiMigrations } from '@swan/pii';
 
