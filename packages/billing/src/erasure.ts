@@ -35,7 +35,9 @@ export function createErasure(options: BillingOptions): Pick<Billing, 'handleCli
   /** Cancels one subscription now; `null` when Stripe no longer has it (or it is canceled already: Stripe answers 404). */
   async function cancel(subscriptionId: string): Promise<Stripe.Subscription | null> {
     try {
-      return await stripe.subscriptions.cancel(subscriptionId, { invoice_now: false, prorate: false }, { idempotencyKey: `swan-erasure-${subscriptionId}` });
+      // no idempotency key of ours: Stripe replays a cached 500 for a key for 24 hours; a second
+      // cancel answers 404, which counts as done
+      return await stripe.subscriptions.cancel(subscriptionId, { invoice_now: false, prorate: false });
     } catch (error) {
       if (isMissing(error)) return null;
       throw unavailable('cancel the subscription', error);
@@ -44,7 +46,7 @@ export function createErasure(options: BillingOptions): Pick<Billing, 'handleCli
 
   async function deleteCustomer(customerId: string): Promise<void> {
     try {
-      await stripe.customers.del(customerId, {}, { idempotencyKey: `swan-erasure-${customerId}` });
+      await stripe.customers.del(customerId);
     } catch (error) {
       if (!isMissing(error)) throw unavailable('delete the customer', error);
     }
