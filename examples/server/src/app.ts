@@ -69,7 +69,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
   const { db, engine, description } = await openDatabase(config, logger, sets);
   if (engine === 'pglite') logger.warn('database: embedded PGlite (development and tests only; set DATABASE_URL for PostgreSQL)', description);
 
-  const ctx: ServerContext = { db, config, logger, exportContributors: [], services: {} };
+  const ctx: ServerContext = { db, config, logger, exportContributors: [], erasureParticipants: [], services: {} };
   const instances: ModuleInstance[] = [];
   const chainer = startAuditChainer(db, { onError: (error) => logger.error('audit chainer failed', { error }) });
   const shutdownInternals = async () => {

@@ -17,7 +17,7 @@ import type { ModuleInstance, ServerContext } from './modules/types.js';
 const logger = createLogger((line) => process.stderr.write(line));
 const config = { ...loadConfig(process.env), runWorkers: false };
 const { db } = await openDatabase(config, logger, uniqueSets([coreMigrations, ...modules.flatMap((m) => m.migrations ?? [])]));
-const ctx: ServerContext = { db, config, logger, exportContributors: [], services: {} };
+const ctx: ServerContext = { db, config, logger, exportContributors: [], erasureParticipants: [], services: {} };
 const instances: ModuleInstance[] = [];
 try {
   for (const module of modules) instances.push(await module.setup(ctx));

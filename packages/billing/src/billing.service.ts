@@ -1,4 +1,5 @@
 import { createEntitlements } from './entitlements.js';
+import { createErasure } from './erasure.js';
 import { createPortal } from './portal.js';
 import type { Billing, BillingOptions } from './types.js';
 import { createWebhooks } from './webhooks.js';
@@ -31,6 +32,7 @@ export function createBilling(options: BillingOptions): Billing {
     ...createWebhooks(options),
     ...entitlements,
     ...createPortal(options, entitlements.listSubscriptions),
+    ...createErasure(options),
     exportContributor: {
       name: 'subscriptions',
       async collect(trx, clientId) {

@@ -12,7 +12,7 @@ export function createPortal(options: BillingOptions, listSubscriptions: Billing
 
     async createPortalSession(actor) {
       const [latest] = await listSubscriptions(actor, actor.id);
-      if (!latest) throw errors.notFound('No subscription found');
+      if (!latest?.stripe_customer_id) throw errors.notFound('No subscription found');
       try {
         const session = await stripe.billingPortal.sessions.create({ customer: latest.stripe_customer_id, return_url: options.portalReturnUrl });
         return session.url;

@@ -13,9 +13,11 @@ export interface SubscriptionRow {
   tier: TierId;
   status: SubscriptionStatus;
   stripe_subscription_id: string;
-  stripe_customer_id: string;
+  /** `null` once the client is erased (the Stripe customer is deleted). */
+  stripe_customer_id: string | null;
   stripe_price_id: string;
-  stripe_subscription_item_id: string;
+  /** `null` once the client is erased. */
+  stripe_subscription_item_id: string | null;
   monthly_price_usd: string;
   billing_cycle_start: Date;
   current_period_start: Date;
@@ -91,6 +93,13 @@ export interface Billing {
   paymentLinks(client: PaymentLinkClient): Array<Omit<TierConfig, 'paymentLinkUrl' | 'priceId'> & { url: string }>;
   /** A Customer Portal session URL for the calling client; 404 `NOT_FOUND` without a subscription. */
   createPortalSession(actor: Actor): Promise<string>;
+  /**
+   * The `client_erased` outbox handler: cancels the client's Stripe subscriptions at once, deletes
+   * its Stripe customer, then keeps only bookkeeping columns locally (no customer id). Idempotent:
+   * a retry after partial success finishes the job (Stripe's 404 for what is already gone counts
+   * as done); a Stripe failure throws `UNAVAILABLE` so the outbox retries.
+   */
+  handleClientErased(event: { payload: { clientId?: unknown } }): Promise<void>;
   /** Data-subject export contributor (`subscriptions`). */
   exportContributor: ExportContributor;
 }

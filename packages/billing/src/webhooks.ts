@@ -68,6 +68,8 @@ interface Lookup {
   /** The client id whose existence `clientOk` answers (`null`: none asked). */
   checkedClient: string | null;
   clientOk: boolean | null;
+  /** The stored row's client is erased: the event is acknowledged and changes nothing. */
+  erased: boolean;
 }
 
 /** The columns a re-fetched subscription sets. */
@@ -144,15 +146,15 @@ export function createWebhooks(options: BillingOptions): { handleWebhook(rawBody
 
   /**
    * One round trip, no transaction (`swan_billing_webhook_lookup`, migrations/billing/0002): has
-   * the event been processed, the stored row of the subscription (with its row version, `xmin`)
-   * and whether `clientId` is a known client. Read before the Stripe fetch, so a duplicate never
+   * the event been processed, the stored row of the subscription (with its row version, `xmin`),
+   * whether that row's client is erased and whether `clientId` is a known client. Read before the Stripe fetch, so a duplicate never
    * calls Stripe; read again only when a concurrent write of the subscription won a race.
    */
   async function lookup(eventId: string, subscriptionId: string | null, clientId: string | null): Promise<Lookup> {
-    const { rows } = await sql<{ done: boolean; prev: Record<string, unknown> | null; client_ok: boolean | null }>`
-      select done, prev, client_ok from swan_billing_webhook_lookup(${eventId}::text, ${subscriptionId}::text, ${clientId}::uuid)`.execute(db);
+    const { rows } = await sql<{ done: boolean; prev: Record<string, unknown> | null; client_ok: boolean | null; erased: boolean }>`
+      select done, prev, client_ok, erased from swan_billing_webhook_lookup(${eventId}::text, ${subscriptionId}::text, ${clientId}::uuid)`.execute(db);
     const r = rows[0]!;
-    return { done: r.done, prev: r.prev ? rowFromJson(r.prev) : undefined, checkedClient: clientId, clientOk: r.client_ok };
+    return { done: r.done, prev: r.prev ? rowFromJson(r.prev) : undefined, checkedClient: clientId, clientOk: r.client_ok, erased: r.erased };
   }
 
   /**
@@ -195,6 +197,7 @@ export function createWebhooks(options: BillingOptions): { handleWebhook(rawBody
               past_due_since = ${s.past_due_since}::timestamptz, synced_at = ${s.synced_at}::timestamptz,
               updated_at = ${s.synced_at}::timestamptz, last_event_at = greatest(last_event_at, ${eventAt}::timestamptz)
             where id = ${prev.id}::uuid and xmin = ${prev.row_version}::xid and exists (select 1 from ev)
+              and not swan_billing_client_erased(client_id)
             returning id::text`
       : sql`insert into client_subscriptions (client_id, stripe_subscription_id, tier, status, stripe_customer_id, stripe_price_id,
               stripe_subscription_item_id, monthly_price_usd, billing_cycle_start, current_period_start, current_period_end,
@@ -237,6 +240,12 @@ export function createWebhooks(options: BillingOptions): { handleWebhook(rawBody
     return refs;
   }
 
+  /** An event about an erased client's subscription: acknowledged, nothing written (not even the event id). */
+  function ignoreErased(event: Stripe.Event): 'ignored' {
+    options.logger?.warn('stripe event ignored', { eventId: event.id, eventType: event.type, reason: 'client_erased' });
+    return 'ignored';
+  }
+
   async function apply(event: Stripe.Event, subscriptionId: string, clientHint: string | null, seen: Lookup): Promise<WebhookResult['outcome']> {
     const asOf = now(); // when this snapshot's fetch started (tie-break of same-second events)
     const subscription = await fetchSubscription(subscriptionId);
@@ -251,6 +260,7 @@ export function createWebhooks(options: BillingOptions): { handleWebhook(rawBody
         seen = await lookup(event.id, subscriptionId, seen.prev?.client_id ?? clientHint ?? clientFromStripe ?? null);
       }
       if (seen.done) return 'duplicate';
+      if (seen.erased) return ignoreErased(event);
       const prev = seen.prev;
       const ignore = async (why: string) => {
         options.logger?.warn('stripe event ignored', { eventId: event.id, eventType: event.type, reason: why });
@@ -331,6 +341,7 @@ export function createWebhooks(options: BillingOptions): { handleWebhook(rawBody
         remember(event.id);
         return result('duplicate');
       }
+      if (seen.erased) return result(ignoreErased(event));
       const outcome = subscriptionId
         ? await apply(event, subscriptionId, clientId, seen)
         : (await recordOnly(event, null, 'ignored:no_subscription', null)) ? 'ignored' : 'duplicate';

@@ -1,7 +1,9 @@
 /**
  * A local stand-in for the few Stripe API endpoints @swan/billing calls, so tests and the bench run
- * the real `stripe` SDK over HTTP: GET /v1/subscriptions/:id, GET /v1/checkout/sessions
- * (?subscription=), POST /v1/billing_portal/sessions. Objects follow the pinned API version
+ * the real `stripe` SDK over HTTP: GET /v1/subscriptions/:id, DELETE /v1/subscriptions/:id (cancel
+ * now; 404 once canceled, as Stripe answers), DELETE /v1/customers/:id (cancels the customer's
+ * subscriptions; 404 once deleted), GET /v1/checkout/sessions (?subscription=),
+ * POST /v1/billing_portal/sessions. Objects follow the pinned API version
  * (periods on subscription items; invoices point at their subscription through `parent`).
  * Also builds realistic, signed webhook events.
  */
@@ -111,6 +113,8 @@ export interface FakeStripe {
   /** TCP connections accepted so far (keep-alive reuse shows as few connections, many calls). */
   connections(): number;
   subscriptions: Map<string, SubState>;
+  /** Customers deleted through `DELETE /v1/customers/:id`. */
+  deletedCustomers: Set<string>;
   /** Makes the next N requests fail with 500 (Stripe outage). */
   failNext(n: number): void;
   /**
@@ -130,6 +134,11 @@ export interface FakeStripe {
 export async function startFakeStripe(): Promise<FakeStripe> {
   const subscriptions = new Map<string, SubState>();
   const sessions = new Map<string, { sub: string; clientId: string }>();
+  const deletedCustomers = new Set<string>();
+  const cancelNow = (s: SubState) => {
+    const now = Math.floor(Date.now() / 1000);
+    Object.assign(s, { status: 'canceled', canceledAt: s.canceledAt ?? now, endedAt: now, cancelAtPeriodEnd: false });
+  };
   const calls: string[] = [];
   const versions: string[] = [];
   let connections = 0;
@@ -165,6 +174,21 @@ export async function startFakeStripe(): Promise<FakeStripe> {
         }
         return send(200, json);
       }
+      if (req.method === 'DELETE' && sub) {
+        const s = subscriptions.get(sub[1]!);
+        if (!s || s.status === 'canceled' || s.status === 'incomplete_expired') return missing('subscription');
+        cancelNow(s);
+        return send(200, subscriptionJson(s));
+      }
+      const customer = url.pathname.match(/^\/v1\/customers\/([\w]+)$/);
+      if (req.method === 'DELETE' && customer) {
+        const id = customer[1]!;
+        const owned = [...subscriptions.values()].filter((s) => s.customer === id);
+        if (owned.length === 0 || deletedCustomers.has(id)) return missing('customer');
+        deletedCustomers.add(id);
+        for (const s of owned) if (s.status !== 'canceled' && s.status !== 'incomplete_expired') cancelNow(s);
+        return send(200, { id, object: 'customer', deleted: true });
+      }
       if (req.method === 'GET' && url.pathname === '/v1/checkout/sessions') {
         const wanted = url.searchParams.get('subscription');
         const data = [...sessions.entries()].filter(([, v]) => v.sub === wanted)
@@ -192,7 +216,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
   return {
-    url, port, calls, versions, subscriptions, sessions,
+    url, port, calls, versions, subscriptions, sessions, deletedCustomers,
     connections: () => connections,
     failNext(n) { failures = n; },
     holdNext() {

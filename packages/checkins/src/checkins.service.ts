@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { createCheckinsContext } from './context.js';
+import { eraseCheckins } from './erasure.js';
 import { createInbound } from './inbound.js';
 import { createScheduling } from './scheduling.js';
 import { createSending } from './sending.js';
@@ -7,19 +8,20 @@ import type { CheckinEvent, Checkins, CheckinsOptions } from './types.js';
 
 /**
  * Creates the check-ins service: scheduling through the outbox, the SMS send handler, inbound
- * replies with opt-out, and the export contributor.
+ * replies with opt-out, the export contributor and the erasure participant.
  *
  * @example
  * ```ts
  * const checkins = createCheckins({ db, events: outbox, pii, twilio: createTwilioClient({ accountSid, authToken }), from: '+15005550006', authToken });
  * await db.transaction().execute((trx) => checkins.scheduleCheckIn(trx, { clientId, kind: 'morning', scheduledFor: '2025-11-05T15:00:00Z', timezone: 'America/Los_Angeles' }));
  * const worker = createWorker({ db, handlers: checkins.handlers });
+ * // erasure: createPii({ …, erasureParticipants: () => [checkins.erasureParticipant()] })
  * ```
  */
 export function createCheckins(options: CheckinsOptions): Checkins {
   const ctx = createCheckinsContext(options);
   const { advanceSchedule, ...scheduling } = createScheduling(ctx);
-  const { handleCheckInEvent, handleClientErased } = createSending(ctx, advanceSchedule);
+  const { handleCheckInEvent } = createSending(ctx, advanceSchedule);
   const handler = async (event: CheckinEvent) => {
     await handleCheckInEvent(event);
   };
@@ -28,7 +30,8 @@ export function createCheckins(options: CheckinsOptions): Checkins {
     configured: ctx.configured,
     ...scheduling,
     handleCheckInEvent,
-    handlers: { morning_checkin_scheduled: handler, evening_checkin_scheduled: handler, client_erased: handleClientErased },
+    handlers: { morning_checkin_scheduled: handler, evening_checkin_scheduled: handler },
+    erasureParticipant: () => ({ name: 'checkins', erase: eraseCheckins }),
     ...createInbound(ctx),
     exportContributor: {
       name: 'checkins',

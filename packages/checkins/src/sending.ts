@@ -45,7 +45,7 @@ export class PermanentDeliveryError extends Error {
 
 /**
  * Sending: the outbox handler of the check-in events (exclusive send claim, purpose-bound phone
- * read, reconciliation of unconfirmed attempts, Twilio idempotency key) and of `client_erased`.
+ * read, reconciliation of unconfirmed attempts, Twilio idempotency key).
  * `advanceSchedule` publishes the next occurrence of a recurring check-in.
  */
 export function createSending(ctx: CheckinsContext, advanceSchedule: (clientId: string, kind: CheckInKind, at: Date) => Promise<boolean>) {
@@ -192,19 +192,5 @@ export function createSending(ctx: CheckinsContext, advanceSchedule: (clientId: 
     return markSent(sid);
   };
 
-  /**
-   * `client_erased`: the client's replies and opt-out record are deleted and its schedules end
-   * (the send history stays: event ids, kinds, times and Twilio SIDs, no text). Idempotent.
-   */
-  const handleClientErased = async (event: CheckinEvent): Promise<void> => {
-    const clientId = event.payload.clientId;
-    if (!isUuid(clientId)) return permanent(event, 'client_erased without a client id');
-    await asService(ctx.db, async (trx) => {
-      await deactivateSchedules(trx, clientId);
-      await sql`delete from checkin_responses where client_id = ${clientId}::uuid`.execute(trx);
-      await sql`delete from checkin_contacts where client_id = ${clientId}::uuid`.execute(trx);
-    });
-  };
-
-  return { handleCheckInEvent, handleClientErased };
+  return { handleCheckInEvent };
 }

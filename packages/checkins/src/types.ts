@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Actor, EventPublisher, ExportContributor } from '@swan/core';
+import type { Actor, ErasureParticipant, EventPublisher, ExportContributor } from '@swan/core';
 import type { TwilioClient } from './twilio.js';
 
 /** Morning or evening check-in. */
@@ -109,5 +109,11 @@ export interface Checkins {
   /** Opt-out state of a client. */
   isOptedOut(clientId: string): Promise<boolean>;
   exportContributor: ExportContributor;
+  /**
+   * The check-ins part of an erasure, for `createPii({ erasureParticipants })`: in the erasing
+   * transaction it deletes the client's replies and opt-out record and ends its schedules (the
+   * send history stays: event ids, kinds, times, statuses, Twilio SIDs; no number, no text).
+   */
+  erasureParticipant(): ErasureParticipant;
   readonly configured: boolean;
 }

@@ -147,7 +147,7 @@ describe.each(testEngines())('check-ins on $name', (engine) => {
     expect(h.fake.sentTo(c.phone!)).toHaveLength(1);
   });
 
-  it('client_erased deletes replies and the opt-out record and ends schedules; later check-ins find no phone', async () => {
+  it('erasure deletes replies and the opt-out record and ends schedules in its own transaction; later check-ins find no phone', async () => {
     const c = await h.createClient(16);
     const other = await h.createClient(17);
     await h.inbound(inboundFields(c.phone!, 'Slept badly, back pain'));
@@ -157,11 +157,13 @@ describe.each(testEngines())('check-ins on $name', (engine) => {
     const rows = async (table: string, clientId: string) =>
       (await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)} where client_id = ${clientId}::uuid`.execute(h.t.admin)).rows[0]!.n;
     expect(await rows('checkin_responses', c.clientId)).toBe(2);
+    // an admin cannot delete a live client's replies (only the erasure can)
+    await withActor(h.t.db, admin, (trx) => sql`delete from checkin_responses where client_id = ${c.clientId}::uuid`.execute(trx));
+    expect(await rows('checkin_responses', c.clientId)).toBe(2);
+    expect(h.checkins.handlers).not.toHaveProperty('client_erased');
 
     await h.pii.erase(c.clientId, admin, 'GDPR art. 17 request');
-    const erased = { eventId: randomUUID(), eventType: 'client_erased', payload: { clientId: c.clientId } };
-    await h.checkins.handlers.client_erased!(erased);
-    await h.checkins.handlers.client_erased!(erased); // redelivered: still fine
+    // no worker ran: the erasure's transaction did it
     expect(await rows('checkin_responses', c.clientId)).toBe(0);
     expect(await rows('checkin_contacts', c.clientId)).toBe(0);
     const schedules = await sql<any>`select active, next_run_at from checkin_schedules where client_id = ${c.clientId}::uuid`.execute(h.t.admin);

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import twilio from 'twilio';
-import { toErrorResponse, type Actor, type Route, type SwanRequest } from '@swan/core';
+import { toErrorResponse, type Actor, type ErasureParticipant, type Route, type SwanRequest } from '@swan/core';
 import { createOutbox, createWorker, migrations as outboxMigrations, type Outbox, type Worker } from '@swan/outbox';
 import { LocalKeyProvider, createPii, type PiiService, migrations as piiMigrations } from '@swan/pii';
 import type { TestDatabase, TestEngine } from '@swan/test-utils';
@@ -35,13 +35,18 @@ export interface Harness {
 export async function startHarness(engine: TestEngine, overrides: Partial<CheckinsOptions> = {}): Promise<Harness> {
   const t = await engine.create([piiMigrations, outboxMigrations, migrations]);
   const fake = new FakeTwilio();
-  const pii = createPii({ db: t.db, keys: LocalKeyProvider.fromEnv(`k1:${randomBytes(32).toString('base64')}`), indexKey: randomBytes(32) });
+  const participants: ErasureParticipant[] = [];
+  const pii = createPii({
+    db: t.db, keys: LocalKeyProvider.fromEnv(`k1:${randomBytes(32).toString('base64')}`), indexKey: randomBytes(32),
+    erasureParticipants: () => participants,
+  });
   const outbox = createOutbox({ db: t.db, maxAttempts: 25 });
   const checkins = createCheckins({
     db: t.db, events: outbox, pii, from: FROM, authToken: AUTH_TOKEN,
     twilio: createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, httpClient: fake }),
     ...overrides,
   });
+  participants.push(checkins.erasureParticipant());
   const routes = checkinsRoutes({ db: t.db, checkins });
   const workers: Worker[] = [];
 

@@ -31,3 +31,25 @@ export interface ExportContributor {
   name: string;
   collect(trx: Kysely<any>, clientId: string): Promise<unknown>;
 }
+
+/**
+ * A package's part of an erasure (GDPR art. 17) that must happen in the erasing transaction
+ * itself: `@swan/pii`'s `erase()` calls every installed participant with its transaction, after
+ * the client's PII row is tombstoned (`erased_at` set) and before `client_erased` is published.
+ * The transaction runs with the erasing admin's settings (`app.current_user_role = 'admin'`); a
+ * participant that throws rolls the whole erasure back. Work that must reach outside the
+ * database (Stripe, Twilio) belongs in a `client_erased` outbox handler instead.
+ *
+ * @example
+ * ```ts
+ * const participant: ErasureParticipant = {
+ *   name: 'notes',
+ *   async erase(trx, clientId) { await sql`delete from coach_notes where client_id = ${clientId}::uuid`.execute(trx); },
+ * };
+ * ```
+ */
+export interface ErasureParticipant {
+  /** Names the participant in errors and docs, e.g. `checkins`. */
+  name: string;
+  erase(trx: Kysely<any>, clientId: string): Promise<void>;
+}

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
-import { appendAudit, errors, isUuid, textProblem, withActor, type Actor, type EventPublisher } from '@swan/core';
+import { appendAudit, errors, isUuid, textProblem, withActor, type Actor, type ErasureParticipant, type EventPublisher } from '@swan/core';
 import { BlindIndex } from './blind-index.js';
 import { buf, ciphertextKeyVersion, decryptField } from './cipher.js';
 import type { KeyProvider } from './keys.js';
@@ -24,6 +24,8 @@ export interface PiiContext {
   readonly keys: KeyProvider;
   readonly index: BlindIndex;
   readonly events: EventPublisher | undefined;
+  /** The erasure participants installed now (see `PiiServiceOptions.erasureParticipants`). */
+  readonly erasureParticipants: () => readonly ErasureParticipant[];
   readonly retentionDays: number;
   readonly now: () => Date;
   /** Unwrapped data keys by `clientId:keyVersion`; `null` when disabled. */
@@ -40,6 +42,10 @@ export function createPiiContext(options: PiiServiceOptions): PiiContext {
     keys: options.keys,
     index: new BlindIndex(options.indexKey, options.defaultPhoneCountry ? { defaultCountry: options.defaultPhoneCountry } : {}),
     events: options.events,
+    erasureParticipants: (() => {
+      const p = options.erasureParticipants;
+      return typeof p === 'function' ? p : () => p ?? [];
+    })(),
     retentionDays: options.aliasRetentionDays ?? 30,
     now: options.now ?? (() => new Date()),
     fastReads: options.readCommit === 'fast',

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { CountryCode } from 'libphonenumber-js';
-import type { EventPublisher } from '@swan/core';
+import type { ErasureParticipant, EventPublisher } from '@swan/core';
 import type { KeyProvider } from './keys.js';
 import type { ClientPII, ClientTrainingInput } from './validation.js';
 
@@ -20,6 +20,11 @@ export interface PiiServiceOptions {
   indexKey: Buffer;
   /** The outbox, when installed: `client_erased` is published in the erasure's transaction. */
   events?: EventPublisher;
+  /**
+   * What other packages erase in the erasure's own transaction (e.g. `checkins.erasureParticipant()`):
+   * a list, or a function read at each erasure (for participants created after the PII service).
+   */
+  erasureParticipants?: readonly ErasureParticipant[] | (() => readonly ErasureParticipant[]);
   /** Country for national phone numbers (default `US`). */
   defaultPhoneCountry?: CountryCode;
   /** Days an erased client's alias stays reserved on its tombstone (default 30). */

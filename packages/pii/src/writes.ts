@@ -177,8 +177,9 @@ export function createPiiWrites(ctx: PiiContext) {
   /**
    * Irreversible erasure by crypto-shredding (admin): the data key is destroyed, ciphertexts, blind
    * indexes, training data and assignments removed; a tombstone (id, alias until the retention
-   * window ends, timestamps, reason) stays. Audited; `client_erased` is published in the same
-   * transaction; afterwards the key provider forgets the client, so older copies can't be unwrapped.
+   * window ends, timestamps, reason) stays. Every installed erasure participant (`erasureParticipants`,
+   * e.g. check-in replies) erases its part in the same transaction, and a participant that fails
+   * rolls the erasure back. Audited; `client_erased` is published in the same transaction; afterwards the key provider forgets the client, so older copies can't be unwrapped.
    *
    * @example
    * ```ts
@@ -199,6 +200,8 @@ export function createPiiWrites(ctx: PiiContext) {
       await sql`delete from trainer_client_assignments where client_id = ${id}::uuid`.execute(trx);
       const { rows: a } = await sql<{ alias: string }>`update client_aliases set release_after = now() + make_interval(days => ${ctx.retentionDays}::int)
          where client_id = ${id}::uuid returning alias`.execute(trx);
+      // the other packages' parts of the erasure, in this transaction (all or nothing)
+      for (const participant of ctx.erasureParticipants()) await participant.erase(trx, id);
       await ctx.events?.publish(trx, { eventType: 'client_erased', aggregateType: 'client', aggregateId: id, payload: { clientId: id, alias: a[0]?.alias ?? null, erasedAt } });
       return { clientId: id, erasedAt };
     });

@@ -16,6 +16,8 @@ interface PiiEmailReader {
  * `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET`, `STRIPE_API_BASE`, `STRIPE_PAYMENT_LINK_TIER_1..3`,
  * `STRIPE_PRICE_TIER_1..3` and `PUBLIC_URL` (portal return URL). Publishes subscription events
  * through the outbox when installed; puts `requireTier` on `ctx.services.billing` for later modules.
+ * Handles `client_erased` through the outbox: cancels the client's Stripe subscriptions and deletes
+ * its Stripe customer.
  * Without Stripe credentials it starts, says so, and rejects every webhook delivery.
  */
 export const billingModule: ServerModule = {
@@ -44,6 +46,9 @@ export const billingModule: ServerModule = {
     if (!clientEmail) ctx.logger.info('billing: no PII email reader; Payment Links are built without prefilled_email');
     ctx.services.billing = billing;
     ctx.exportContributors.push(billing.exportContributor);
+    // erasure reaches Stripe through the outbox: retried until Stripe answers, never dropped
+    if (ctx.onEvent) ctx.onEvent('client_erased', (event) => billing.handleClientErased(event));
+    else ctx.logger.warn('billing: no outbox: erasure does not reach Stripe (subscriptions and customers stay there)');
     return { routes: [...billingRoutes(billing, clientEmail ? { clientEmail } : {}), pricingPageRoute(billing.tiers)] };
   },
 };

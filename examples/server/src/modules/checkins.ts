@@ -17,6 +17,8 @@ const noOutbox: EventPublisher = {
  * `evening_checkin_scheduled`, never on the request path. Configured by `TWILIO_ACCOUNT_SID`,
  * `TWILIO_AUTH_TOKEN`, `TWILIO_FROM` and `TWILIO_API_BASE` (another API origin, e.g. a local mock);
  * without them it starts, says so, rejects every webhook (403) and dead-letters sends at once.
+ * Erasure: its participant deletes the client's replies and opt-out record and ends its schedules
+ * in the erasure's transaction.
  */
 export const checkinsModule: ServerModule = {
   name: 'checkins',
@@ -43,6 +45,8 @@ export const checkinsModule: ServerModule = {
     for (const [type, handler] of Object.entries(checkins.handlers)) ctx.onEvent?.(type, handler);
     ctx.services.checkins = checkins;
     ctx.exportContributors.push(checkins.exportContributor);
+    // replies and the opt-out record go in the erasure's own transaction
+    ctx.erasureParticipants.push(checkins.erasureParticipant());
     const limit = ctx.rateLimit?.('twilioWebhook');
     const general = ctx.rateLimit?.('general');
     return {

@@ -58,7 +58,7 @@ export const piiModule: ServerModule = {
   migrations: [migrations],
   async setup(ctx) {
     const { keys, indexKey } = await keysFrom(ctx.config, (m) => ctx.logger.warn(m));
-    const service = createPii({ db: ctx.db, keys, indexKey, ...(ctx.events ? { events: ctx.events } : {}) });
+    const service = createPii({ db: ctx.db, keys, indexKey, erasureParticipants: () => ctx.erasureParticipants, ...(ctx.events ? { events: ctx.events } : {}) });
     ctx.services.pii = service;
     let timer: NodeJS.Timeout | undefined;
     const release = () => service.releaseErasedAliases().then(

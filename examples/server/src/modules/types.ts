@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { EventPublisher, ExportContributor, Guard, MigrationSet, Route, SwanRequest } from '@swan/core';
+import type { ErasureParticipant, EventPublisher, ExportContributor, Guard, MigrationSet, Route, SwanRequest } from '@swan/core';
 
 /** Example-server configuration read from the environment (see API.md). */
 export interface ServerConfig {
@@ -53,6 +53,8 @@ export interface ServerContext {
   rateLimit?: (policy: string, key?: (req: SwanRequest) => string) => Guard;
   /** Every module pushes its data-subject export contributor here. */
   exportContributors: ExportContributor[];
+  /** Modules push what they erase in the erasure's own transaction here (read by the PII service at each erasure). */
+  erasureParticipants: ErasureParticipant[];
   /** Services other modules may use, by module name (e.g. `services.pii`). */
   services: Record<string, unknown>;
 }
