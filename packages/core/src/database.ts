@@ -79,10 +79,9 @@ function preparedName(named: boolean, text: string): string | undefined {
 export function createDatabase<DB = any>(config: DatabaseConfig = {}): Kysely<DB> {
   let db: Kysely<DB>;
   if (config.url) {
-    const handle = memo(() => createPool(config as DatabaseConfig & { url: string }));
-    db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: async () => (await handle()).pool }) });
+    const url = config.url;
+    db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: () => createPool({ ...config, url }) }) });
     engines.set(db, 'postgres');
-    pgHandles.set(db, handle);
   } else {
     db = new Kysely<DB>({ dialect: pgliteDialect(config.dataDir ? { dataDir: config.dataDir } : {}) });
     engines.set(db, 'pglite');
@@ -91,25 +90,11 @@ export function createDatabase<DB = any>(config: DatabaseConfig = {}): Kysely<DB
 }
 
 type PgModule = typeof import('pg');
-type PgPool = import('pg').Pool;
-type QueryConstructor = PgModule['default']['Query'];
-interface PgHandle {
-  pool: PgPool;
-  /** Query class whose rows arrive before the commit (see {@link queryWhileCommitting}). */
-  EarlyRowsQuery: ReturnType<typeof earlyRowsQueryClass>;
-  named: boolean;
-}
-/** The pg pool behind each root handle made by {@link createDatabase} with a URL, made on first use. */
-const pgHandles = new WeakMap<object, () => Promise<PgHandle>>();
 
-function memo<T>(make: () => Promise<T>): () => Promise<T> {
-  let value: Promise<T> | undefined;
-  return () => (value ??= make());
-}
-
-async function createPool(config: DatabaseConfig & { url: string }): Promise<PgHandle> {
+/** The pg pool behind a handle made with a URL; Kysely creates it on first use. */
+async function createPool(config: DatabaseConfig & { url: string }): Promise<import('pg').Pool> {
   const pg = await import('pg');
-  const { Pool, Client, Query, types } = pg.default ?? (pg as unknown as PgModule['default']);
+  const { Pool, Client, types } = pg.default ?? (pg as unknown as PgModule['default']);
   // Statements marked with `prepared` become named prepared statements: parsed and planned
   // once per connection instead of at every call.
   const named = config.preparedStatements !== false;
@@ -131,102 +116,25 @@ async function createPool(config: DatabaseConfig & { url: string }): Promise<PgH
     },
   });
   pool.on('error', (error: Error) => config.onPoolError?.(error));
-  return { pool, EarlyRowsQuery: earlyRowsQueryClass(Query, types), named };
-}
-
-/** How to read the rows of one named statement: its columns (checked at every use) and their parsers. */
-interface RowShape {
-  names: string[];
-  oids: number[];
-  parsers: ((value: string) => unknown)[];
-}
-type RowDescription = { fields: { name: string; dataTypeID: number }[] };
-
-/**
- * A pg query that asks for its rows before the commit: `Flush` goes before `Sync`, so PostgreSQL
- * sends the rows and CommandComplete as soon as the statement has run and only then commits
- * (the implicit transaction of an extended-protocol statement ends at `Sync`). `work` starts on
- * the rows at CommandComplete; the query's callback still fires only at ReadyForQuery, after the
- * commit, or with the error when the statement or its commit fails. Should node-postgres stop
- * calling `_getRows`, rows simply arrive with the commit: slower, never less safe.
- *
- * Rows are read with the column parsers of the named statement's last run, kept after checking
- * the columns' names and types: node-postgres' own result rebuilds parsers and a dictionary-mode
- * row template at every run (21 µs for the audited PII read's 15 columns).
- */
-function earlyRowsQueryClass(Query: QueryConstructor, types: PgModule['default']['types']) {
-  const shapes = new Map<string, RowShape>();
-  const sameShape = (shape: RowShape | undefined, fields: RowDescription['fields']): shape is RowShape =>
-    shape !== undefined && shape.names.length === fields.length && fields.every((f, i) => f.name === shape.names[i] && f.dataTypeID === shape.oids[i]);
-
-  return class EarlyRowsQuery extends Query {
-    early: Promise<unknown> | undefined;
-    #shape: RowShape | undefined;
-    readonly #rows: Record<string, unknown>[] = [];
-    constructor(config: import('pg').QueryConfig, readonly work: (rows: any[]) => unknown, callback: (error: Error | null) => void) {
-      super(config as never, undefined, callback as never);
-    }
-
-    _getRows(connection: { execute(o: object): void; flush(): void; sync(): void }, rows?: number): void {
-      connection.execute({ portal: (this as unknown as { portal: string }).portal, rows });
-      connection.flush();
-      if (!rows) connection.sync();
-    }
-
-    handleRowDescription(msg: RowDescription): void {
-      const name = (this as unknown as { name?: string }).name;
-      const known = name === undefined ? undefined : shapes.get(name);
-      if (sameShape(known, msg.fields)) {
-        this.#shape = known;
-        return;
-      }
-      const parserTypes = (this as unknown as { _result: { _types?: typeof types } })._result._types ?? types;
-      this.#shape = {
-        names: msg.fields.map((f) => f.name),
-        oids: msg.fields.map((f) => f.dataTypeID),
-        parsers: msg.fields.map((f) => parserTypes.getTypeParser(f.dataTypeID, 'text') as (value: string) => unknown),
-      };
-      if (name !== undefined && shapes.size < 100) shapes.set(name, this.#shape);
-    }
-
-    handleDataRow(msg: { fields: (string | null)[] }): void {
-      const self = this as unknown as { _canceledDueToError: unknown };
-      if (self._canceledDueToError) return;
-      const { names, parsers } = this.#shape!;
-      const row: Record<string, unknown> = {};
-      try {
-        for (let i = 0; i < names.length; i++) {
-          const value = msg.fields[i];
-          row[names[i]!] = value === null || value === undefined ? null : parsers[i]!(value);
-        }
-      } catch (e) {
-        self._canceledDueToError = e; // reported at ReadyForQuery, as node-postgres does
-        return;
-      }
-      this.#rows.push(row);
-    }
-
-    handleCommandComplete(msg: unknown, connection: unknown): void {
-      (Query.prototype as any).handleCommandComplete.call(this, msg, connection);
-      if (this.early === undefined && !(this as unknown as { _canceledDueToError: unknown })._canceledDueToError) {
-        this.early = Promise.resolve(this.#rows).then(this.work);
-        this.early.catch(() => {}); // reported after the commit, or dropped with a failed one
-      }
-    }
-  };
+  // The pool listens for errors of idle connections only. When a connection in use dies (server
+  // restart, admin termination), the statement running on it rejects with the error and the pool
+  // drops the connection when it comes back; without a listener of its own the client would also
+  // throw that error as an uncaught exception.
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return pool;
 }
 
 /**
- * Runs one autocommit statement and hands its rows to `work` while PostgreSQL is still committing
- * it, so work on the rows (decryption, say) overlaps the commit's WAL flush instead of following
- * it. Resolves with `work`'s result only after the commit has succeeded; when the statement or
- * its commit fails, rejects with that error and drops whatever `work` produced — nothing derived
- * from the rows leaves before their transaction is durable.
+ * Runs one statement in a transaction of its own and hands its rows to `work` while that
+ * transaction commits, so work on the rows (decryption, say) overlaps the commit's WAL flush
+ * instead of following it. Resolves with `work`'s result only after the commit has succeeded;
+ * when the statement or its commit fails, rejects with that error and drops whatever `work`
+ * produced: nothing derived from the rows leaves before their transaction is durable.
  *
- * Only a root handle made by {@link createDatabase} with a URL overlaps (the statement goes
- * through its pool directly: Kysely plugins and `log` do not see it). On PGlite, a transaction or
- * any other handle it is a plain `executeQuery` followed by `work`. Statements beginning with
- * {@link prepared} are prepared as usual.
+ * It is a plain Kysely transaction (`BEGIN`, the statement, `COMMIT`) on any handle and engine;
+ * `work` starts on the next turn of the event loop, once `COMMIT` is on its way. Inside a
+ * transaction the statement joins it, and `work` runs on its rows at once (the caller's commit
+ * is still to come). Statements beginning with {@link prepared} are prepared as usual.
  *
  * @example
  * ```ts
@@ -235,33 +143,15 @@ function earlyRowsQueryClass(Query: QueryConstructor, types: PgModule['default']
  * ```
  */
 export async function queryWhileCommitting<R, T>(db: Kysely<any>, query: CompiledQuery<R>, work: (rows: R[]) => T | Promise<T>): Promise<T> {
-  const pg = pgHandles.get(db);
-  if (!pg) return work((await db.executeQuery(query)).rows);
-  const handle = await pg();
-  const client = await handle.pool.connect();
-  // a checked-out client has no listener of its own: a dying connection would crash the process
-  const ignore = () => {}; // the query's callback gets the same error
-  client.on('error', ignore);
-  const text = query.sql;
-  const name = preparedName(handle.named, text);
-  const config = { text, values: [...query.parameters], ...(name === undefined ? {} : { name }) };
-  let q: InstanceType<PgHandle['EarlyRowsQuery']>;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      q = new handle.EarlyRowsQuery(config, work as (rows: any[]) => unknown, (error) => (error ? reject(error) : resolve()));
-      client.query(q as never);
-    });
-  } catch (e) {
-    // a statement's ERROR leaves the connection usable; anything else (FATAL, a dropped socket)
-    // takes it out of the pool, listener kept: it may still report its end
-    const broken = (e as { severity?: unknown }).severity !== 'ERROR';
-    if (!broken) client.off('error', ignore);
-    client.release(broken ? (e as Error) : undefined);
-    throw e;
-  }
-  client.off('error', ignore);
-  client.release();
-  return (await (q!.early ?? work([]))) as T;
+  if (db.isTransaction) return work((await db.executeQuery(query)).rows);
+  let working: Promise<T> | undefined;
+  await db.transaction().execute(async (trx) => {
+    const { rows } = await trx.executeQuery(query);
+    // Kysely sends COMMIT as soon as this callback returns; `work` waits for the next turn
+    working = new Promise<void>((resolve) => setImmediate(resolve)).then(() => work(rows));
+    working.catch(() => {}); // its outcome is reported after the commit, or dropped with a failed one
+  });
+  return working!;
 }
 
 /** The engine behind a handle made by {@link createDatabase} (transactions report their root's). */

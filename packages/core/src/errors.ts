@@ -151,7 +151,7 @@ export const errors = {
   /** 403 `RECONSENT_REQUIRED`. */
   reconsentRequired: (message: string, details?: unknown) => make('RECONSENT_REQUIRED', message, { details }),
   /** 403 `PROCESSING_RESTRICTED`: processing of the client's data is restricted (GDPR Art. 18). */
-  processingRestricted: (message = "Processing of this client's data is restricted", details?: unknown) => make('PROCESSING_RESTRICTED', message, { details }),
+  processingRestricted: (message = 'Processing of this client\'s data is restricted', details?: unknown) => make('PROCESSING_RESTRICTED', message, { details }),
   /** 404 `NOT_FOUND`. */
   notFound: (message = 'Not found', details?: unknown) => make('NOT_FOUND', message, { details }),
   /** 409 `CONFLICT`. */

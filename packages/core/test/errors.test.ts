@@ -40,7 +40,7 @@ describe('errors', () => {
       errors.schema({ code: 'INCOMPATIBLE_SCHEMA_VERSION', message: 'm', details: { expected: '3.x.y' } }),
       errors.schema({ code: 'SCHEMA_VALIDATION_FAILED', message: 'm', details: [] }),
       errors.unauthenticated(), errors.subscriptionRequired('pay', { requiredTier: 'tier_2' }), errors.forbidden(),
-      errors.consentRequired('consent', { consentType: 'ai_processing' }), errors.reconsentRequired('again'), errors.notFound(),
+      errors.consentRequired('consent', { consentType: 'ai_processing' }), errors.reconsentRequired('again'), errors.processingRestricted(), errors.notFound(),
       errors.conflict('taken'), errors.payloadTooLarge(), errors.rateLimited(7), errors.unavailable('down'),
     ];
     const contract = Object.keys(ERROR_STATUS).filter((code) => code !== 'INTERNAL').sort();

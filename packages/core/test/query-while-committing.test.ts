@@ -72,6 +72,13 @@ describe.each(testEngines())('queryWhileCommitting on $name', (engine) => {
     expect(await committed(id)).toBe(true);
   });
 
+  it('concurrent calls each get their own rows and commit', async () => {
+    const ids = Array.from({ length: 12 }, () => nextId++);
+    const out = await Promise.all(ids.map((id) => queryWhileCommitting(t.db, insertReturning(id).compile(t.db), (rows) => rows[0]!.id)));
+    expect(out).toEqual(ids);
+    for (const id of ids) expect(await committed(id)).toBe(true);
+  });
+
   describe.runIf(engine.name === 'postgres')('on a pool (PostgreSQL)', () => {
     it('hands the rows to work while the commit is still running, and resolves only after it', async () => {
       const id = nextId++;
