@@ -17,11 +17,6 @@ const read = (path: string) => readFileSync(`${root}${path}`, 'utf8');
  */
 const ROUTES_AHEAD_OF_SERVER = [
   'GET /readyz',
-  'PATCH /api/clients/:clientId/pii',
-  'PATCH /api/clients/:clientId/training',
-  'POST /api/clients/:clientId/restrict',
-  'POST /api/clients/:clientId/unrestrict',
-  'GET /api/admin/clients',
 ];
 
 /** `{ code: status }` of the Markdown table rows `` | `CODE`, `CODE` | 403 … | ``. */

@@ -56,7 +56,7 @@ export function checkinsRoutes(options: CheckinsRoutesOptions): DocumentedRoute[
           timezone: { type: 'string', description: 'The client\'s IANA time zone, e.g. America/Los_Angeles' },
         }),
         response: { status: 202, body: okSchema({ eventId: { type: 'string', format: 'uuid' } }) },
-        errors: ['NOT_FOUND', 'UNAVAILABLE'],
+        errors: ['NOT_FOUND', 'PROCESSING_RESTRICTED', 'UNAVAILABLE'],
       },
       async handler(req) {
         const body = (typeof req.body === 'object' && req.body !== null && !Array.isArray(req.body) ? req.body : null) as Record<string, unknown> | null;
@@ -65,14 +65,16 @@ export function checkinsRoutes(options: CheckinsRoutesOptions): DocumentedRoute[
         const v = parseCheckInInput(input);
         const actor = req.actor!;
         const { eventId } = await withActor(db, actor, async (trx) => {
-          const { rows } = await sql<{ exists: boolean; assigned: boolean }>`
+          const { rows } = await sql<{ exists: boolean; assigned: boolean; restricted: boolean }>`
             select swan_pii_client_exists(${v.clientId}::uuid) as exists,
-                   swan_is_assigned_trainer(${v.clientId}::uuid) as assigned`.execute(trx);
+                   swan_is_assigned_trainer(${v.clientId}::uuid) as assigned,
+                   swan_pii_client_restricted(${v.clientId}::uuid) as restricted`.execute(trx);
           const r = rows[0]!;
           if (actor.role === 'trainer' && !r.assigned) {
             throw r.exists ? errors.forbidden('This trainer is not assigned to the client') : errors.notFound('Client not found');
           }
           if (!r.exists) throw errors.notFound('Client not found');
+          if (r.restricted) throw errors.processingRestricted();
           return checkins.scheduleCheckIn(trx, v);
         });
         return ok({ eventId }, 202);

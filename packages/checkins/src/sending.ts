@@ -102,8 +102,10 @@ export function createSending(ctx: CheckinsContext, advanceSchedule: (clientId: 
                unconfirmed_at = coalesce(m.unconfirmed_at, now()), updated_at = now()
           from old where m.event_id = old.event_id
         returning old.unconfirmed_at`.execute(trx);
+      // a client whose processing is restricted (GDPR Art. 18) counts as opted out while it lasts
       const { rows } = await sql<{ status: string; opted_out: boolean | null }>`
-        select status, (select opted_out from checkin_contacts where client_id = ${clientId}::uuid) as opted_out
+        select status, (select opted_out from checkin_contacts where client_id = ${clientId}::uuid)
+                       or swan_pii_client_restricted(${clientId}::uuid) as opted_out
           from checkin_messages where event_id = ${event.eventId}::uuid`.execute(trx);
       const c = claim.rows[0];
       return { ...rows[0]!, claimed: Boolean(c), unconfirmedAt: c?.unconfirmed_at ? new Date(c.unconfirmed_at) : null };

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { errors, isUuid, type Guard, type SwanRequest } from '@swan/core';
 import { queryConsentStatus } from './status.js';
 import type { ConsentType } from './types.js';
@@ -24,7 +24,9 @@ function defaultClientId(req: SwanRequest): string | undefined {
  * works for any caller, ai_service included) and caches nothing: a revocation is effective on
  * the very next request.
  *
- * Denies with 403 `CONSENT_REQUIRED` (details `{ consentType, status }`) or 403
+ * First, while processing of the client's data is restricted (GDPR Art. 18, `@swan/pii`'s
+ * `restrict`), it denies with 403 `PROCESSING_RESTRICTED` whatever the consent says. Then it
+ * denies with 403 `CONSENT_REQUIRED` (details `{ consentType, status }`) or 403
  * `RECONSENT_REQUIRED` (details `{ consentType, version, consentedVersion, requiredVersion }`,
  * where `version` is the text to show); a soft-deleted or erased client gets 404 `NOT_FOUND`.
  *
@@ -42,7 +44,11 @@ export function requireConsentWith(db: Kysely<any>, type: ConsentType, options: 
     const clientId = pick(req);
     if (clientId === undefined || clientId === '') throw errors.forbidden('This request concerns no client, so consent cannot be checked');
     if (!isUuid(clientId)) throw errors.validation('clientId must be a UUID', { field: 'clientId' });
-    const s = await queryConsentStatus(db, clientId.toLowerCase(), consentType);
+    const id = clientId.toLowerCase();
+    // restriction of processing comes before consent: a restricted client's data is not processed
+    const { rows } = await sql<{ restricted: boolean }>`select swan_pii_client_restricted(${id}::uuid) as restricted`.execute(db);
+    if (rows[0]?.restricted) throw errors.processingRestricted("Processing of this client's data is restricted", { consentType });
+    const s = await queryConsentStatus(db, id, consentType);
     if (s.status === 'valid') return;
     if (s.status === 'inactive') throw errors.notFound('Client not found');
     if (s.status === 'reconsent') {

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { appendAudit, withActor, type Actor, type ExportContributor } from '@swan/core';
 import { checkClientId, decrypt, deny, notFound, PII_COLUMNS, PII_TABLE, TRAINING_COLUMNS_SQL, type PiiContext, type PiiRow } from './context.js';
+import { restrictionHistory } from './restrict.js';
 import type { KeyRow } from './rotation.js';
 
 /**
@@ -55,6 +56,7 @@ export function createPiiExport(ctx: PiiContext) {
         pii,
         training: training[0] ?? null,
         accessLog: accessLog.map((r) => accessLogEntry(r, id)),
+        restrictions: await restrictionHistory(trx, id),
       };
       for (const c of contributors) out[c.name] = await c.collect(trx, id);
       return out;

@@ -63,10 +63,17 @@ const alias = { type: ['string', 'null'], description: 'Galaxy-Swan alias' } as 
 const piiRecord = objectSchema({ clientId: uuid, alias, ...Object.fromEntries(Object.entries(PII_PROPERTIES).map(([k, v]) => [k, typeof v === 'object' && typeof v.type === 'string' ? nullable(v) : v])) });
 const trainingRecord = objectSchema({ clientId: uuid, alias, age: { type: 'integer' }, ...TRAINING_PROPERTIES });
 const TAGS = ['pii'];
+const rectified = okSchema({ client: objectSchema({ clientId: uuid, fields: { type: 'array', items: { type: 'string' }, description: 'Names of the fields set (never their values)' } }) });
+/** Body of `PATCH /api/clients/:clientId/pii`: any subset of the PII fields. */
+const PII_CHANGES_SCHEMA: JsonSchema = { type: 'object', additionalProperties: false, minProperties: 1, properties: PII_PROPERTIES };
+/** Body of `PATCH /api/clients/:clientId/training`: any subset of the training fields. */
+const TRAINING_CHANGES_SCHEMA: JsonSchema = { type: 'object', additionalProperties: false, minProperties: 1, properties: TRAINING_PROPERTIES };
+const clientListEntry = objectSchema({ clientId: uuid, alias, status: { enum: ['active', 'restricted', 'deleted', 'erased'] }, createdAt: { type: 'string', format: 'date-time' } });
+const changesOf = (req: SwanRequest): Record<string, unknown> => req.body as Record<string, unknown>;
 
 /**
- * The HTTP routes of API.md for clients, trainers, PII, training, delete, erase, export and audit
- * verification. Malformed ids are 400 `VALIDATION_FAILED`; an unassigned trainer gets 403
+ * The HTTP routes of API.md for clients, trainers, PII, training, rectification, restriction, the
+ * admin client list, delete, erase, export and audit verification. Malformed ids are 400 `VALIDATION_FAILED`; an unassigned trainer gets 403
  * `FORBIDDEN`, an unknown client 404 `NOT_FOUND` (both audited on the PII route).
  *
  * @example
@@ -105,8 +112,44 @@ export function piiRoutes(options: PiiRoutesOptions): DocumentedRoute[] {
     {
       method: 'GET', path: '/api/clients/:clientId/training', access: ['admin', 'trainer', 'ai_service'],
       summary: 'Read a client\'s training data (no PII)', tags: TAGS,
-      schema: { params: clientParams, response: { body: okSchema({ training: trainingRecord }) }, errors: ['NOT_FOUND'] },
+      schema: { params: clientParams, response: { body: okSchema({ training: trainingRecord }) }, errors: ['NOT_FOUND', 'PROCESSING_RESTRICTED'] },
       handler: async (req) => ok({ training: await s.getTraining(req.params.clientId!, req.actor!) }),
+    },
+    {
+      method: 'PATCH', path: '/api/clients/:clientId/pii', access: ['admin'],
+      summary: 'Rectify a client\'s PII (any subset of the fields; audited with the field names)', tags: TAGS,
+      schema: { params: clientParams, body: PII_CHANGES_SCHEMA, response: { body: rectified }, errors: ['NOT_FOUND', 'CONFLICT'] },
+      handler: async (req) => ok({ client: await s.updatePII(req.actor!, req.params.clientId!, changesOf(req)) }),
+    },
+    {
+      method: 'PATCH', path: '/api/clients/:clientId/training', access: ['admin', 'trainer'],
+      summary: 'Rectify a client\'s training data (admin, assigned trainer)', tags: TAGS,
+      schema: { params: clientParams, body: TRAINING_CHANGES_SCHEMA, response: { body: rectified }, errors: ['NOT_FOUND'] },
+      handler: async (req) => ok({ client: await s.updateTraining(req.actor!, req.params.clientId!, changesOf(req)) }),
+    },
+    {
+      method: 'POST', path: '/api/clients/:clientId/restrict', access: ['admin'],
+      summary: 'Restrict processing of a client\'s data (GDPR Art. 18): kept, not processed', tags: TAGS,
+      schema: { params: clientParams, body: reasonBody, response: { body: okSchema({ client: objectSchema({ clientId: uuid, restrictedAt: { type: 'string', format: 'date-time' } }) }) }, errors: ['NOT_FOUND', 'CONFLICT'] },
+      handler: async (req) => ok({ client: await s.restrict(req.actor!, req.params.clientId!, reasonOf(req) as string) }),
+    },
+    {
+      method: 'POST', path: '/api/clients/:clientId/unrestrict', access: ['admin'],
+      summary: 'Lift the restriction of processing', tags: TAGS,
+      schema: { params: clientParams, body: reasonBody, response: { body: okSchema({ client: objectSchema({ clientId: uuid, liftedAt: { type: 'string', format: 'date-time' } }) }) }, errors: ['NOT_FOUND', 'CONFLICT'] },
+      handler: async (req) => ok({ client: await s.unrestrict(req.actor!, req.params.clientId!, reasonOf(req) as string) }),
+    },
+    {
+      method: 'GET', path: '/api/admin/clients', access: ['admin'],
+      summary: 'Every client by alias and status (no PII), oldest first, keyset-paged', tags: TAGS,
+      schema: {
+        query: objectSchema({
+          limit: { type: 'string', pattern: '^[0-9]{1,3}$', description: 'Page size, 1 to 100 (default 20)' },
+          cursor: { type: 'string', description: 'The nextCursor of the previous page' },
+        }, []),
+        response: { body: okSchema({ clients: { type: 'array', items: clientListEntry }, nextCursor: { type: ['string', 'null'] } }) },
+      },
+      handler: async (req) => ok({ ...(await s.listClients(req.actor!, { limit: req.query.limit, cursor: req.query.cursor })) }),
     },
     {
       method: 'DELETE', path: '/api/clients/:clientId', access: ['admin'],

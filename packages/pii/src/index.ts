@@ -5,10 +5,13 @@ export { keyProviderFromEnv, indexKeyFromEnv, type KeyEnv } from './key-provider
 export { encryptField, decryptField, ciphertextKeyVersion, CIPHERTEXT_VERSION, type FieldBinding } from './cipher.js';
 export { BlindIndex, normalizeEmail, normalizePhone } from './blind-index.js';
 export { GALAXY_SWAN_ALIASES, aliasName, parseAlias } from './aliases.js';
-export { ageOn, validateCreateClient, type ClientPII, type ClientTrainingInput, type CreateClientInput, type FieldProblem } from './validation.js';
+export { ageOn, validateCreateClient, validatePiiChanges, validateTrainingChanges, type PiiChanges, type ClientPII, type ClientTrainingInput, type CreateClientInput, type FieldProblem } from './validation.js';
 export { createPii, type PiiService } from './pii.service.js';
 export { PII_TABLE, PII_FIELDS } from './context.js';
 export type { PiiServiceOptions, ClientRef, DecryptedPII, TrainingRecord } from './types.js';
 export { rotateKeys, type RotateKeysOptions, type RotationProgress, type RotationResult } from './rotation.js';
 export { piiRoutes, CREATE_CLIENT_SCHEMA, type PiiRoutesOptions } from './http.js';
 export { splitLegacyMasterPrompts, type LegacySplitReport, type LegacySplitOptions } from './legacy.js';
+export { isProcessingRestricted, assertProcessingAllowed, type RestrictionRecord } from './restrict.js';
+export type { RectifyResult } from './rectify.js';
+export type { ClientListEntry, ClientListPage, ClientStatus } from './clients-list.js';

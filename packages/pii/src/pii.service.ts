@@ -1,17 +1,21 @@
 import { sql } from 'kysely';
-import { SYSTEM_ACTOR, withActor } from '@swan/core';
-import { createPiiContext } from './context.js';
+import { errors, SYSTEM_ACTOR, withActor, type Actor } from '@swan/core';
+import { createClientsList } from './clients-list.js';
+import { checkClientId, createPiiContext } from './context.js';
 import { createPiiExport } from './export.js';
 import { createPiiReads } from './reads.js';
+import { createPiiRectify } from './rectify.js';
+import { createPiiRestriction, isProcessingRestricted } from './restrict.js';
 import { rotateKeys as rotateDataKeys, type RotateKeysOptions, type RotationResult } from './rotation.js';
-import type { PiiServiceOptions } from './types.js';
+import type { PiiServiceOptions, TrainingRecord } from './types.js';
 import { createPiiWrites } from './writes.js';
 
 export { PII_FIELDS, PII_TABLE } from './context.js';
 export type { ClientRef, DecryptedPII, PiiServiceOptions, TrainingRecord } from './types.js';
 
 /**
- * Creates the PII service: create, audited read, lookups, soft delete, erasure, rotation, export.
+ * Creates the PII service: create, audited read, lookups, rectification, restriction of processing,
+ * the admin client list, soft delete, erasure, rotation, export.
  * Every database access runs in `withActor`, so row-level security decides what each actor sees.
  *
  * @example
@@ -54,14 +58,34 @@ export function createPii(options: PiiServiceOptions) {
     });
   }
 
+  const reads = createPiiReads(ctx);
+
+  /**
+   * Training data and alias (no PII) for an admin, an assigned trainer or the AI service; the AI
+   * service gets 403 `PROCESSING_RESTRICTED` while the client's processing is restricted.
+   *
+   * @example
+   * ```ts
+   * const t = await pii.getTraining(clientId, { id: aiId, role: 'ai_service' }); // { alias: 'Orbit Swan', age: 34, … }
+   * ```
+   */
+  async function getTraining(clientId: string, actor: Actor): Promise<TrainingRecord> {
+    if (actor?.role === 'ai_service' && (await isProcessingRestricted(ctx.db, checkClientId(clientId)))) throw errors.processingRestricted();
+    return reads.getTraining(clientId, actor);
+  }
+
   return {
     /** Application handle the service runs on. */
     db: ctx.db,
     keys: ctx.keys,
     /** Blind indexes (email, phone) under the service's index key. */
     index: ctx.index,
-    ...createPiiReads(ctx),
+    ...reads,
+    getTraining,
     ...createPiiWrites(ctx),
+    ...createPiiRectify(ctx),
+    ...createPiiRestriction(ctx),
+    ...createClientsList(ctx),
     ...createPiiExport(ctx),
     rotateKeys,
     migratedIds,

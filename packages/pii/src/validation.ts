@@ -138,50 +138,102 @@ export function validateCreateClient(body: unknown, now: Date, isPhone: (v: stri
   const pii = body.pii;
   const training = body.training ?? {};
   for (const k of Object.keys(body)) if (k !== 'pii' && k !== 'training') problems.push({ path: k, message: 'is not allowed' });
-  if (!isObject(pii)) {
-    problems.push({ path: 'pii', message: 'is required' });
-  } else {
-    for (const k of Object.keys(pii)) if (!PII_KEYS.includes(k)) problems.push({ path: `pii.${k}`, message: 'is not allowed' });
-    if (badText(pii.full_name, 200) || (pii.full_name as string).trim() === '') {
-      problems.push({ path: 'pii.full_name', message: 'is required (at most 200 characters, without control characters)' });
-    }
-    optionalString(pii.preferred_name, 'pii.preferred_name', 200, problems);
-    const dob = parseDate(pii.date_of_birth);
-    if (!dob) problems.push({ path: 'pii.date_of_birth', message: 'must be a date YYYY-MM-DD' });
-    else if (dob > now || ageOn(pii.date_of_birth as string, now) > 150) problems.push({ path: 'pii.date_of_birth', message: 'must be in the past and at most 150 years ago' });
-    if (typeof pii.email !== 'string' || normalizeEmail(pii.email) === null) problems.push({ path: 'pii.email', message: 'must be an email address' });
-    if (pii.phone_number !== undefined && pii.phone_number !== null && (typeof pii.phone_number !== 'string' || !isPhone(pii.phone_number))) {
-      problems.push({ path: 'pii.phone_number', message: 'must be a valid phone number (E.164, or national in the default country)' });
-    }
-    if (pii.blood_type !== undefined && pii.blood_type !== null && !BLOOD_TYPES.includes(pii.blood_type as string)) problems.push({ path: 'pii.blood_type', message: `must be one of ${BLOOD_TYPES.join(', ')}` });
-    stringFields(pii.emergency_contact, 'pii.emergency_contact', problems);
-    if (pii.address !== undefined && pii.address !== null) stringFields(pii.address, 'pii.address', problems);
-  }
-  if (!isObject(training)) {
-    problems.push({ path: 'training', message: 'must be an object' });
-  } else {
-    for (const [k, v] of Object.entries(training)) {
-      const col = TRAINING_COLUMNS[k as keyof ClientTrainingInput];
-      const path = `training.${k}`;
-      if (!col) { problems.push({ path, message: 'is not a training field' }); continue; }
-      if (v === null || v === undefined) continue;
-      const bad = (message: string) => problems.push({ path, message });
-      switch (col.kind) {
-        case 'int': if (!Number.isInteger(v) || (v as number) < col.min! || (v as number) > col.max!) bad(`must be an integer from ${col.min} to ${col.max}`); break;
-        case 'num': if (typeof v !== 'number' || !Number.isFinite(v) || v < col.min! || v > col.max!) bad(`must be a number from ${col.min} to ${col.max}`); break;
-        case 'text':
-          if (badText(v, col.max ?? Infinity)) bad(`must be a string of at most ${col.max ?? 20} characters, without control characters`);
-          else if (col.values && !col.values.includes(v as string)) bad(`must be one of ${col.values.join(', ')}`);
-          break;
-        case 'date': if (!parseDate(v)) bad('must be a date YYYY-MM-DD'); break;
-        case 'bool': if (typeof v !== 'boolean') bad('must be true or false'); break;
-        case 'array': if (!Array.isArray(v)) bad('must be an array'); else if (jsonTextProblem(v)) bad('must not contain NUL characters or unpaired surrogates'); break;
-        case 'object': if (!isObject(v)) bad('must be an object'); else if (jsonTextProblem(v)) bad('must not contain NUL characters or unpaired surrogates'); break;
-      }
-    }
-  }
+  if (!isObject(pii)) problems.push({ path: 'pii', message: 'is required' });
+  else piiProblems(pii, 'pii', now, isPhone, false, problems);
+  trainingProblems(training, 'training', problems);
   if (problems.length) throw validationFailed(problems, 'The client is invalid');
   return { pii: pii as unknown as ClientPII, training: training as ClientTrainingInput };
+}
+
+/** PII changes of a rectification: any subset of the PII fields; optional ones may be `null` to clear them. */
+export type PiiChanges = Partial<ClientPII>;
+
+/**
+ * Checks the changes of a PII rectification with the create checks: every field given must be
+ * valid, required ones can't be cleared, and at least one field is needed. Throws
+ * `VALIDATION_FAILED` with paths (`email`, `address.city`), never values.
+ *
+ * @example
+ * ```ts
+ * const changes = validatePiiChanges({ email: 'new@example.com' }, new Date(), (v) => normalizePhone(v) !== null);
+ * ```
+ */
+export function validatePiiChanges(body: unknown, now: Date, isPhone: (v: string) => boolean): PiiChanges {
+  if (!isObject(body)) throw validationFailed([{ path: '', message: 'must be an object of PII fields' }]);
+  const problems: FieldProblem[] = [];
+  if (Object.keys(body).length === 0) problems.push({ path: '', message: 'must change at least one field' });
+  piiProblems(body, '', now, isPhone, true, problems);
+  if (problems.length) throw validationFailed(problems, 'The changes are invalid');
+  return body as PiiChanges;
+}
+
+/**
+ * Checks the changes of a training-data rectification with the create checks (at least one field).
+ *
+ * @example
+ * ```ts
+ * const changes = validateTrainingChanges({ weight_lbs: 151.2 });
+ * ```
+ */
+export function validateTrainingChanges(body: unknown): ClientTrainingInput {
+  if (!isObject(body)) throw validationFailed([{ path: '', message: 'must be an object of training fields' }]);
+  const problems: FieldProblem[] = [];
+  if (Object.keys(body).length === 0) problems.push({ path: '', message: 'must change at least one field' });
+  trainingProblems(body, '', problems);
+  if (problems.length) throw validationFailed(problems, 'The changes are invalid');
+  return body as ClientTrainingInput;
+}
+
+/** `prefix.name`, or `name` at the top level. */
+const at = (prefix: string, name: string) => (prefix ? `${prefix}.${name}` : name);
+
+/** The PII checks of a create (`partial`: only the fields present, required ones not clearable). */
+function piiProblems(pii: Record<string, unknown>, prefix: string, now: Date, isPhone: (v: string) => boolean, partial: boolean, problems: FieldProblem[]) {
+  const has = (k: string) => !partial || Object.hasOwn(pii, k);
+  for (const k of Object.keys(pii)) if (!PII_KEYS.includes(k)) problems.push({ path: at(prefix, k), message: 'is not allowed' });
+  if (has('full_name') && (badText(pii.full_name, 200) || (pii.full_name as string).trim() === '')) {
+    problems.push({ path: at(prefix, 'full_name'), message: 'is required (at most 200 characters, without control characters)' });
+  }
+  optionalString(pii.preferred_name, at(prefix, 'preferred_name'), 200, problems);
+  if (has('date_of_birth')) {
+    const dob = parseDate(pii.date_of_birth);
+    if (!dob) problems.push({ path: at(prefix, 'date_of_birth'), message: 'must be a date YYYY-MM-DD' });
+    else if (dob > now || ageOn(pii.date_of_birth as string, now) > 150) problems.push({ path: at(prefix, 'date_of_birth'), message: 'must be in the past and at most 150 years ago' });
+  }
+  if (has('email') && (typeof pii.email !== 'string' || normalizeEmail(pii.email) === null)) problems.push({ path: at(prefix, 'email'), message: 'must be an email address' });
+  if (pii.phone_number !== undefined && pii.phone_number !== null && (typeof pii.phone_number !== 'string' || !isPhone(pii.phone_number))) {
+    problems.push({ path: at(prefix, 'phone_number'), message: 'must be a valid phone number (E.164, or national in the default country)' });
+  }
+  if (pii.blood_type !== undefined && pii.blood_type !== null && !BLOOD_TYPES.includes(pii.blood_type as string)) problems.push({ path: at(prefix, 'blood_type'), message: `must be one of ${BLOOD_TYPES.join(', ')}` });
+  if (has('emergency_contact')) stringFields(pii.emergency_contact, at(prefix, 'emergency_contact'), problems);
+  if (pii.address !== undefined && pii.address !== null) stringFields(pii.address, at(prefix, 'address'), problems);
+}
+
+/** The training checks of a create. */
+function trainingProblems(training: unknown, prefix: string, problems: FieldProblem[]) {
+  if (!isObject(training)) {
+    problems.push({ path: prefix || '', message: 'must be an object' });
+    return;
+  }
+  for (const [k, v] of Object.entries(training)) {
+    const col = TRAINING_COLUMNS[k as keyof ClientTrainingInput];
+    const path = at(prefix, k);
+    if (!col) { problems.push({ path, message: 'is not a training field' }); continue; }
+    if (v === null || v === undefined) continue;
+    const bad = (message: string) => problems.push({ path, message });
+    switch (col.kind) {
+      case 'int': if (!Number.isInteger(v) || (v as number) < col.min! || (v as number) > col.max!) bad(`must be an integer from ${col.min} to ${col.max}`); break;
+      case 'num': if (typeof v !== 'number' || !Number.isFinite(v) || v < col.min! || v > col.max!) bad(`must be a number from ${col.min} to ${col.max}`); break;
+      case 'text':
+        if (badText(v, col.max ?? Infinity)) bad(`must be a string of at most ${col.max ?? 20} characters, without control characters`);
+        else if (col.values && !col.values.includes(v as string)) bad(`must be one of ${col.values.join(', ')}`);
+        break;
+      case 'date': if (!parseDate(v)) bad('must be a date YYYY-MM-DD'); break;
+      case 'bool': if (typeof v !== 'boolean') bad('must be true or false'); break;
+      case 'array': if (!Array.isArray(v)) bad('must be an array'); else if (jsonTextProblem(v)) bad('must not contain NUL characters or unpaired surrogates'); break;
+      case 'object': if (!isObject(v)) bad('must be an object'); else if (jsonTextProblem(v)) bad('must not contain NUL characters or unpaired surrogates'); break;
+    }
+  }
 }
 
 /** A required, trimmed reason (1–500 characters) for audited actions. */

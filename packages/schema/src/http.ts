@@ -62,7 +62,7 @@ export function masterPromptRoutes(
       guards,
       summary: 'The newest version of a client\'s master prompt (no PII in it)',
       tags: ['master-prompt'],
-      schema: { params: objectSchema({ clientId: uuid }), response: { body: recordSchema }, errors: ['NOT_FOUND'] },
+      schema: { params: objectSchema({ clientId: uuid }), response: { body: recordSchema }, errors: ['NOT_FOUND', 'PROCESSING_RESTRICTED'] },
       handler: async (req) => ok({ ...(await service.latest(req.actor, req.params.clientId ?? '')) }),
     },
   ];

@@ -159,6 +159,11 @@ export function createMasterPromptService(options: MasterPromptServiceOptions): 
     if (!isUuid(clientId)) throw errors.notFound('Client not found');
     return withActor(db, who, async (trx) => {
       await assertAssigned(trx, who, clientId);
+      if (who.role === 'ai_service') {
+        // restriction of processing (GDPR Art. 18, @swan/pii): the AI service reads nothing of the client
+        const { rows } = await sql<{ r: boolean }>`select swan_pii_client_restricted(${clientId}::uuid) as r`.execute(trx);
+        if (rows[0]?.r) throw errors.processingRestricted();
+      }
       return selectVersions(trx, clientId, latestOnly);
     }).catch(translate);
   }

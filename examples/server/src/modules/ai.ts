@@ -16,7 +16,7 @@ function field(req: SwanRequest, name: string): unknown {
 
 /**
  * The AI-facing routes of API.md. They do no AI work on the request path: after the rate limit,
- * consent and (for the AI query) subscription guards they publish an outbox event in the request's transaction and
+ * restriction (403 `PROCESSING_RESTRICTED`, checked by the consent guard), consent and (for the AI query) subscription guards they publish an outbox event in the request's transaction and
  * answer 202 with its id. Events carry ids only — the query text and the photo itself stay in the
  * host's own storage (an AI query can contain health data; events never do).
  */
@@ -45,7 +45,7 @@ function aiRoutes(ctx: ServerContext, consent: ConsentGuards, billing: TierGuard
       schema: {
         body: objectSchema({ query: { type: 'string', minLength: 1, maxLength: MAX_QUERY } }),
         response: { status: 202, body: accepted },
-        errors: ['CONSENT_REQUIRED', 'RECONSENT_REQUIRED', ...(billing ? (['SUBSCRIPTION_REQUIRED'] as const) : []), 'UNAVAILABLE'],
+        errors: ['PROCESSING_RESTRICTED', 'CONSENT_REQUIRED', 'RECONSENT_REQUIRED', ...(billing ? (['SUBSCRIPTION_REQUIRED'] as const) : []), 'UNAVAILABLE'],
       },
       async handler(req) {
         const query = field(req, 'query');
@@ -65,7 +65,7 @@ function aiRoutes(ctx: ServerContext, consent: ConsentGuards, billing: TierGuard
       schema: {
         body: objectSchema({ objectKey: { type: 'string', pattern: OBJECT_KEY.source, description: 'Storage key of the uploaded photo' } }),
         response: { status: 202, body: accepted },
-        errors: ['CONSENT_REQUIRED', 'RECONSENT_REQUIRED', 'UNAVAILABLE'],
+        errors: ['PROCESSING_RESTRICTED', 'CONSENT_REQUIRED', 'RECONSENT_REQUIRED', 'UNAVAILABLE'],
       },
       async handler(req) {
         const objectKey = field(req, 'objectKey');
