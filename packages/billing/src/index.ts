@@ -13,3 +13,4 @@ export {
   type WebhookResult,
 } from './billing.service.js';
 export { billingRoutes, type BillingRoutesOptions } from './http.js';
+export { billingRetentionRules, type BillingRetentionRule } from './retention.js';
