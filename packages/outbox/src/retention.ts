@@ -90,7 +90,7 @@ export async function deleteInBatches(
   let total = 0;
   for (;;) {
     const r = await sql`delete from ${table} where ${key} in (
-        select ${key} from ${table} where ${options.where} limit ${options.batchSize}::int for update skip locked)`.execute(db);
+        select ${key} from ${table} where ${options.where} limit ${options.batchSize}::int)`.execute(db);
     const n = Number(r.numAffectedRows ?? 0);
     total += n;
     if (n < options.batchSize) return total;
