@@ -93,7 +93,8 @@ export const outboxWorkCommand: Command = {
         onError,
       });
       await worker.start();
-      io.stderr(`outbox worker ${worker.workerId} running: ${Object.keys(handlers).join(', ')}${schedules?.length ? `; schedules: ${schedules.map((s) => s.name).join(', ')}` : ''}\n`);
+      io.stderr(`outbox worker ${worker.workerId} running: ${Object.keys(handlers).join(', ')}\n`);
+      if (schedules?.length) io.stderr(`outbox schedules queued: ${schedules.map((s) => s.name).join(', ')}\n`);
       await new Promise<void>((done) => {
         const stop = () => done();
         process.once('SIGINT', stop);
