@@ -22,9 +22,9 @@ export interface OutboxEvent<P = Record<string, unknown>> {
    */
   stepsDone: number;
   /** Expired leases so far (workers lost while holding it); see `maxLeaseExpiries`. */
-  leaseExpiries: number;
+  leaseExpiries?: number;
   /** The idempotency key it was published with, if any. */
-  idempotencyKey: string | null;
+  idempotencyKey?: string | null;
   /** Set for an occurrence of a recurring schedule (key `schedule:<name>:<slot ISO time>`). */
   schedule?: { name: string; slot: Date };
   createdAt: Date;
