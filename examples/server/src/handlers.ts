@@ -5,12 +5,12 @@
 // on a port and no module is started here; `swan outbox work` runs the workers (and the NATS
 // relay with NATS_URL) and calls close() on SIGTERM.
 import { migrations as coreMigrations } from '@swan/core';
-import type { OutboxHandler } from '@swan/outbox';
+import type { OutboxHandler, Schedule } from '@swan/outbox';
 import { loadConfig } from './config.js';
 import { openDatabase, uniqueSets } from './database.js';
 import { createLogger } from './logger.js';
 import { modules } from './modules/index.js';
-import { registeredHandlers } from './modules/outbox.js';
+import { registeredHandlers, registeredSchedules } from './modules/outbox.js';
 import type { ModuleInstance, ServerContext } from './modules/types.js';
 
 // Logs go to stderr: the worker's stdout stays free for whoever runs it.
@@ -28,6 +28,9 @@ try {
 
 /** Every handler the in-process workers run (check-in SMS, AI queueing, …), by event type. */
 export const handlers: Record<string, OutboxHandler> = { ...registeredHandlers(ctx) };
+
+/** The recurring schedules (retention, audit verification, alias release, …): `swan outbox work` queues them. */
+export const schedules: Schedule[] = [...registeredSchedules(ctx)];
 
 /** Releases what the modules opened (Redis, the database); `swan outbox work` calls it on shutdown. */
 export async function close(): Promise<void> {

@@ -5,3 +5,4 @@ export { createBilling } from './billing.service.js';
 export { HANDLED_EVENT_TYPES, SUBSCRIPTION_STATUSES } from './webhooks.js';
 export type { Billing, BillingLogger, BillingOptions, SubscriptionRow, SubscriptionStatus, WebhookResult } from './types.js';
 export { billingRoutes, type BillingRoutesOptions } from './http.js';
+export { billingRetentionRules, type BillingRetentionRule } from './retention.js';

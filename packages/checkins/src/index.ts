@@ -13,3 +13,4 @@ export {
   createTwilioClient, withIdempotencyKey, classifyTwilioError, PERMANENT_TWILIO_CODES, TWILIO_UNSUBSCRIBED, IDEMPOTENCY_HEADER,
   type TwilioClient, type TwilioClientOptions, type TwilioHttpClient, type TwilioHttpRequest, type TwilioHttpResponse, type TwilioFailure,
 } from './twilio.js';
+export { checkinsRetentionRules, type CheckinsRetentionRule } from './retention.js';

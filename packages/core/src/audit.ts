@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { sql, type Kysely } from 'kysely';
 import type { Actor } from './actor.js';
+import { SwanError } from './errors.js';
 
 /** What happened to an audited action. */
 export type AuditOutcome = 'allowed' | 'denied' | 'not_found' | 'error';
@@ -86,6 +88,11 @@ export interface AuditVerification {
   entries: number;
   /** Id of the first entry whose link or hash does not hold. */
   firstBrokenId?: number;
+  /**
+   * The checkpoint verification started from, when a prefix of the chain was pruned
+   * ({@link pruneAuditLog}): the sequence and hash of the last removed link.
+   */
+  checkpoint?: { chainSeq: number; hash: string };
 }
 
 const ZERO_HASH = '0'.repeat(64);
@@ -156,18 +163,29 @@ export async function verifyAuditChain(
     .execute((trx) => verifyInSnapshot(trx, pageSize, options.onProgress));
 }
 
+/** The latest checkpoint left by {@link pruneAuditLog}, or null when nothing was pruned. */
+async function latestCheckpoint(db: Kysely<any>): Promise<{ chainSeq: number; hash: string } | null> {
+  const { rows } = await sql<{ chain_seq: number | string; hash: string }>`
+    select chain_seq, hash from swan_audit_checkpoint order by chain_seq desc limit 1`.execute(db);
+  return rows[0] ? { chainSeq: Number(rows[0].chain_seq), hash: rows[0].hash } : null;
+}
+
 async function verifyInSnapshot(db: Kysely<any>, pageSize: number, onProgress?: (p: { done: number; total: number }) => void): Promise<AuditVerification> {
+  // a pruned prefix: verification is exact from the checkpoint on
+  const checkpoint = await latestCheckpoint(db);
+  const start = checkpoint?.chainSeq ?? 0;
   // entries to check, for `onProgress` (`swan audit verify` draws its progress from it)
   let total = 0;
   if (onProgress) {
     const { rows } = await sql<{ n: number }>`select coalesce(max(chain_seq), 0)::int as n from swan_audit_chain`.execute(db);
-    total = Number(rows[0]?.n ?? 0);
+    total = Math.max(0, Number(rows[0]?.n ?? 0) - start);
     onProgress({ done: 0, total });
   }
-  let prev = ZERO_HASH;
-  let expectedSeq = 1;
+  const from = checkpoint ? { checkpoint } : {};
+  let prev = checkpoint?.hash ?? ZERO_HASH;
+  let expectedSeq = start + 1;
   let entries = 0;
-  let after = 0;
+  let after = start;
   for (;;) {
     const { rows } = await sql<ChainRow>`
       select e.id, c.chain_seq, c.prev_hash, c.hash,
@@ -180,7 +198,7 @@ async function verifyInSnapshot(db: Kysely<any>, pageSize: number, onProgress?: 
     for (const row of rows) {
       const seq = Number(row.chain_seq);
       const broken = seq !== expectedSeq || row.prev_hash !== prev || row.hash !== auditHash({ ...row, chain_seq: seq }, prev);
-      if (broken) return { valid: false, entries, firstBrokenId: Number(row.id) };
+      if (broken) return { valid: false, entries, firstBrokenId: Number(row.id), ...from };
       prev = row.hash as string;
       expectedSeq = seq + 1;
       entries += 1;
@@ -191,12 +209,114 @@ async function verifyInSnapshot(db: Kysely<any>, pageSize: number, onProgress?: 
   }
   const { rows: head } = await sql<{ chain_seq: number; hash: string }>`select chain_seq, hash from swan_audit_head`.execute(db);
   const h = head[0];
-  const headMatches = h ? Number(h.chain_seq) === expectedSeq - 1 && h.hash === prev : entries === 0;
+  const headMatches = h ? Number(h.chain_seq) === expectedSeq - 1 && h.hash === prev : entries === 0 && !checkpoint;
   if (!headMatches) {
     // the newest entries were removed: the break is right after the last entry still present
     const { rows: next } = await sql<{ id: number }>`
       select entry_id as id from swan_audit_chain where chain_seq > ${after} order by chain_seq limit 1`.execute(db);
-    return { valid: false, entries, firstBrokenId: next[0] ? Number(next[0].id) : 0 };
+    return { valid: false, entries, firstBrokenId: next[0] ? Number(next[0].id) : 0, ...from };
   }
-  return { valid: true, entries };
+  return { valid: true, entries, ...from };
+}
+
+/** Options of {@link pruneAuditLog}. */
+export interface PruneAuditOptions {
+  /** Entries that occurred before this instant are removed (a gap-free prefix of the chain: it stops at the first newer link). */
+  before: Date;
+  /**
+   * Export the removed segment first: one JSON line per link (chain_seq, prev_hash, hash and the
+   * entry's fields, enough to recompute it with {@link auditHash}), written to this new file (mode
+   * 600; an existing file is refused), whose SHA-256 is computed before anything is removed and
+   * kept in the checkpoint.
+   */
+  exportTo?: string;
+  /** Links removed per transaction (default 5,000). */
+  batchSize?: number;
+  /** Count what would be removed; remove nothing. */
+  dryRun?: boolean;
+}
+
+/** Result of {@link pruneAuditLog}. */
+export interface PruneAuditResult {
+  /** Entries removed (or, with `dryRun`, that would be). */
+  removed: number;
+  /** The checkpoint verification now starts from (null when nothing was ever pruned). */
+  checkpoint: { chainSeq: number; hash: string } | null;
+  /** SHA-256 (hex) of the export file, when `exportTo` was given and something was removed. */
+  exportSha256?: string;
+}
+
+/**
+ * Audit retention: removes the oldest entries (those before `before`, a prefix of the chain)
+ * while keeping the chain verifiable. Links what is pending, recomputes the segment to remove
+ * from the last checkpoint on (a broken segment is refused, `CONFLICT`: verify and investigate
+ * first), optionally exports it to a file, then calls `swan_audit_prune()` per batch, which
+ * removes the entries and records a checkpoint (sequence and hash of the last removed link)
+ * atomically. {@link verifyAuditChain} is exact from the latest checkpoint on; deleting any entry
+ * after it is refused by the table's trigger and, done by a superuser anyway, found by verify.
+ *
+ * @example
+ * ```ts
+ * const { removed, checkpoint } = await pruneAuditLog(db, { before: new Date(Date.now() - 6 * 365 * 86_400_000), exportTo: '/backups/audit-2019.jsonl' });
+ * ```
+ */
+export async function pruneAuditLog(db: Kysely<any>, options: PruneAuditOptions): Promise<PruneAuditResult> {
+  const before = options.before;
+  if (!(before instanceof Date) || Number.isNaN(before.getTime())) throw new SwanError({ code: 'VALIDATION_FAILED', message: 'before must be a valid Date' });
+  const batchSize = Math.max(1, Math.trunc(options.batchSize ?? 5000));
+  await chainAuditLog(db);
+  const checkpoint = await latestCheckpoint(db);
+  const start = checkpoint?.chainSeq ?? 0;
+  const { rows: [bound] } = await sql<{ first_kept: number | string | null; head: number | string | null }>`
+    select (select min(c.chain_seq) from swan_audit_chain c join swan_audit_log e on e.id = c.entry_id
+             where c.chain_seq > ${start} and e.occurred_at >= ${before.toISOString()}::timestamptz) as first_kept,
+           (select chain_seq from swan_audit_head) as head`.execute(db);
+  const end = bound?.first_kept != null ? Number(bound.first_kept) - 1 : Number(bound?.head ?? 0);
+  if (end <= start) return { removed: 0, checkpoint };
+  if (options.dryRun) return { removed: end - start, checkpoint };
+
+  // recompute the segment (and export it) before removing anything
+  const cuts: { seq: number; hash: string }[] = [];
+  const digest = options.exportTo ? createHash('sha256') : null;
+  const fd = options.exportTo ? openSync(options.exportTo, 'wx', 0o600) : null;
+  try {
+    let prev = checkpoint?.hash ?? ZERO_HASH;
+    let after = start;
+    while (after < end) {
+      const { rows } = await sql<ChainRow>`
+        select e.id, c.chain_seq, c.prev_hash, c.hash,
+               to_char(e.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as occurred,
+               e.actor_id, e.actor_role, e.action, e.resource, e.resource_id, e.outcome, e.reason, e.details::text as details
+          from swan_audit_chain c join swan_audit_log e on e.id = c.entry_id
+         where c.chain_seq > ${after} and c.chain_seq <= ${end}
+         order by c.chain_seq limit ${batchSize}`.execute(db);
+      if (!rows.length) throw new SwanError({ code: 'CONFLICT', message: `The audit chain has a gap after link ${after}: run verify before pruning` });
+      let lines = '';
+      for (const row of rows) {
+        const seq = Number(row.chain_seq);
+        if (seq !== after + 1 || row.prev_hash !== prev || row.hash !== auditHash({ ...row, chain_seq: seq }, prev)) {
+          throw new SwanError({ code: 'CONFLICT', message: `The audit chain is broken at entry ${Number(row.id)}: nothing was pruned; run verify and investigate` });
+        }
+        prev = row.hash as string;
+        after = seq;
+        if (fd !== null) lines += `${JSON.stringify({ ...row, id: Number(row.id), chain_seq: seq })}\n`;
+      }
+      if (fd !== null) {
+        writeSync(fd, lines);
+        digest!.update(lines, 'utf8');
+      }
+      cuts.push({ seq: after, hash: prev });
+    }
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+  const exportSha256 = digest?.digest('hex');
+  let removed = 0;
+  for (const cut of cuts) {
+    const { rows } = await sql<{ n: number | string }>`
+      select swan_audit_prune(${cut.seq}::bigint, ${cut.hash}::text, ${exportSha256 ?? null}::text) as n`.execute(db);
+    removed += Number(rows[0]?.n ?? 0);
+  }
+  const last = cuts[cuts.length - 1]!;
+  return { removed, checkpoint: { chainSeq: last.seq, hash: last.hash }, ...(exportSha256 ? { exportSha256 } : {}) };
 }

@@ -21,8 +21,8 @@ describe('bundled migrations', () => {
     }
   });
 
-  it('core ships one baseline', () => {
-    expect(migrations.migrations.map((m) => m.name)).toEqual(['0001_core']);
+  it('core ships one baseline, then numbered changes', () => {
+    expect(migrations.migrations.map((m) => m.name)).toEqual(['0001_core', '0002_audit_checkpoint']);
   });
 });
 

@@ -216,7 +216,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       if (ids.length === 0) return [];
       return db.transaction().execute(async (trx) => {
         const { rows } = await sql<{ event_id: string }>`
-          update swan_outbox set status = 'pending', attempts = 0, scheduled_for = now(), updated_at = now()
+          update swan_outbox set status = 'pending', attempts = 0, lease_expiries = 0, scheduled_for = now(), updated_at = now()
            where event_id = any(${ids}::uuid[]) and status = 'dead'
           returning event_id`.execute(trx);
         if (rows.length) await notify(trx);

@@ -21,6 +21,12 @@ export interface OutboxEvent<P = Record<string, unknown>> {
    * the worker resumes after them. 0 for single handlers.
    */
   stepsDone: number;
+  /** Expired leases so far (workers lost while holding it); see `maxLeaseExpiries`. */
+  leaseExpiries?: number;
+  /** The idempotency key it was published with, if any. */
+  idempotencyKey?: string | null;
+  /** Set for an occurrence of a recurring schedule (key `schedule:<name>:<slot ISO time>`). */
+  schedule?: { name: string; slot: Date };
   createdAt: Date;
 }
 
@@ -34,6 +40,8 @@ interface EventRow {
   attempts: number;
   max_attempts: number;
   steps_done: number;
+  lease_expiries: number;
+  idempotency_key: string | null;
   created_at: Date | string;
 }
 
@@ -42,10 +50,22 @@ interface EventRow {
 // those events (at least once holds). Published events use the caller's setting.
 const ASYNC = sql.raw(`cross join (select set_config('synchronous_commit', 'off', true)) as async_commit`);
 
-const EVENT_COLUMNS = sql.raw('o.id, o.event_id, o.event_type, o.payload, o.aggregate_type, o.aggregate_id, o.attempts, o.max_attempts, o.steps_done, o.created_at');
+const EVENT_COLUMNS = sql.raw('o.id, o.event_id, o.event_type, o.payload, o.aggregate_type, o.aggregate_id, o.attempts, o.max_attempts, o.steps_done, o.lease_expiries, o.idempotency_key, o.created_at');
+
+const SCHEDULE_KEY = /^schedule:(.+):(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)$/;
+
+/** The schedule name and slot of an idempotency key `schedule:<name>:<slot ISO time>`, or null. */
+export function parseScheduleKey(key: string | null): { name: string; slot: Date } | null {
+  const m = key ? SCHEDULE_KEY.exec(key) : null;
+  return m ? { name: m[1]!, slot: new Date(m[2]!) } : null;
+}
 
 function toEvent(r: EventRow): OutboxEvent {
+  const schedule = parseScheduleKey(r.idempotency_key);
   return {
+    ...(schedule ? { schedule } : {}),
+    leaseExpiries: Number(r.lease_expiries ?? 0),
+    idempotencyKey: r.idempotency_key ?? null,
     id: r.id,
     eventId: r.event_id,
     eventType: r.event_type,
@@ -99,13 +119,24 @@ export interface ClaimParams {
   /** Only these types; `null` for every type. */
   eventTypes: readonly string[] | null;
   ordered: boolean;
+  /** An event found with an expired lease for the Nth time goes dead instead (default 3). */
+  maxLeaseExpiries?: number;
+}
+
+/** What one claim statement did: events now held, and events that went dead as poison. */
+export interface ClaimResult {
+  events: OutboxEvent[];
+  /** Events whose lease expired `maxLeaseExpiries` times: now dead ("worker lost N times"). */
+  poisoned: { eventId: string; leaseExpiries: number }[];
 }
 
 /**
- * Claims up to `limit` due events (and events whose lease expired, without counting an attempt)
- * in one statement. Ordered: only the oldest unfinished event of each aggregate is eligible.
+ * Claims up to `limit` due events, and events whose lease expired (counting a lease expiry, not
+ * an attempt), in one statement. An event whose lease expires for the `maxLeaseExpiries`th time
+ * goes dead with the error "worker lost N times" instead of being claimed again. Ordered: only
+ * the oldest unfinished event of each aggregate is eligible.
  */
-export async function claim(db: Kysely<any>, p: ClaimParams): Promise<OutboxEvent[]> {
+export async function claim(db: Kysely<any>, p: ClaimParams): Promise<ClaimResult> {
   const types = p.eventTypes ? sql`and o.event_type = any(${p.eventTypes}::text[])` : sql``;
   const ordered = p.ordered
     ? sql`and (o.aggregate_id is null or not exists (
@@ -113,7 +144,8 @@ export async function claim(db: Kysely<any>, p: ClaimParams): Promise<OutboxEven
               where b.aggregate_type = o.aggregate_type and b.aggregate_id = o.aggregate_id
                 and b.status in ('pending', 'processing') and b.id < o.id))`
     : sql``;
-  const { rows } = await sql<EventRow>`
+  const maxLost = Math.max(1, Math.trunc(p.maxLeaseExpiries ?? 3));
+  const { rows } = await sql<EventRow & { status: string }>`
     with expired as (
       select o.id from swan_outbox o
        where o.status = 'processing' and o.locked_until < now() ${types}
@@ -126,14 +158,25 @@ export async function claim(db: Kysely<any>, p: ClaimParams): Promise<OutboxEven
        order by o.scheduled_for, o.id
        limit ${p.limit}::int
        for update skip locked
+    ), c as (
+      select id, true as lost from expired union all select id, false from due
     )
     update swan_outbox o
-       set status = 'processing', lease_owner = ${p.owner}::text,
-           locked_until = now() + ${p.leaseMs}::float8 * interval '1 millisecond', updated_at = now()
-      from (select id from expired union all select id from due) c ${ASYNC}
+       set lease_expiries = o.lease_expiries + case when c.lost then 1 else 0 end,
+           status = case when c.lost and o.lease_expiries + 1 >= ${maxLost}::int then 'dead' else 'processing' end,
+           lease_owner = case when c.lost and o.lease_expiries + 1 >= ${maxLost}::int then null else ${p.owner}::text end,
+           locked_until = case when c.lost and o.lease_expiries + 1 >= ${maxLost}::int then null
+                               else now() + ${p.leaseMs}::float8 * interval '1 millisecond' end,
+           last_error = case when c.lost and o.lease_expiries + 1 >= ${maxLost}::int
+                             then 'worker lost ' || (o.lease_expiries + 1) || ' times' else o.last_error end,
+           last_error_at = case when c.lost and o.lease_expiries + 1 >= ${maxLost}::int then now() else o.last_error_at end,
+           updated_at = now()
+      from c ${ASYNC}
      where o.id = c.id
-    returning ${EVENT_COLUMNS}`.execute(db);
-  return rows.map(toEvent).sort((a, b) => Number(a.id) - Number(b.id));
+    returning ${EVENT_COLUMNS}, o.status`.execute(db);
+  const events = rows.filter((r) => r.status === 'processing').map(toEvent).sort((a, b) => Number(a.id) - Number(b.id));
+  const poisoned = rows.filter((r) => r.status === 'dead').map((r) => ({ eventId: r.event_id, leaseExpiries: Number(r.lease_expiries) }));
+  return { events, poisoned };
 }
 
 /** Marks events completed (only those this owner still holds). */

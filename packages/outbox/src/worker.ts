@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
 import { claim, complete, extendLeases, fail, release, type Failure, type OutboxEvent } from './sql.js';
+import { createScheduler, type Schedule, type Scheduler, type SchedulerOptions } from './schedules.js';
 
 
 /**
@@ -105,6 +106,21 @@ export interface WorkerOptions {
    * pooling: leave it `false` there and rely on polling). Default `false`.
    */
   listen?: false | ListenSource;
+  /**
+   * Poison events: an event whose lease expired this many times without its worker completing or
+   * failing it (the worker crashed, was killed or hung) goes dead with the error "worker lost N
+   * times" (default 3). Lease expiries are not attempts: `maxAttempts` counts handler failures.
+   */
+  maxLeaseExpiries?: number;
+  /**
+   * Recurring schedules (graphile-worker's crontab): each slot is one event with the idempotency
+   * key `schedule:<name>:<slot ISO time>`, published once however many workers run them; the next
+   * occurrence is queued at `start()` and whenever an occurrence is claimed (see
+   * {@link createScheduler}). `[]` runs the scheduler for stored (per-client) schedules only.
+   */
+  schedules?: readonly Schedule[];
+  /** Options of the scheduler `schedules` creates (repair interval, payload validators, stored schedules). */
+  scheduler?: Omit<SchedulerOptions, 'db' | 'schedules'>;
   /** Per-aggregate ordering: events of one aggregate never run concurrently or out of order. */
   ordered?: boolean;
   /** Retry delay: full jitter, random(0, min(capMs, baseMs · 2^attempts)) (default 1 s, 5 min). */
@@ -137,6 +153,8 @@ export interface Worker {
   stop(options?: { graceful?: boolean; timeoutMs?: number }): Promise<void>;
   /** Resolves when nothing is buffered or running (tests, drains). */
   idle(): Promise<void>;
+  /** The scheduler of `schedules` (undefined without them). */
+  readonly scheduler: Scheduler | undefined;
 }
 
 const MAX_ERROR = 500;
@@ -175,6 +193,8 @@ export function createWorker(options: WorkerOptions): Worker {
   const unavailableBaseMs = options.unavailableBackoff?.baseMs ?? 500;
   const unavailableCapMs = options.unavailableBackoff?.capMs ?? 30_000;
   let unavailableSince = 0;
+  const maxLeaseExpiries = options.maxLeaseExpiries ?? 3;
+  if (!Number.isInteger(maxLeaseExpiries) || maxLeaseExpiries < 1) throw new TypeError('maxLeaseExpiries must be an integer ≥ 1');
   const flushMs = options.flushMs ?? 2;
   const flushSize = options.flushSize ?? 200;
   const handlers: Record<string, readonly OutboxHandler[]> = Object.fromEntries(
@@ -183,6 +203,15 @@ export function createWorker(options: WorkerOptions): Worker {
   const lowWater = Math.max(concurrency, Math.ceil(batchSize / 4));
   const eventTypes = '*' in handlers ? null : Object.keys(handlers);
   const report = (error: unknown, phase: string, eventId?: string) => options.onError?.(error, eventId ? { phase, eventId } : { phase });
+  const scheduler = options.schedules === undefined ? undefined : createScheduler({
+    db,
+    schedules: options.schedules,
+    ...options.scheduler,
+    onError: (e, c) => {
+      options.scheduler?.onError?.(e, c);
+      report(e, c.phase);
+    },
+  });
 
   const queue: OutboxEvent[] = [];
   const running = new Map<number | string, AbortController>();
@@ -256,6 +285,8 @@ export function createWorker(options: WorkerOptions): Worker {
       const steps = handlers[event.eventType] ?? handlers['*'];
       if (!steps) throw new Error(`No handler for ${event.eventType}`);
       const ctx = { signal: controller.signal, workerId };
+      // an occurrence of a schedule queues the next one first, whatever its handler does
+      if (event.schedule && scheduler) await scheduler.advance(event.schedule.name).catch((e) => report(e, 'schedule', event.eventId));
       for (; stepsDone < steps.length && !controller.signal.aborted; stepsDone++) await steps[stepsDone]!(event, ctx);
       if (!controller.signal.aborted) {
         completions.push(event.id);
@@ -307,7 +338,8 @@ export function createWorker(options: WorkerOptions): Worker {
     fetching = true;
     again = false;
     try {
-      const events = await claim(db, { owner: workerId, leaseMs, limit: batchSize, eventTypes, ordered: options.ordered === true });
+      const { events, poisoned } = await claim(db, { owner: workerId, leaseMs, limit: batchSize, eventTypes, ordered: options.ordered === true, maxLeaseExpiries });
+      for (const p of poisoned) report(new Error(`worker lost ${p.leaseExpiries} times`), 'dead', p.eventId);
       if (!started) {
         if (events.length) await release(db, workerId, events.map((e) => e.id));
       } else {
@@ -344,8 +376,10 @@ export function createWorker(options: WorkerOptions): Worker {
 
   return {
     workerId,
+    scheduler,
     async start() {
       if (started) return;
+      if (scheduler) await scheduler.start();
       started = true;
       pollTimer = setInterval(() => void fill(), pollMs);
       if (heartbeatMs > 0) heartbeatTimer = setInterval(() => void heartbeat(), heartbeatMs);
@@ -380,6 +414,7 @@ export function createWorker(options: WorkerOptions): Worker {
         }
       }
       if (heartbeatTimer) clearInterval(heartbeatTimer);
+      await scheduler?.stop();
       await flush();
       if (buffered.length) await release(db, workerId, buffered).catch((e) => report(e, 'release'));
       checkIdle();

@@ -1,7 +1,32 @@
+import { verifyAuditChain } from '@swan/core';
+import { billingRetentionRules } from '@swan/billing';
+import { checkinsRetentionRules } from '@swan/checkins';
 import { connectNatsRelay, type NatsRelay } from '@swan/outbox/nats';
-import { createOutbox, createWorker, migrations, outboxRoutes, type OutboxHandler, type OutboxHandlerSteps, type Worker } from '@swan/outbox';
+import {
+  auditRetentionRule, createOutbox, createWorker, migrations, outboxRetentionRules, outboxRoutes, runRetention,
+  type OutboxHandler, type OutboxHandlerSteps, type Schedule, type Worker,
+} from '@swan/outbox';
 import { pgListen } from '@swan/outbox/pg-listen';
 import type { ServerContext, ServerModule } from './types.js';
+
+const DAY = 86_400_000;
+
+/**
+ * The example server's own schedules (UTC): retention of every table at 03:30, and the audit
+ * chain's verification at 02:30. A slot missed while every instance was down runs on the next
+ * start if it is less than a day old.
+ */
+export const OPERATIONS_SCHEDULES: readonly Schedule[] = [
+  { name: 'retention', cron: '30 3 * * *', eventType: 'retention_run', backfill: DAY },
+  { name: 'audit_chain_verify', cron: '30 2 * * *', eventType: 'audit_chain_verify', backfill: DAY },
+];
+
+/** The schedules registered through `ctx.schedule` (the module's own first), for the workers and `swan outbox work`. */
+export function registeredSchedules(ctx: ServerContext): Schedule[] {
+  const schedules = ctx.services.outboxSchedules as Schedule[] | undefined;
+  if (!schedules) throw new Error('the outbox module is not set up');
+  return schedules;
+}
 
 /**
  * The local handlers registered through `ctx.onEvent` (filled while later modules set up): what
@@ -32,7 +57,9 @@ export function withRelay(local: Record<string, OutboxHandler>, relay?: OutboxHa
  * JetStream (`swan.events.<type>`, `Nats-Msg-Id` = event id) as a second step after its local
  * handler: a relay retry (NATS down: no attempt counted) never re-runs the local side effect.
  * Mounts the admin routes `GET /api/admin/outbox/stats`, `GET /api/admin/outbox/dead` and
- * `POST /api/admin/outbox/dead/:eventId/redrive`.
+ * `POST /api/admin/outbox/dead/:eventId/redrive`. Sets `ctx.schedule` (recurring schedules, once
+ * per slot across instances) and schedules {@link OPERATIONS_SCHEDULES}: nightly retention and
+ * audit-chain verification. `OUTBOX_LEASE_MS` sets the workers' lease (default 30 s).
  */
 export const outboxModule: ServerModule = {
   name: 'outbox',
@@ -49,6 +76,25 @@ export const outboxModule: ServerModule = {
     };
     ctx.services.outbox = outbox;
     ctx.services.outboxHandlers = handlers;
+    const schedules: Schedule[] = [];
+    ctx.services.outboxSchedules = schedules;
+    ctx.schedule = (schedule, handler) => {
+      if (schedules.some((s) => s.name === schedule.name)) throw new Error(`A schedule named ${schedule.name} is registered already`);
+      ctx.onEvent!(schedule.eventType, handler);
+      schedules.push({ ...schedule });
+    };
+    // every table's retention, nightly, once across instances
+    ctx.schedule(OPERATIONS_SCHEDULES[0]!, async () => {
+      const rules = [...outboxRetentionRules(), ...billingRetentionRules(), ...checkinsRetentionRules(), auditRetentionRule()];
+      const report = await runRetention(ctx.db, rules);
+      logger.info('retention run', { removed: Object.fromEntries(report.map((r) => [r.rule, r.removed])) });
+    });
+    // the audit chain, nightly: a broken chain is an error for the operators (never retried)
+    ctx.schedule(OPERATIONS_SCHEDULES[1]!, async () => {
+      const result = await verifyAuditChain(ctx.db);
+      if (result.valid) logger.info('audit chain verified', { entries: result.entries });
+      else logger.error('audit chain verification FAILED', { entries: result.entries, firstBrokenId: result.firstBrokenId });
+    });
     let worker: Worker | undefined;
     let relay: NatsRelay | undefined;
     const onError = (error: unknown, context: { phase: string; eventId?: string }) =>
@@ -73,14 +119,17 @@ export const outboxModule: ServerModule = {
         const all = withRelay(handlers, relay?.handler);
         if (Object.keys(all).length === 0) return;
         const listenUrl = config.databaseAppUrl ?? config.databaseUrl;
+        const leaseMs = Number(config.env.OUTBOX_LEASE_MS) || undefined;
         worker = createWorker({
           db: ctx.db,
           handlers: all,
+          schedules,
+          ...(leaseMs ? { leaseMs } : {}),
           ...(listenUrl ? { listen: pgListen(listenUrl, { onError: (e) => onError(e, { phase: 'listen' }) }) } : { pollIntervalMs: 250 }),
           onError,
         });
         await worker.start();
-        logger.info('outbox workers started', { eventTypes: Object.keys(all), wake: listenUrl ? 'listen' : 'poll' });
+        logger.info('outbox workers started', { eventTypes: Object.keys(all), schedules: schedules.map((s) => s.name), wake: listenUrl ? 'listen' : 'poll' });
       },
       async stop() {
         await worker?.stop({ graceful: true, timeoutMs: 10_000 });

@@ -4,8 +4,6 @@ import { join, resolve } from 'node:path';
 import { createPii, indexKeyFromEnv, keyProviderFromEnv, migrations, piiRoutes, type ForgottenClients, type KeyProvider } from '@swan/pii';
 import type { ServerConfig, ServerModule } from './types.js';
 
-const DAY = 86_400_000;
-
 /** Erased client ids, one a line in a file, so a restarted server still refuses their old keys. */
 function forgottenFile(path: string): ForgottenClients {
   const ids = new Set(existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : []);
@@ -51,7 +49,8 @@ async function keysFrom(config: ServerConfig, warn: (m: string) => void): Promis
  * for AWS KMS), development keys persisted in `DATA_DIR` with a loud warning when unset, the
  * client/PII/training/erase/export/audit routes of API.md, `ctx.services.pii` for later modules
  * (check-ins find a client by phone and read a number with an audited, purpose-stated access),
- * and a daily release of erased clients' aliases after the retention window.
+ * and a daily release of erased clients' aliases after the retention window (the
+ * `pii_alias_release` schedule, 04:00 UTC, once across instances).
  */
 export const piiModule: ServerModule = {
   name: 'pii',
@@ -60,22 +59,13 @@ export const piiModule: ServerModule = {
     const { keys, indexKey } = await keysFrom(ctx.config, (m) => ctx.logger.warn(m));
     const service = createPii({ db: ctx.db, keys, indexKey, erasureParticipants: () => ctx.erasureParticipants, ...(ctx.events ? { events: ctx.events } : {}) });
     ctx.services.pii = service;
-    let timer: NodeJS.Timeout | undefined;
-    const release = () => service.releaseErasedAliases().then(
-      (n) => n && ctx.logger.info('pii: released aliases of erased clients', { count: n }),
-      (error: unknown) => ctx.logger.error('pii: alias release failed', { error: (error as Error).message }),
-    );
+    ctx.schedule?.({ name: 'pii_alias_release', cron: '0 4 * * *', eventType: 'pii_alias_release', backfill: 86_400_000 }, async () => {
+      const n = await service.releaseErasedAliases();
+      if (n) ctx.logger.info('pii: released aliases of erased clients', { count: n });
+    });
     const general = ctx.rateLimit?.('general');
     return {
       routes: piiRoutes({ service, exportContributors: () => ctx.exportContributors, ...(general ? { guards: [general] } : {}) }),
-      start() {
-        void release();
-        timer = setInterval(release, DAY);
-        timer.unref();
-      },
-      stop() {
-        clearInterval(timer);
-      },
     };
   },
 };

@@ -49,6 +49,12 @@ export interface ServerContext {
   events?: EventPublisher;
   /** Set by the outbox module: register an outbox handler for an event type. */
   onEvent?: (eventType: string, handler: (event: { eventId: string; eventType: string; payload: any; attempts: number }) => Promise<void>) => void;
+  /**
+   * Set by the outbox module: a recurring schedule (`@swan/outbox` `Schedule`: name, cron,
+   * eventType, timezone, backfill) and the handler of its occurrences. Each slot runs once across
+   * every instance of the deployment.
+   */
+  schedule?: (schedule: { name: string; cron: string; eventType: string; timezone?: string; backfill?: number; payload?: Record<string, unknown> }, handler: (event: { eventId: string; eventType: string; payload: any; attempts: number; schedule?: { name: string; slot: Date } }) => Promise<void>) => void;
   /** Set by the ratelimit module: a guard for a named policy, keyed by actor id or IP unless `key` says otherwise. */
   rateLimit?: (policy: string, key?: (req: SwanRequest) => string) => Guard;
   /** Every module pushes its data-subject export contributor here. */

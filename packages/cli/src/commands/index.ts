@@ -6,6 +6,7 @@ import { legacySplitCommand } from './legacy-split.js';
 import { migrateCommand } from './migrate.js';
 import { outboxDeadCommand, outboxRedriveCommand, outboxStatsCommand } from './outbox-admin.js';
 import { outboxWorkCommand } from './outbox-work.js';
+import { retentionRunCommand } from './retention.js';
 
 /** Every `swan` subcommand, in the order `swan --help` lists them; a new one is a file in this folder plus one line here. */
 export const commands: Command[] = [
@@ -15,4 +16,5 @@ export const commands: Command[] = [
   exportCommand,
   legacySplitCommand,
   outboxWorkCommand, outboxStatsCommand, outboxDeadCommand, outboxRedriveCommand,
+  retentionRunCommand,
 ];

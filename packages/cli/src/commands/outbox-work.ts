@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createWorker, type OutboxHandler, type OutboxHandlerSteps } from '@swan/outbox';
+import { createWorker, type OutboxHandler, type OutboxHandlerSteps, type Schedule } from '@swan/outbox';
 import type { NatsRelay } from '@swan/outbox/nats';
 import { pgListen } from '@swan/outbox/pg-listen';
 import { EXIT, UsageError, type Command } from '../command.js';
@@ -26,7 +26,8 @@ export const outboxWorkCommand: Command = {
   description: [
     'Runs outbox workers in this process until SIGINT/SIGTERM, then lets running handlers finish.',
     'Handlers come from --handlers <module> (exporting `handlers`, an object of event type → async',
-    'handler, and optionally `close()`, called on shutdown) and/or --nats-url: every event relayed',
+    'handler, optionally `schedules`, recurring schedules it queues, and `close()`, called on',
+    'shutdown) and/or --nats-url: every event relayed',
     'to NATS JetStream, after the local handler as a second step. Wakes on LISTEN/NOTIFY unless',
     '--no-listen (PgBouncer transaction pooling: polling only).',
   ].join('\n'),
@@ -50,12 +51,16 @@ export const outboxWorkCommand: Command = {
     const natsUrl = (values['nats-url'] as string | undefined) || io.env.NATS_URL;
     const local: Record<string, OutboxHandler> = {};
     let closeHandlers: (() => Promise<void>) | undefined;
+    let schedules: Schedule[] | undefined;
     if (typeof values.handlers === 'string') {
-      type HandlerModule = { handlers?: Record<string, OutboxHandler>; close?: () => Promise<void> };
+      type HandlerModule = { handlers?: Record<string, OutboxHandler>; schedules?: Schedule[]; close?: () => Promise<void> };
       const mod = (await import(pathToFileURL(resolve(values.handlers)).href)) as HandlerModule & { default?: HandlerModule };
       const loaded = mod.handlers ?? mod.default?.handlers;
       if (!loaded || typeof loaded !== 'object') throw new UsageError(`${values.handlers} must export "handlers": { [eventType]: async (event) => … }`);
       Object.assign(local, loaded);
+      const listed = mod.schedules ?? mod.default?.schedules;
+      if (listed !== undefined && !Array.isArray(listed)) throw new UsageError(`${values.handlers}: "schedules" must be an array of { name, cron, eventType }`);
+      schedules = listed;
       const close = mod.close ?? mod.default?.close;
       if (typeof close === 'function') closeHandlers = close;
     }
@@ -84,11 +89,13 @@ export const outboxWorkCommand: Command = {
         leaseMs: int(values['lease-ms'], 'lease-ms', 100),
         pollIntervalMs: int(values['poll-ms'], 'poll-ms', 10),
         ordered: values.ordered === true,
+        ...(schedules ? { schedules } : {}),
         ...(url && values['no-listen'] !== true ? { listen: pgListen(url, { onError: (e) => onError(e, { phase: 'listen' }) }) } : {}),
         onError,
       });
       await worker.start();
       io.stderr(`outbox worker ${worker.workerId} running: ${Object.keys(handlers).join(', ')}\n`);
+      if (schedules?.length) io.stderr(`outbox schedules queued: ${schedules.map((s) => s.name).join(', ')}\n`);
       await new Promise<void>((done) => {
         const stop = () => done();
         process.once('SIGINT', stop);
