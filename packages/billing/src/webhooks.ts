@@ -145,14 +145,16 @@ export function createWebhooks(options: BillingOptions): { handleWebhook(rawBody
   }
 
   /**
-   * One round trip, no transaction (`swan_billing_webhook_lookup`, migrations/billing/0002): has
-   * the event been processed, the stored row of the subscription (with its row version, `xmin`),
-   * whether that row's client is erased and whether `clientId` is a known client. Read before the Stripe fetch, so a duplicate never
+   * One round trip, no transaction (`swan_billing_webhook_lookup` and `swan_billing_client_erased`):
+   * has the event been processed, the stored row of the subscription (with its row version,
+   * `xmin`), whether that row's client is erased and whether `clientId` is a known client. Read
+   * before the Stripe fetch, so a duplicate never
    * calls Stripe; read again only when a concurrent write of the subscription won a race.
    */
   async function lookup(eventId: string, subscriptionId: string | null, clientId: string | null): Promise<Lookup> {
     const { rows } = await sql<{ done: boolean; prev: Record<string, unknown> | null; client_ok: boolean | null; erased: boolean }>`
-      select done, prev, client_ok, erased from swan_billing_webhook_lookup(${eventId}::text, ${subscriptionId}::text, ${clientId}::uuid)`.execute(db);
+      select done, prev, client_ok, coalesce(swan_billing_client_erased((prev ->> 'client_id')::uuid), false) as erased
+        from swan_billing_webhook_lookup(${eventId}::text, ${subscriptionId}::text, ${clientId}::uuid)`.execute(db);
     const r = rows[0]!;
     return { done: r.done, prev: r.prev ? rowFromJson(r.prev) : undefined, checkedClient: clientId, clientOk: r.client_ok, erased: r.erased };
   }
