@@ -12,3 +12,4 @@ export { migrations } from './generated/migrations.js';
 export * from './contracts.js';
 export * from './adapter.js';
 export { classifyPgError, pgErrorCode, isUniqueViolation, isRetryablePgError, type PgErrorKind, type PgErrorClass } from './pg-errors.js';
+export { swanInstruments, swanTracer, inSpan, markError, traceRoute, observeAuditBacklog } from './telemetry.js';

@@ -5,3 +5,4 @@ export { builtInValidators, validateEvent, type PayloadValidator, type SwanEvent
 export { outboxRoutes } from './http.js';
 export { natsRelayHandler, ensureOutboxStream, connectNatsRelay, isNatsUnavailable, type NatsRelay, type NatsRelayOptions, type RelayedEvent } from './nats.js';
 export { migrations } from './generated/migrations.js';
+export { observeOutbox } from './telemetry.js';

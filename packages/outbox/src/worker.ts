@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
 import { claim, complete, extendLeases, fail, release, type Failure, type OutboxEvent } from './sql.js';
+import { traceHandle } from './telemetry.js';
 
 
 /**
@@ -256,7 +257,9 @@ export function createWorker(options: WorkerOptions): Worker {
       const steps = handlers[event.eventType] ?? handlers['*'];
       if (!steps) throw new Error(`No handler for ${event.eventType}`);
       const ctx = { signal: controller.signal, workerId };
-      for (; stepsDone < steps.length && !controller.signal.aborted; stepsDone++) await steps[stepsDone]!(event, ctx);
+      await traceHandle(event, async () => {
+        for (; stepsDone < steps.length && !controller.signal.aborted; stepsDone++) await steps[stepsDone]!(event, ctx);
+      });
       if (!controller.signal.aborted) {
         completions.push(event.id);
         unavailableSince = 0;

@@ -10,6 +10,7 @@ import { buf, ciphertextKeyVersion, decryptField, encryptField } from './cipher.
 import type { KeyProvider } from './keys.js';
 import { rotateKeys, SYSTEM_ACTOR, type KeyRow, type RotateKeysOptions, type RotationResult } from './rotation.js';
 import { ageOn, requireReason, TRAINING_COLUMNS, validateCreateClient, validationFailed, type ClientPII, type ClientTrainingInput, type CreateClientInput } from './validation.js';
+import { tracePiiRead } from './telemetry.js';
 
 /** The PII table; ciphertexts are bound to it (`encryptField(key, 1, v, { table: PII_TABLE, column, clientId })`). */
 export const PII_TABLE = 'client_profile_pii';
@@ -359,7 +360,11 @@ export class PiiService {
   }
 
   /** The audited read itself, for an actor its callers have let through (an admin or a trainer). */
-  async #audited(clientId: string, actor: Actor, reason: string, action: string): Promise<DecryptedPII> {
+  #audited(clientId: string, actor: Actor, reason: string, action: string): Promise<DecryptedPII> {
+    return tracePiiRead({ action, reason, role: actor?.role ?? 'none' }, () => this.#auditedRead(clientId, actor, reason, action));
+  }
+
+  async #auditedRead(clientId: string, actor: Actor, reason: string, action: string): Promise<DecryptedPII> {
     // checked here, not by the statement: a malformed read must fail alone, never the batch it joins
     assertActor(actor);
     const read = await this.#reads.submit({ actor, clientId, action, reason });
