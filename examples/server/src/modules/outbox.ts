@@ -103,6 +103,7 @@ export const outboxModule: ServerModule = {
         // every instance: the outbox gauges, and dead letters (whichever process's worker made them) raise alerts
         unobserve = observeOutbox(ctx.db);
         deadLetters = watchDeadLetters(ctx.db, alerts.raise, logger);
+        ctx.services.deadLetterWatch = deadLetters;
         if (!config.runWorkers) {
           logger.info('outbox workers not started here (RUN_WORKERS=false): run `swan outbox work`');
           return;
