@@ -128,7 +128,7 @@ export function injectTraceHeaders(headers: { set(key: string, value: string): v
 export function observeOutbox(db: Kysely<any>): () => void {
   const { events, oldestPendingAge } = instruments();
   let last: Promise<{ pending: number; processing: number; dead: number; age: number } | null> | null = null;
-  // both gauges of one collection share one query
+  // both gauges of one collection (their callbacks run together) share the query in flight
   const read = () => (last ??= sql<{ pending: string | number; processing: string | number; dead: string | number; age: string | number | null }>`
       select (select count(*) from swan_outbox where status = 'pending') as pending,
              (select count(*) from swan_outbox where status = 'processing') as processing,
@@ -137,7 +137,9 @@ export function observeOutbox(db: Kysely<any>): () => void {
                where status = 'pending' and scheduled_for <= now()) as age`.execute(db)
     .then(({ rows: [r] }) => ({ pending: Number(r?.pending ?? 0), processing: Number(r?.processing ?? 0), dead: Number(r?.dead ?? 0), age: Math.max(0, Number(r?.age ?? 0)) }))
     .catch(() => null)
-    .finally(() => setTimeout(() => (last = null), 100).unref()));
+    .finally(() => {
+      last = null;
+    }));
   const onEvents = async (result: { observe(value: number, attributes?: Attributes): void }) => {
     const s = await read();
     if (!s) return;
