@@ -66,19 +66,19 @@ describe('loadConfig', () => {
 
   it('refuses to start in production naming every missing variable, and on bad values', () => {
     const key = Buffer.alloc(32, 3).toString('base64');
-    const variablesOf = (env: Record<string, string>) => {
+    const variablesOf = (env: Record<string, string | undefined>): string[] => {
       try {
         loadConfig({ NODE_ENV: 'production', ...env });
         return [];
       } catch (error) {
         expect((error as SwanError).code).toBe('CONFIG_INVALID');
-        return (error as SwanError).details && ((error as SwanError).details as { variables: string[] }).variables;
+        return ((error as SwanError).details as { variables: string[] }).variables;
       }
     };
     expect(variablesOf({})).toEqual(['SWAN_MASTER_KEYS', 'SWAN_INDEX_KEY', 'AUTH_JWT_SECRET', 'PUBLIC_URL']);
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/SWAN_MASTER_KEYS .*; SWAN_INDEX_KEY .*; AUTH_JWT_SECRET is unset; PUBLIC_URL is unset/);
     const good = { AUTH_JWT_SECRET: 's3cret', PUBLIC_URL: 'https://swan.example', SWAN_INDEX_KEY: key };
-    for (const keys of [{}, { SWAN_MASTER_KEYS: `k1:${key}` }, { SWAN_INDEX_KEY: key }, { SWAN_KMS_KEY_ID: 'alias/swan' }]) {
+    for (const keys of [{}, { SWAN_MASTER_KEYS: `k1:${key}` }, { SWAN_INDEX_KEY: key }, { SWAN_KMS_KEY_ID: 'alias/swan' }] as Array<Record<string, string>>) {
       const env = { AUTH_JWT_SECRET: 's3cret', PUBLIC_URL: 'https://swan.example', ...keys };
       expect(variablesOf(env).length, JSON.stringify(keys)).toBeGreaterThan(0);
     }

@@ -131,7 +131,7 @@ describe('every event is consumed (no NATS)', () => {
     const rateAlert = await eventually(() => hook.alerts.find((a) => a.kind === 'rate_limit_alert'));
     expect(rateAlert).toMatchObject({ kind: 'rate_limit_alert', details: { policy: 'photoUpload', violations: 10 }, service: 'swan-example-server', alertId: expect.any(String) });
     // the limiter's key: an actor id (IPs and phone numbers would be keyed pseudonyms), never PII
-    expect(rateAlert.details.key).toBe(`actor:${client.clientId}`);
+    expect(rateAlert!.details.key).toBe(`actor:${client.clientId}`);
     expect(JSON.stringify(rateAlert)).not.toMatch(/Ada|Lovelace|example\.com/);
     expect(server.logger.entries.some((e) => e.level === 'error' && /^ALERT: rate limit photoUpload/.test(String(e.msg)))).toBe(true);
 
