@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { SwanError } from '@swan/core';
+import { missingTierVariables } from '@swan/billing';
 import type { ServerConfig } from './modules/types.js';
 
 /**
@@ -21,6 +22,63 @@ function parsePort(value: string | undefined): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid(`PORT must be an integer from 0 to 65535, got "${value}"`);
   return port;
+}
+
+function parseMetricsPort(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid(`METRICS_PORT must be an integer from 0 to 65535, got "${value}"`);
+  return port;
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+function parseUrl(name: string, value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!isHttpUrl(value)) throw invalid(`${name} must be an http(s) URL`);
+  return value;
+}
+
+/** One variable that keeps a production start from going ahead, and why. */
+export interface ProductionProblem {
+  variable: string;
+  problem: string;
+}
+
+/**
+ * What `NODE_ENV=production` refuses (docs/deployment.md, "Production guards"), one entry per
+ * variable: development keys (`SWAN_MASTER_KEYS` or `SWAN_KMS_KEY_ID`, and `SWAN_INDEX_KEY`,
+ * unset), `AUTH_JWT_SECRET` unset or equal to the public development secret, a missing Payment
+ * Link, price or webhook secret while Stripe is configured (`STRIPE_SECRET_KEY` set; test-mode
+ * keys and links are fine), and `PUBLIC_URL` unset or not an http(s) URL.
+ *
+ * @example
+ * ```ts
+ * productionProblems({ NODE_ENV: 'production' }).map((p) => p.variable);
+ * // ['SWAN_MASTER_KEYS', 'SWAN_INDEX_KEY', 'AUTH_JWT_SECRET', 'PUBLIC_URL']
+ * ```
+ */
+export function productionProblems(env: Record<string, string | undefined>): ProductionProblem[] {
+  const problems: ProductionProblem[] = [];
+  const add = (variable: string, problem: string) => problems.push({ variable, problem });
+  if (!env.SWAN_MASTER_KEYS && !env.SWAN_KMS_KEY_ID) add('SWAN_MASTER_KEYS', 'is unset (or set SWAN_KMS_KEY_ID): development keys are per data directory and never used in production');
+  if (!env.SWAN_INDEX_KEY) add('SWAN_INDEX_KEY', 'is unset: development keys are per data directory and never used in production');
+  if (!env.AUTH_JWT_SECRET) add('AUTH_JWT_SECRET', 'is unset');
+  else if (env.AUTH_JWT_SECRET === DEVELOPMENT_JWT_SECRET) add('AUTH_JWT_SECRET', 'is the public development secret');
+  if (env.STRIPE_SECRET_KEY) {
+    if (!env.STRIPE_WEBHOOK_SECRET) add('STRIPE_WEBHOOK_SECRET', 'is unset while STRIPE_SECRET_KEY is set');
+    for (const variable of missingTierVariables(env)) add(variable, 'is unset while STRIPE_SECRET_KEY is set (Payment Links are never made up)');
+  }
+  if (!env.PUBLIC_URL) add('PUBLIC_URL', 'is unset');
+  else if (!isHttpUrl(env.PUBLIC_URL)) add('PUBLIC_URL', 'is not an http(s) URL');
+  return problems;
 }
 
 function parseBoolean(name: string, value: string | undefined, fallback: boolean): boolean {
@@ -68,9 +126,9 @@ function parseFramework(value: string): ServerConfig['framework'] {
 /**
  * Reads the example server's configuration from the environment (API.md, "Example server
  * configuration") and the command line (`--framework fastify` overrides `SWAN_FRAMEWORK`).
- * Throws `CONFIG_INVALID` for bad values and, when `NODE_ENV=production`, for a missing
- * `AUTH_JWT_SECRET` or missing encryption keys (`SWAN_MASTER_KEYS` or `SWAN_KMS_KEY_ID`, and
- * `SWAN_INDEX_KEY`).
+ * Throws `CONFIG_INVALID` for bad values and, when `NODE_ENV=production`, for every
+ * {@link productionProblems} at once: the message names each variable, `details.variables` lists
+ * them.
  *
  * @example
  * ```ts
@@ -83,10 +141,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const development = env.NODE_ENV !== 'production';
   const port = parsePort(env.PORT);
   const secret = env.AUTH_JWT_SECRET || undefined;
-  if (!secret && !development) throw invalid('AUTH_JWT_SECRET is required when NODE_ENV=production');
   // checked here, before anything touches the database: production never falls back to development keys
-  if (!development && ((!env.SWAN_MASTER_KEYS && !env.SWAN_KMS_KEY_ID) || !env.SWAN_INDEX_KEY)) {
-    throw invalid('SWAN_MASTER_KEYS (or SWAN_KMS_KEY_ID) and SWAN_INDEX_KEY are required when NODE_ENV=production');
+  if (!development) {
+    const problems = productionProblems(env);
+    if (problems.length) {
+      throw new SwanError({
+        code: 'CONFIG_INVALID',
+        message: `Refusing to start with NODE_ENV=production: ${problems.map((p) => `${p.variable} ${p.problem}`).join('; ')}`,
+        details: { variables: [...new Set(problems.map((p) => p.variable))] },
+      });
+    }
   }
   return {
     env,
@@ -100,8 +164,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisUrl: env.REDIS_URL || undefined,
     natsUrl: env.NATS_URL || undefined,
     jwtSecret: secret ?? DEVELOPMENT_JWT_SECRET,
-    jwtSecretIsDevelopment: !secret,
+    jwtSecretIsDevelopment: !secret || secret === DEVELOPMENT_JWT_SECRET,
     runWorkers: parseBoolean('RUN_WORKERS', env.RUN_WORKERS, true),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    metricsPort: parseMetricsPort(env.METRICS_PORT),
+    otlpEndpoint: parseUrl('OTEL_EXPORTER_OTLP_ENDPOINT', env.OTEL_EXPORTER_OTLP_ENDPOINT),
+    alertWebhookUrl: parseUrl('ALERT_WEBHOOK_URL', env.ALERT_WEBHOOK_URL),
   };
 }

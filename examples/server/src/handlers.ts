@@ -10,7 +10,7 @@ import { loadConfig } from './config.js';
 import { openDatabase, uniqueSets } from './database.js';
 import { createLogger } from './logger.js';
 import { modules } from './modules/index.js';
-import { registeredHandlers, registeredSchedules } from './modules/outbox.js';
+import { registeredSchedules, workerHandlers } from './modules/outbox.js';
 import type { ModuleInstance, ServerContext } from './modules/types.js';
 
 // Logs go to stderr: the worker's stdout stays free for whoever runs it.
@@ -26,8 +26,8 @@ try {
   throw error;
 }
 
-/** Every handler the in-process workers run (check-in SMS, AI queueing, …), by event type. */
-export const handlers: Record<string, OutboxHandler> = { ...registeredHandlers(ctx) };
+/** Every handler the in-process workers run (check-in SMS, AI queueing, alerts, and the built-in sink of informational events unless NATS_URL relays them), by event type. */
+export const handlers: Record<string, OutboxHandler> = { ...workerHandlers(ctx, Boolean(config.natsUrl)) };
 
 /** The recurring schedules (retention, audit verification, alias release, …): `swan outbox work` queues them. */
 export const schedules: Schedule[] = [...registeredSchedules(ctx)];

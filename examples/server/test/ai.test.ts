@@ -17,7 +17,7 @@ describe.each(['express', 'fastify'])('AI routes on %s', (framework) => {
   };
 
   beforeAll(async () => {
-    server = await bootServer({ SWAN_FRAMEWORK: framework, RUN_WORKERS: 'false', STRIPE_PAYMENT_LINK_TIER_1: 'https://buy.stripe.com/test_one' }, [], []);
+    server = await bootServer({ SWAN_FRAMEWORK: framework, RUN_WORKERS: 'false', STRIPE_PAYMENT_LINK_TIER_1: 'https://buy.stripe.com/test_one', STRIPE_PRICE_TIER_1: 'price_one' }, [], []);
     admin = await mintToken({ sub: randomUUID(), role: 'admin' }, { expiresIn: '10m' });
     email = `dana-${randomUUID()}@example.org`;
     const created = await post('/api/clients', admin, {

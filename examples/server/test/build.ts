@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,8 +24,39 @@ function newest(dir: string): number {
  * CI builds before testing, so there this only checks; `pnpm test` on a fresh clone builds once.
  */
 export function ensureBuilt(outputs: string[], sources: string[], filters: string[]): void {
-  const latest = Math.max(...sources.map((d) => newest(join(root, d))));
-  if (outputs.every((f) => existsSync(join(root, f)) && statSync(join(root, f)).mtimeMs > latest)) return;
-  execFileSync(process.execPath, ['scripts/gen-migrations.mjs'], { cwd: root, stdio: 'inherit' });
-  execFileSync('pnpm', [...filters.flatMap((f) => ['--filter', `${f}...`]), 'build'], { cwd: root, stdio: 'inherit' });
+  const fresh = () => {
+    const latest = Math.max(...sources.map((d) => newest(join(root, d))));
+    return outputs.every((f) => existsSync(join(root, f)) && statSync(join(root, f)).mtimeMs > latest);
+  };
+  if (fresh()) return;
+  // test files run in parallel: one builds, the others wait for it (a second tsup run would clean
+  // the dist folders the first is reading)
+  const release = acquireBuildLock();
+  try {
+    if (fresh()) return;
+    execFileSync(process.execPath, ['scripts/gen-migrations.mjs'], { cwd: root, stdio: 'inherit' });
+    execFileSync('pnpm', [...filters.flatMap((f) => ['--filter', `${f}...`]), 'build'], { cwd: root, stdio: 'inherit' });
+  } finally {
+    release();
+  }
+}
+
+/** A directory lock under node_modules (mkdir is atomic); a lock older than 10 minutes is stale. */
+function acquireBuildLock(): () => void {
+  const lock = join(root, 'node_modules', '.swan-test-build.lock');
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      return () => rmSync(lock, { recursive: true, force: true });
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EEXIST') throw error;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 600_000) rmSync(lock, { recursive: true, force: true });
+      } catch {
+        // released meanwhile
+      }
+      Atomics.wait(pause, 0, 0, 250);
+    }
+  }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { SwanError } from '@swan/core';
 import { DEVELOPMENT_JWT_SECRET, loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 
@@ -32,6 +33,9 @@ describe('loadConfig', () => {
       AUTH_JWT_SECRET: 's3cret',
       PUBLIC_URL: 'https://swan.example/',
       RUN_WORKERS: 'false',
+      METRICS_PORT: '9464',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      ALERT_WEBHOOK_URL: 'https://hooks.example/swan',
       NODE_ENV: 'production',
       SWAN_MASTER_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
       SWAN_INDEX_KEY: Buffer.alloc(32, 2).toString('base64'),
@@ -49,6 +53,9 @@ describe('loadConfig', () => {
       publicUrl: 'https://swan.example',
       runWorkers: false,
       development: false,
+      metricsPort: 9464,
+      otlpEndpoint: 'http://collector:4318',
+      alertWebhookUrl: 'https://hooks.example/swan',
     });
   });
 
@@ -57,14 +64,36 @@ describe('loadConfig', () => {
     expect(loadConfig({ SWAN_FRAMEWORK: 'fastify' }, ['--framework=express']).framework).toBe('express');
   });
 
-  it('refuses to start in production without AUTH_JWT_SECRET or encryption keys, and on bad values', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/AUTH_JWT_SECRET is required/);
+  it('refuses to start in production naming every missing variable, and on bad values', () => {
     const key = Buffer.alloc(32, 3).toString('base64');
-    for (const keys of [{}, { SWAN_MASTER_KEYS: `k1:${key}` }, { SWAN_INDEX_KEY: key }, { SWAN_KMS_KEY_ID: 'alias/swan' }]) {
-      expect(() => loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: 's3cret', ...keys })).toThrow(/SWAN_MASTER_KEYS \(or SWAN_KMS_KEY_ID\) and SWAN_INDEX_KEY are required/);
+    const variablesOf = (env: Record<string, string | undefined>): string[] => {
+      try {
+        loadConfig({ NODE_ENV: 'production', ...env });
+        return [];
+      } catch (error) {
+        expect((error as SwanError).code).toBe('CONFIG_INVALID');
+        return ((error as SwanError).details as { variables: string[] }).variables;
+      }
+    };
+    expect(variablesOf({})).toEqual(['SWAN_MASTER_KEYS', 'SWAN_INDEX_KEY', 'AUTH_JWT_SECRET', 'PUBLIC_URL']);
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/SWAN_MASTER_KEYS .*; SWAN_INDEX_KEY .*; AUTH_JWT_SECRET is unset; PUBLIC_URL is unset/);
+    const good = { AUTH_JWT_SECRET: 's3cret', PUBLIC_URL: 'https://swan.example', SWAN_INDEX_KEY: key };
+    for (const keys of [{}, { SWAN_MASTER_KEYS: `k1:${key}` }, { SWAN_INDEX_KEY: key }, { SWAN_KMS_KEY_ID: 'alias/swan' }] as Array<Record<string, string>>) {
+      const env = { AUTH_JWT_SECRET: 's3cret', PUBLIC_URL: 'https://swan.example', ...keys };
+      expect(variablesOf(env).length, JSON.stringify(keys)).toBeGreaterThan(0);
     }
-    expect(loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: 's3cret', SWAN_KMS_KEY_ID: 'alias/swan', SWAN_INDEX_KEY: key }).development).toBe(false);
+    expect(variablesOf({ ...good, SWAN_KMS_KEY_ID: 'alias/swan', AUTH_JWT_SECRET: DEVELOPMENT_JWT_SECRET })).toEqual(['AUTH_JWT_SECRET']);
+    expect(() => loadConfig({ NODE_ENV: 'production', ...good, SWAN_KMS_KEY_ID: 'alias/swan', AUTH_JWT_SECRET: DEVELOPMENT_JWT_SECRET })).toThrow(/AUTH_JWT_SECRET is the public development secret/);
+    expect(variablesOf({ ...good, SWAN_KMS_KEY_ID: 'alias/swan', PUBLIC_URL: 'swan.example' })).toEqual(['PUBLIC_URL']);
+    // Stripe configured: every link, price and the webhook secret; test-mode keys and links are fine
+    const stripe = { ...good, SWAN_MASTER_KEYS: `k1:${key}`, STRIPE_SECRET_KEY: 'sk_test_123', STRIPE_PAYMENT_LINK_TIER_2: 'https://buy.stripe.com/test_2', STRIPE_PRICE_TIER_2: 'price_2' };
+    expect(variablesOf(stripe)).toEqual(['STRIPE_WEBHOOK_SECRET', 'STRIPE_PAYMENT_LINK_TIER_1', 'STRIPE_PRICE_TIER_1', 'STRIPE_PAYMENT_LINK_TIER_3', 'STRIPE_PRICE_TIER_3']);
+    const links = Object.fromEntries([1, 2, 3].flatMap((n) => [[`STRIPE_PAYMENT_LINK_TIER_${n}`, `https://buy.stripe.com/test_${n}`], [`STRIPE_PRICE_TIER_${n}`, `price_${n}`]]));
+    expect(variablesOf({ ...stripe, ...links, STRIPE_WEBHOOK_SECRET: 'whsec_test' })).toEqual([]);
+    expect(loadConfig({ NODE_ENV: 'production', ...good, SWAN_KMS_KEY_ID: 'alias/swan' }).development).toBe(false);
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
+    expect(() => loadConfig({ METRICS_PORT: '70000' })).toThrow(/METRICS_PORT/);
+    expect(() => loadConfig({ ALERT_WEBHOOK_URL: 'ftp://x' })).toThrow(/ALERT_WEBHOOK_URL/);
     expect(() => loadConfig({ SWAN_FRAMEWORK: 'koa' })).toThrow(/express or fastify/);
     expect(() => loadConfig({ RUN_WORKERS: 'maybe' })).toThrow(/RUN_WORKERS/);
     expect(() => loadConfig({}, ['--frameworks', 'fastify'])).toThrow();

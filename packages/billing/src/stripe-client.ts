@@ -1,6 +1,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import Stripe from 'stripe';
+import { tracedStripeHttpClient } from './telemetry.js';
 
 /**
  * The Stripe API version this package is written and tested against: the version the installed
@@ -55,6 +56,8 @@ export function createStripeClient(options: StripeClientOptions): Stripe {
   }
   const pool = { keepAlive: true, scheduling: 'lifo', maxSockets: 64 } as const;
   config.httpAgent = options.httpAgent ?? (protocol === 'http' ? new HttpAgent(pool) : new HttpsAgent(pool));
+  // every API call in a `stripe <METHOD> <path>` span (no-op without an OpenTelemetry SDK)
+  config.httpClient = tracedStripeHttpClient(Stripe.createNodeHttpClient(config.httpAgent));
   return new Stripe(options.secretKey, config);
 }
 

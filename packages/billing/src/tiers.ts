@@ -83,19 +83,52 @@ export function defineTiers(
 }
 
 /**
- * Reads the tiers from `STRIPE_PAYMENT_LINK_TIER_1..3` and `STRIPE_PRICE_TIER_1..3`.
+ * The tier variables (`STRIPE_PAYMENT_LINK_TIER_1..3`, `STRIPE_PRICE_TIER_1..3`) that are unset or
+ * empty in `env`, in tier order. A production start with Stripe configured needs none missing.
  *
  * @example
  * ```ts
- * const tiers = tiersFromEnv(process.env);
+ * missingTierVariables({ STRIPE_PAYMENT_LINK_TIER_1: 'https://buy.stripe.com/test_1' });
+ * // ['STRIPE_PRICE_TIER_1', 'STRIPE_PAYMENT_LINK_TIER_2', 'STRIPE_PRICE_TIER_2', 'STRIPE_PAYMENT_LINK_TIER_3', 'STRIPE_PRICE_TIER_3']
+ * ```
+ */
+export function missingTierVariables(env: Record<string, string | undefined>): string[] {
+  return [1, 2, 3].flatMap((n) => [`STRIPE_PAYMENT_LINK_TIER_${n}`, `STRIPE_PRICE_TIER_${n}`]).filter((name) => !env[name]);
+}
+
+/**
+ * Reads the tiers from `STRIPE_PAYMENT_LINK_TIER_1..3` and `STRIPE_PRICE_TIER_1..3`: every tier
+ * whose link and price are both set, in tier order (none when nothing is configured). Nothing is
+ * ever made up: a tier with a link but no price, or a price but no link, throws `CONFIG_INVALID`
+ * naming each missing variable (`details.variables`); a link that is not a URL throws
+ * `VALIDATION_FAILED`. Stripe test-mode links (`https://buy.stripe.com/test_…`) are accepted.
+ *
+ * @example
+ * ```ts
+ * const tiers = tiersFromEnv(process.env); // [] until the links and prices are set
  * ```
  */
 export function tiersFromEnv(env: Record<string, string | undefined>): TierConfig[] {
-  const entry = (n: number) => ({
-    paymentLinkUrl: env[`STRIPE_PAYMENT_LINK_TIER_${n}`] ?? `https://buy.stripe.com/test_swan_tier_${n}`,
-    priceId: env[`STRIPE_PRICE_TIER_${n}`] ?? `price_swan_tier_${n}`,
+  const missing: string[] = [];
+  const tiers: TierConfig[] = [];
+  TIER_IDS.forEach((id, i) => {
+    const link = env[`STRIPE_PAYMENT_LINK_TIER_${i + 1}`] || undefined;
+    const price = env[`STRIPE_PRICE_TIER_${i + 1}`] || undefined;
+    if (!link && !price) return;
+    if (!link) missing.push(`STRIPE_PAYMENT_LINK_TIER_${i + 1}`);
+    if (!price) missing.push(`STRIPE_PRICE_TIER_${i + 1}`);
+    if (!link || !price) return;
+    try {
+      new URL(link);
+    } catch {
+      throw errors.validation(`STRIPE_PAYMENT_LINK_TIER_${i + 1} is not a URL`);
+    }
+    tiers.push({ ...TIER_CATALOG[id], paymentLinkUrl: link, priceId: price });
   });
-  return defineTiers({ tier_1: entry(1), tier_2: entry(2), tier_3: entry(3) });
+  if (missing.length) {
+    throw errors.configInvalid(`A tier needs both its Payment Link and its price: set ${missing.join(', ')}`, { variables: missing });
+  }
+  return tiers;
 }
 
 /** Who is buying: the client id (sent as `client_reference_id`) and, when known, the email. */

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import twilio from 'twilio';
+import { traceTwilioRequest } from './telemetry.js';
 
 /** The SDK client (`twilio(accountSid, authToken, opts)`). */
 export type TwilioClient = ReturnType<typeof twilio>;
@@ -91,7 +92,7 @@ export function createTwilioClient(options: TwilioClientOptions): TwilioClient {
         uri = `${base.origin}${base.pathname.replace(/\/$/, '')}${u.pathname}${u.search}`;
       }
       const headers = key ? { ...req.headers, [IDEMPOTENCY_HEADER]: key } : req.headers;
-      return inner.request({ ...req, uri, ...(headers ? { headers } : {}) });
+      return traceTwilioRequest(req.method, uri, () => inner.request({ ...req, uri, ...(headers ? { headers } : {}) }));
     },
   };
   return twilio(options.accountSid, options.authToken, { httpClient: httpClient as never, autoRetry: false });

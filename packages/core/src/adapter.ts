@@ -2,6 +2,7 @@ import { parse as parseForm } from 'node:querystring';
 import { errors, isSwanError, toErrorResponse } from './errors.js';
 import { runGuards } from './guard.js';
 import type { ActorResolver, Guard, GuardContext, Route, SwanRequest, SwanResponse } from './http.js';
+import { traceRoute } from './telemetry.js';
 
 // The framework-independent half of every adapter: @swan/express and @swan/fastify only read
 // their framework's request into a FrameworkRequest and write a RenderedResponse back.
@@ -104,22 +105,24 @@ function originOf(publicUrl: string): string {
 
 /**
  * The whole route contract: authentication (401 without an actor), the role check (403), the
- * guards in order, then the handler.
+ * guards in order, then the handler, inside the route's span (see {@link traceRoute}).
  *
  * @example
  * ```ts
  * const response = await runRoute(route, req, options.actor, { setHeader: (n, v) => res.setHeader(n, v) });
  * ```
  */
-export async function runRoute(route: Route, req: SwanRequest, resolveActor: ActorResolver, ctx: GuardContext): Promise<SwanResponse> {
-  if (route.access !== 'public') {
-    const actor = await resolveActor(req);
-    if (!actor) throw errors.unauthenticated();
-    if (route.access !== 'authenticated' && !route.access.includes(actor.role)) throw errors.forbidden();
-    req.actor = actor;
-  }
-  await runGuards(route.guards ?? [], req, ctx);
-  return route.handler(req);
+export function runRoute(route: Route, req: SwanRequest, resolveActor: ActorResolver, ctx: GuardContext): Promise<SwanResponse> {
+  return traceRoute(route, req, async () => {
+    if (route.access !== 'public') {
+      const actor = await resolveActor(req);
+      if (!actor) throw errors.unauthenticated();
+      if (route.access !== 'authenticated' && !route.access.includes(actor.role)) throw errors.forbidden();
+      req.actor = actor;
+    }
+    await runGuards(route.guards ?? [], req, ctx);
+    return route.handler(req);
+  });
 }
 
 /**

@@ -3,6 +3,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { sql, type Kysely } from 'kysely';
 import type { Actor } from './actor.js';
 import { SwanError } from './errors.js';
+import { observeAuditBacklog } from './telemetry.js';
 
 /** What happened to an audited action. */
 export type AuditOutcome = 'allowed' | 'denied' | 'not_found' | 'error';
@@ -62,7 +63,8 @@ export async function chainAuditLog(db: Kysely<any>, options: { wait?: boolean; 
 
 /**
  * Runs {@link chainAuditLog} every `intervalMs` (default 250 ms) until the returned `stop()`.
- * Several instances may run it: one links, the others skip.
+ * Several instances may run it: one links, the others skip. While it runs, the
+ * `swan.core.audit.unchained` gauge reports the entries waiting to be linked.
  */
 export function startAuditChainer(
   db: Kysely<any>,
@@ -73,8 +75,10 @@ export function startAuditChainer(
     running = running.then(() => chainAuditLog(db, { wait: false })).catch((e) => options.onError?.(e));
   }, options.intervalMs ?? 250);
   timer.unref?.();
+  const unobserve = observeAuditBacklog(db);
   return {
     async stop() {
+      unobserve();
       clearInterval(timer);
       await running;
     },

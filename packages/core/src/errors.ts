@@ -167,7 +167,7 @@ export const errors = {
   /** 503 `UNAVAILABLE`: a dependency (database, Redis, Stripe…) did not answer; the client may retry. */
   unavailable: (message: string, extras?: ErrorExtras) => make('UNAVAILABLE', message, extras),
   /** `CONFIG_INVALID` (500; raised at startup): a setting is missing or malformed. Never echoes a secret. */
-  configInvalid: (message: string) => make('CONFIG_INVALID', message),
+  configInvalid: (message: string, details?: unknown) => make('CONFIG_INVALID', message, { details }),
   /** `PII_KEY_UNAVAILABLE` (500): a key can't be used. Never carries key material or PII. */
   piiKeyUnavailable: (message: string, cause?: unknown) => make('PII_KEY_UNAVAILABLE', message, { cause }),
   /** `PII_DECRYPTION_FAILED` (500): a value failed to decrypt. Never carries the value. */

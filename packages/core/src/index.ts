@@ -14,3 +14,4 @@ export * from './adapter.js';
 export * from './guard.js';
 export * from './pg-errors.js';
 export { SYSTEM_ACTOR } from './system-actor.js';
+export { swanInstruments, swanTracer, inSpan, markError, traceRoute, observeAuditBacklog } from './telemetry.js';

@@ -22,7 +22,7 @@ describe('bundled migrations', () => {
   });
 
   it('core ships one baseline, then numbered changes', () => {
-    expect(migrations.migrations.map((m) => m.name)).toEqual(['0001_core', '0002_audit_checkpoint']);
+    expect(migrations.migrations.map((m) => m.name)).toEqual(['0001_core', '0002_audit_checkpoint', '0003_migrations_readable']);
   });
 });
 

@@ -9,3 +9,4 @@ export {
 export { builtInValidators, validateEvent, type PayloadValidator, type SwanEventMap, type SwanEventType } from './events.js';
 export { outboxRoutes } from './http.js';
 export { migrations } from './generated/migrations.js';
+export { observeOutbox } from './telemetry.js';

@@ -3,6 +3,7 @@
 // class, so this entry's bundled copy of the class is the same to it.
 import { JSONCodec, headers as natsHeaders, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import { UnavailableError, type OutboxHandler } from './worker.js';
+import { injectTraceHeaders } from './telemetry.js';
 
 export interface NatsRelayOptions {
   /** A connection (its JetStream client is used) or a JetStream client. */
@@ -99,6 +100,7 @@ export function natsRelayHandler(options: NatsRelayOptions): OutboxHandler {
     if (!connected()) throw new UnavailableError('NATS is not connected');
     const h = natsHeaders();
     h.set('Swan-Event-Type', event.eventType);
+    injectTraceHeaders(h);
     const body: RelayedEvent = {
       eventId: event.eventId,
       eventType: event.eventType,

@@ -3,6 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import { isUuid, errors, type EventPublisher, type PublishableEvent } from '@swan/core';
 import { EVENT_TYPE, builtInValidators, validateEvent, type PayloadValidator, type SwanEventMap, type SwanEventType } from './events.js';
 import { eventIdsByKey, insertEvents, notify, type InsertRow } from './sql.js';
+import { tracePublish } from './telemetry.js';
 
 /** An event to publish; built-in types get their payload type checked at compile time. */
 export type OutboxEventInput<T extends string = string> = Omit<PublishableEvent, 'eventType' | 'payload'> & {
@@ -148,6 +149,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const publishMany = async (trx: Kysely<any>, events: readonly OutboxEventInput[]): Promise<PublishResult[]> => {
     if (events.length === 0) return [];
     const rows = events.map(toRow);
+    return tracePublish(rows.map((r) => r.eventType), (traceContext) => insert(trx, rows.map((r) => ({ ...r, traceContext }))));
+  };
+
+  const insert = async (trx: Kysely<any>, rows: InsertRow[]): Promise<PublishResult[]> => {
     const inserted = new Set((await insertEvents(trx, rows)).map((r) => r.event_id));
     const skipped = rows.filter((r) => !inserted.has(r.eventId)).map((r) => r.idempotencyKey as string);
     const existing = skipped.length ? await eventIdsByKey(trx, skipped) : new Map<string, string>();

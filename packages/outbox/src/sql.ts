@@ -28,6 +28,8 @@ export interface OutboxEvent<P = Record<string, unknown>> {
   /** Set for an occurrence of a recurring schedule (key `schedule:<name>:<slot ISO time>`). */
   schedule?: { name: string; slot: Date };
   createdAt: Date;
+  /** W3C trace context of the publisher (JSON), or null; the handler's span continues it. */
+  traceContext?: string | null;
 }
 
 interface EventRow {
@@ -43,6 +45,7 @@ interface EventRow {
   lease_expiries: number;
   idempotency_key: string | null;
   created_at: Date | string;
+  trace_context?: unknown;
 }
 
 // Worker bookkeeping commits asynchronously (no WAL flush wait): if PostgreSQL itself crashes,
@@ -50,7 +53,7 @@ interface EventRow {
 // those events (at least once holds). Published events use the caller's setting.
 const ASYNC = sql.raw(`cross join (select set_config('synchronous_commit', 'off', true)) as async_commit`);
 
-const EVENT_COLUMNS = sql.raw('o.id, o.event_id, o.event_type, o.payload, o.aggregate_type, o.aggregate_id, o.attempts, o.max_attempts, o.steps_done, o.lease_expiries, o.idempotency_key, o.created_at');
+const EVENT_COLUMNS = sql.raw('o.id, o.event_id, o.event_type, o.payload, o.aggregate_type, o.aggregate_id, o.attempts, o.max_attempts, o.steps_done, o.lease_expiries, o.idempotency_key, o.created_at, o.trace_context');
 
 const SCHEDULE_KEY = /^schedule:(.+):(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)$/;
 
@@ -76,6 +79,7 @@ function toEvent(r: EventRow): OutboxEvent {
     maxAttempts: Number(r.max_attempts),
     stepsDone: Number(r.steps_done ?? 0),
     createdAt: new Date(r.created_at),
+    traceContext: r.trace_context == null ? null : typeof r.trace_context === 'string' ? r.trace_context : JSON.stringify(r.trace_context),
   };
 }
 
@@ -89,17 +93,19 @@ export interface InsertRow {
   payload: string;
   scheduledFor: string | null;
   maxAttempts: number;
+  /** W3C trace context (JSON) of the publishing span, or null. */
+  traceContext?: string | null;
 }
 
 /** Inserts events; rows whose idempotency key exists already are skipped (not returned). */
 export async function insertEvents(trx: Kysely<any>, rows: readonly InsertRow[]): Promise<{ event_id: string }[]> {
   const col = <K extends keyof InsertRow>(k: K) => rows.map((r) => r[k]);
   const { rows: inserted } = await sql<{ event_id: string }>`
-    insert into swan_outbox (event_id, event_type, aggregate_type, aggregate_id, idempotency_key, payload, scheduled_for, max_attempts)
-    select e, t, a, ai, k, p::jsonb, coalesce(s::timestamptz, now()), m
+    insert into swan_outbox (event_id, event_type, aggregate_type, aggregate_id, idempotency_key, payload, scheduled_for, max_attempts, trace_context)
+    select e, t, a, ai, k, p::jsonb, coalesce(s::timestamptz, now()), m, tc::jsonb
       from unnest(${col('eventId')}::uuid[], ${col('eventType')}::text[], ${col('aggregateType')}::text[],
                   ${col('aggregateId')}::text[], ${col('idempotencyKey')}::text[], ${col('payload')}::text[],
-                  ${col('scheduledFor')}::text[], ${col('maxAttempts')}::int[]) as x(e, t, a, ai, k, p, s, m)
+                  ${col('scheduledFor')}::text[], ${col('maxAttempts')}::int[], ${rows.map((r) => r.traceContext ?? null)}::text[]) as x(e, t, a, ai, k, p, s, m, tc)
     on conflict (idempotency_key) where idempotency_key is not null do nothing
     returning event_id`.execute(trx);
   return inserted;

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
 import { claim, complete, extendLeases, fail, release, type Failure, type OutboxEvent } from './sql.js';
 import { createScheduler, type Schedule, type Scheduler, type SchedulerOptions } from './schedules.js';
+import { traceHandle } from './telemetry.js';
 
 
 /**
@@ -287,7 +288,9 @@ export function createWorker(options: WorkerOptions): Worker {
       const ctx = { signal: controller.signal, workerId };
       // an occurrence of a schedule queues the next one first, whatever its handler does
       if (event.schedule && scheduler) await scheduler.advance(event.schedule.name).catch((e) => report(e, 'schedule', event.eventId));
-      for (; stepsDone < steps.length && !controller.signal.aborted; stepsDone++) await steps[stepsDone]!(event, ctx);
+      await traceHandle(event, async () => {
+        for (; stepsDone < steps.length && !controller.signal.aborted; stepsDone++) await steps[stepsDone]!(event, ctx);
+      });
       if (!controller.signal.aborted) {
         completions.push(event.id);
         unavailableSince = 0;

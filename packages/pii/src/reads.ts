@@ -4,6 +4,7 @@ import { InFlightBatcher } from './batcher.js';
 import { checkClientId, decrypt, deny, forbidden, notFound, PII_TABLE, TRAINING_COLUMNS_SQL, type PiiContext, type PiiRow } from './context.js';
 import type { KeyRow } from './rotation.js';
 import type { ClientRef, DecryptedPII, TrainingRecord } from './types.js';
+import { tracePiiRead } from './telemetry.js';
 import { requireReason } from './validation.js';
 
 /** One audited read as swan_pii_audited_reads() takes it. */
@@ -88,7 +89,11 @@ export function createPiiReads(ctx: PiiContext) {
 
 
   /** The audited read itself, for an actor its callers have let through (an admin or a trainer). */
-  async function audited(clientId: string, actor: Actor, reason: string, action: string): Promise<DecryptedPII> {
+  function audited(clientId: string, actor: Actor, reason: string, action: string): Promise<DecryptedPII> {
+    return tracePiiRead({ action, reason, role: actor?.role ?? 'none' }, () => auditedRead(clientId, actor, reason, action));
+  }
+
+  async function auditedRead(clientId: string, actor: Actor, reason: string, action: string): Promise<DecryptedPII> {
     // checked here, not by the statement: a malformed read must fail alone, never the batch it joins
     assertActor(actor);
     const read = await reads.submit({ actor, clientId, action, reason });

@@ -4,6 +4,7 @@ import { errors, type Actor, type EventPublisher, type Guard, type GuardContext 
 import { clientKey, Pseudonymizer, type KeyFunction } from './keys.js';
 import { resolvePolicies, type PolicyOverride, type RateLimitPolicy } from './policies.js';
 import { MemoryStore, RedisStore, redisClientOptions, type Hit, type HitResult, type Violator } from './stores.js';
+import { recordDecision } from './telemetry.js';
 
 /**
  * Where a decision came from. `insurance`, `fail-open` and `fail-closed` mean Redis was unreachable.
@@ -190,7 +191,7 @@ function throttledWarn(): (error: Error, context: string) => void {
 }
 
 function decision(policy: string, windowSeconds: number, limit: number, count: number | undefined, resetMs: number, source: DecisionSource): RateLimitDecision {
-  return {
+  return recorded({
     allowed: count === undefined ? source === 'fail-open' : count <= limit,
     policy,
     limit,
@@ -200,7 +201,13 @@ function decision(policy: string, windowSeconds: number, limit: number, count: n
     resetMs,
     windowSeconds,
     source,
-  };
+  });
+}
+
+/** Every decision is made by {@link decision}: counted once, there. */
+function recorded(d: RateLimitDecision): RateLimitDecision {
+  recordDecision(d);
+  return d;
 }
 
 /**

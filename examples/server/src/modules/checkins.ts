@@ -1,6 +1,7 @@
 import { SwanError, type EventPublisher } from '@swan/core';
 import { checkinsRoutes, createCheckins, createTwilioClient, migrations, type CheckinsPii } from '@swan/checkins';
 import { migrations as piiMigrations } from '@swan/pii';
+import { dunningHandler } from './dunning.js';
 import type { ServerModule } from './types.js';
 
 /** Without the outbox nothing can be scheduled: every publish is refused with 503. */
@@ -14,7 +15,8 @@ const noOutbox: EventPublisher = {
  * Twilio SMS check-ins of the example server: `POST /api/clients/:clientId/checkins` and
  * `POST /webhooks/twilio/sms` (signature checked against `PUBLIC_URL`, then the `twilioWebhook`
  * limit per sender). Sending runs in the outbox handlers of `morning_checkin_scheduled` /
- * `evening_checkin_scheduled`, never on the request path. Configured by `TWILIO_ACCOUNT_SID`,
+ * `evening_checkin_scheduled`, never on the request path; billing's `payment_failed` sends the
+ * client a dunning SMS with the hosted invoice link through the same sender and opt-out list. Configured by `TWILIO_ACCOUNT_SID`,
  * `TWILIO_AUTH_TOKEN`, `TWILIO_FROM` and `TWILIO_API_BASE` (another API origin, e.g. a local mock);
  * without them it starts, says so, rejects every webhook (403) and dead-letters sends at once.
  * Erasure: its participant deletes the client's replies and opt-out record and ends its schedules
@@ -43,6 +45,8 @@ export const checkinsModule: ServerModule = {
     if (!ctx.events || !ctx.onEvent) ctx.logger.warn('checkins: no outbox: check-ins cannot be scheduled or sent');
     const checkins = createCheckins({ db: ctx.db, events: ctx.events ?? noOutbox, pii, twilio: client, from, authToken });
     for (const [type, handler] of Object.entries(checkins.handlers)) ctx.onEvent?.(type, handler);
+    // billing's payment_failed: a dunning SMS with the hosted invoice link, through this sender and opt-out list
+    ctx.onEvent?.('payment_failed', dunningHandler({ checkins, pii, twilio: client, from, fallbackUrl: `${ctx.config.publicUrl}/pricing`, logger: ctx.logger }));
     ctx.services.checkins = checkins;
     ctx.exportContributors.push(checkins.exportContributor);
     // replies and the opt-out record go in the erasure's own transaction

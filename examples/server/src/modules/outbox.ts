@@ -1,13 +1,45 @@
-import { verifyAuditChain } from '@swan/core';
 import { billingRetentionRules } from '@swan/billing';
 import { checkinsRetentionRules } from '@swan/checkins';
 import { connectNatsRelay, type NatsRelay } from '@swan/outbox/nats';
 import {
-  auditRetentionRule, createOutbox, createWorker, migrations, outboxRetentionRules, outboxRoutes, runRetention,
+  auditRetentionRule, createOutbox, createWorker, migrations, observeOutbox, outboxRetentionRules, outboxRoutes, runRetention,
   type OutboxHandler, type OutboxHandlerSteps, type Schedule, type Worker,
 } from '@swan/outbox';
 import { pgListen } from '@swan/outbox/pg-listen';
-import type { ServerContext, ServerModule } from './types.js';
+import { installAlerts, verifyAuditChainAndAlert, watchDeadLetters } from '../alerts.js';
+import type { Logger, ServerContext, ServerModule } from './types.js';
+
+/**
+ * Event types that only inform other services (nothing in the example server acts on them). With
+ * `NATS_URL` they are relayed to JetStream; without a relay the built-in sink completes them (one
+ * log line each), so they never pile up as pending.
+ */
+export const INFORMATIONAL_EVENTS: readonly string[] = [
+  'consent_granted',
+  'consent_revoked',
+  'master_prompt_stored',
+  'subscription_activated',
+  'subscription_canceled',
+  'checkin_response_received',
+  'client_erased',
+];
+
+/** The built-in sink: completes an informational event, logging its type and id (never its payload). */
+export function informationalSink(logger: Logger): OutboxHandler {
+  return async (event) => logger.info('outbox: informational event completed by the built-in sink (no NATS relay)', { eventType: event.eventType, eventId: event.eventId });
+}
+
+/**
+ * Everything the workers run: the local handlers and, unless events are relayed to NATS (which
+ * then takes every type without a local handler), the built-in sink for the
+ * {@link INFORMATIONAL_EVENTS} without one.
+ */
+export function workerHandlers(ctx: ServerContext, relayed: boolean): Record<string, OutboxHandler> {
+  const local = registeredHandlers(ctx);
+  if (relayed) return { ...local };
+  const sink = informationalSink(ctx.logger);
+  return { ...Object.fromEntries(INFORMATIONAL_EVENTS.filter((t) => !local[t]).map((t) => [t, sink])), ...local };
+}
 
 const DAY = 86_400_000;
 
@@ -51,7 +83,11 @@ export function withRelay(local: Record<string, OutboxHandler>, relay?: OutboxHa
 
 /**
  * The transactional outbox, first of the modules: sets `ctx.events` (publish in the caller's
- * transaction) and `ctx.onEvent` (handlers, registered by later modules during setup). Unless
+ * transaction), `ctx.onEvent` (handlers, registered by later modules during setup) and `ctx.alert`
+ * (operator alerts: logged, and POSTed to `ALERT_WEBHOOK_URL` through the `ops_alert` event).
+ * Every event type has a consumer: a local handler, the NATS relay, or for
+ * {@link INFORMATIONAL_EVENTS} without a relay the built-in sink. On every instance it observes
+ * the outbox gauges and raises a `dead_letter` alert for each dead-lettered event. Unless
  * `RUN_WORKERS=false` (then `swan outbox work` runs them), workers run in-process from `start()`:
  * LISTEN/NOTIFY on PostgreSQL, polling on PGlite. With `NATS_URL`, every event is also relayed to
  * JetStream (`swan.events.<type>`, `Nats-Msg-Id` = event id) as a second step after its local
@@ -69,13 +105,19 @@ export const outboxModule: ServerModule = {
     const outbox = createOutbox({ db: ctx.db });
     const handlers: Record<string, OutboxHandler> = {};
     ctx.events = outbox;
-    ctx.onEvent = (eventType, handler) => {
+    const on = (eventType: string, handler: OutboxHandler) => {
       if (!outbox.eventTypes().includes(eventType)) outbox.register(eventType);
       if (handlers[eventType]) throw new Error(`An outbox handler for ${eventType} is registered already`);
-      handlers[eventType] = (event) => handler(event);
+      handlers[eventType] = handler;
     };
+    ctx.onEvent = (eventType, handler) => on(eventType, (event) => handler(event));
     ctx.services.outbox = outbox;
     ctx.services.outboxHandlers = handlers;
+    // alerts: ctx.alert for every module, rate_limit_alert and ops_alert delivered to ALERT_WEBHOOK_URL
+    const alerts = installAlerts(ctx, outbox);
+    for (const [type, handler] of Object.entries(alerts.handlers)) on(type, handler);
+    let deadLetters: ReturnType<typeof watchDeadLetters> | undefined;
+    let unobserve: (() => void) | undefined;
     const schedules: Schedule[] = [];
     ctx.services.outboxSchedules = schedules;
     ctx.schedule = (schedule, handler) => {
@@ -89,11 +131,9 @@ export const outboxModule: ServerModule = {
       const report = await runRetention(ctx.db, rules);
       logger.info('retention run', { removed: Object.fromEntries(report.map((r) => [r.rule, r.removed])) });
     });
-    // the audit chain, nightly: a broken chain is an error for the operators (never retried)
+    // the audit chain, nightly: a broken chain raises an alert for the operators
     ctx.schedule(OPERATIONS_SCHEDULES[1]!, async () => {
-      const result = await verifyAuditChain(ctx.db);
-      if (result.valid) logger.info('audit chain verified', { entries: result.entries });
-      else logger.error('audit chain verification FAILED', { entries: result.entries, firstBrokenId: result.firstBrokenId });
+      await verifyAuditChainAndAlert(ctx.db, alerts.raise, logger);
     });
     let worker: Worker | undefined;
     let relay: NatsRelay | undefined;
@@ -104,6 +144,10 @@ export const outboxModule: ServerModule = {
       routes: outboxRoutes(outbox),
       health: (): Record<string, string> => (config.natsUrl ? { nats: relay?.healthy() ? 'ok' : 'down' } : {}),
       async start() {
+        // every instance: the outbox gauges, and dead letters (whichever process's worker made them) raise alerts
+        unobserve = observeOutbox(ctx.db);
+        deadLetters = watchDeadLetters(ctx.db, alerts.raise, logger);
+        ctx.services.deadLetterWatch = deadLetters;
         if (!config.runWorkers) {
           logger.info('outbox workers not started here (RUN_WORKERS=false): run `swan outbox work`');
           return;
@@ -116,7 +160,7 @@ export const outboxModule: ServerModule = {
             logger.error('outbox: NATS is unreachable, events are not relayed', { error: error instanceof Error ? error.message : String(error) });
           }
         }
-        const all = withRelay(handlers, relay?.handler);
+        const all = withRelay(workerHandlers(ctx, relay !== undefined), relay?.handler);
         if (Object.keys(all).length === 0) return;
         const listenUrl = config.databaseAppUrl ?? config.databaseUrl;
         const leaseMs = Number(config.env.OUTBOX_LEASE_MS) || undefined;
@@ -132,6 +176,8 @@ export const outboxModule: ServerModule = {
         logger.info('outbox workers started', { eventTypes: Object.keys(all), schedules: schedules.map((s) => s.name), wake: listenUrl ? 'listen' : 'poll' });
       },
       async stop() {
+        await deadLetters?.stop();
+        unobserve?.();
         await worker?.stop({ graceful: true, timeoutMs: 10_000 });
         await relay?.close();
       },

@@ -39,7 +39,7 @@ async function keysFrom(config: ServerConfig, warn: (m: string) => void): Promis
     const dev = developmentKeys(dir);
     env.SWAN_MASTER_KEYS ||= dev.masterKeys;
     env.SWAN_INDEX_KEY ||= dev.indexKey;
-    warn(`pii: DEVELOPMENT KEYS in ${join(dir, 'swan-dev-keys.json')} — set SWAN_MASTER_KEYS and SWAN_INDEX_KEY; data written now is only as safe as that file`);
+    warn(`pii: DEVELOPMENT KEYS in ${join(dir, 'swan-dev-keys.json')} — set SWAN_MASTER_KEYS and SWAN_INDEX_KEY; data written now is only as safe as that file. Development keys are per data directory: instances of one deployment must share SWAN_MASTER_KEYS and SWAN_INDEX_KEY, or none can read what another wrote`);
   }
   return { keys: await keyProviderFromEnv(env, { forgotten }), indexKey: indexKeyFromEnv(env) };
 }

@@ -32,7 +32,8 @@ export const DEFAULT_TIER_LIMITS: Record<string, Record<string, number>> = { aiQ
  * per process in memory (logged at startup). Clients with an active tier_2 / tier_3 subscription
  * (`ctx.services.billing.getActiveTier`) get 20 / 30 AI queries a minute (configurable). Later modules guard their routes with
  * `ctx.rateLimit(policy, key?)`; `twilioWebhook` is keyed by the sender's phone number unless the
- * caller passes a key. Alerts go through the outbox when installed. Mounts
+ * caller passes a key. Alerts go through the outbox when installed (`rate_limit_alert`: logged and
+ * POSTed to `ALERT_WEBHOOK_URL`), else to the log. Mounts
  * `GET /api/admin/rate-limit/violators` (admin), itself under `general`.
  *
  * @example
@@ -59,7 +60,8 @@ export function createRatelimitModule(options: RatelimitModuleOptions = {}): Ser
         ...(indexKey ? { pseudonymSecret: createHmac('sha256', Buffer.from(indexKey, 'base64')).update('swan-ratelimit-pseudonyms').digest() } : {}),
         // Per-tier limits from the client's active subscription, cached per client for `tierCacheMs`.
         tierOverride: tierLimits({ tierOf, limits: options.tierLimits ?? DEFAULT_TIER_LIMITS, ttlMs: options.tierCacheMs ?? 30_000 }),
-        onAlert: (alert) => logger.warn('rate-limit alert: frequent violator', { ...alert }),
+        // with the outbox, the rate_limit_alert event's handler logs the alert and POSTs it to ALERT_WEBHOOK_URL
+        ...(ctx.events ? {} : { onAlert: (alert) => logger.warn('rate-limit alert: frequent violator', { ...alert }) }),
         onError: (error, context) => logger.warn(`rate limiter ${context} error`, { error: error.message }),
       });
       if (limiter.store === 'memory') {

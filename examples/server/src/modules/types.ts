@@ -30,6 +30,12 @@ export interface ServerConfig {
   runWorkers: boolean;
   /** TRUST_PROXY: Express `trust proxy` / Fastify `trustProxy` (default false: the socket address is the client IP). */
   trustProxy: boolean | number | string[];
+  /** METRICS_PORT: Prometheus text at `/metrics` on this port (0 picks a free one); unset → no endpoint. */
+  metricsPort?: number;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: traces and metrics are exported over OTLP/HTTP to it. */
+  otlpEndpoint?: string;
+  /** ALERT_WEBHOOK_URL: alerts are POSTed here as JSON (and logged); unset → logged only. */
+  alertWebhookUrl?: string;
 }
 
 /** Structured logger. Never log secrets or PII. */
@@ -61,8 +67,26 @@ export interface ServerContext {
   exportContributors: ExportContributor[];
   /** Modules push what they erase in the erasure's own transaction here (read by the PII service at each erasure). */
   erasureParticipants: ErasureParticipant[];
+  /**
+   * Raises an operator alert (rate-limit violator, dead letter, failed audit chain verification):
+   * written to the log at once and delivered to `ALERT_WEBHOOK_URL` through the outbox (retried
+   * until it is accepted). Set by the outbox module.
+   */
+  alert?: (alert: OperatorAlert) => Promise<void>;
   /** Services other modules may use, by module name (e.g. `services.pii`). */
   services: Record<string, unknown>;
+}
+
+/** An alert for operators. Ids, counts and codes only: never PII or secrets. */
+export interface OperatorAlert {
+  /** What happened, e.g. `rate_limit_alert`, `dead_letter`, `audit_chain_broken`. */
+  kind: string;
+  /** One line for humans. */
+  summary: string;
+  /** Ids and numbers that say more (event id, policy, first broken entry id, …). */
+  details?: Record<string, string | number | boolean | null>;
+  /** Same key → one alert (default: a fresh one each call). */
+  dedupeKey?: string;
 }
 
 /** A running module: its routes and lifecycle. */

@@ -15,7 +15,7 @@ function card(tier: TierConfig): string {
 }
 
 /**
- * `GET /pricing`: the three tier cards, each linking to this client's Payment Link
+ * `GET /pricing`: the configured tiers' cards (a notice when no Payment Link is configured), each linking to this client's Payment Link
  * (`client_reference_id` and `prefilled_email` from `GET /api/billing/payment-links`), and a
  * "Manage subscription" button that opens the Stripe Customer Portal
  * (`POST /api/stripe/create-portal-session`).
@@ -54,7 +54,7 @@ function page(tiers: readonly TierConfig[], nonce: string): string {
   <h1>Choose your AI wing</h1>
   <form id="token-form"><input id="token" type="password" autocomplete="off" placeholder="Paste your access token" aria-label="Access token"><button type="submit">Use token</button></form>
   <p id="status" role="status"></p>
-  <section class="tiers">${tiers.map(card).join('\n')}</section>
+  ${tiers.length ? `<section class="tiers">${tiers.map(card).join('\n')}</section>` : '<p id="no-tiers">Subscriptions are not on sale yet: no Stripe Payment Links are configured.</p>'}
   <p><button id="manage" type="button">Manage subscription</button></p>
 </main>
 <script nonce="${nonce}">
