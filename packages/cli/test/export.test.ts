@@ -30,7 +30,7 @@ const prompt = (): MasterPrompt => ({
 } as unknown as MasterPrompt);
 
 /** The sections of the HTTP export (`GET /api/clients/:clientId/export`) with every package installed. */
-const SECTIONS = ['exportedAt', 'clientId', 'alias', 'createdAt', 'deletedAt', 'pii', 'training', 'accessLog', 'consents', 'masterPrompts', 'subscriptions', 'checkins'];
+const SECTIONS = ['exportedAt', 'clientId', 'alias', 'createdAt', 'deletedAt', 'pii', 'training', 'accessLog', 'restrictions', 'consents', 'masterPrompts', 'subscriptions', 'checkins'];
 
 describe.each(targets)('swan export on $name', ({ create }) => {
   let target: Target;
