@@ -3,43 +3,23 @@
  * SDK's own RequestClient talking to a fake Twilio API over HTTP through TWILIO_API_BASE.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withActor, withService } from '@swan/core';
 import { bootServer, mintToken, type TestServer } from './helpers.js';
+import { serveFakeTwilio } from './fakes.js';
 import { ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, FROM, inboundFields, twilioSignature } from '../../../packages/checkins/test/fake-twilio.js';
 
 const PUBLIC_URL = 'http://swan.test';
 
-/** Serves a FakeTwilio over HTTP, as the SDK's default transport will call it. */
-async function serveFake(fake: FakeTwilio): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const [user, pass] = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString().split(':');
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k.replace(/(^|-)([a-z])/g, (m) => m.toUpperCase())] = v;
-      void fake.request({
-        method: req.method!.toLowerCase(), uri: `https://api.twilio.com${req.url}`, username: user ?? '', password: pass ?? '',
-        headers, data: Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString())),
-      }).then((r) => res.writeHead(r.statusCode, { 'content-type': 'application/json' }).end(r.body));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
-
 describe('check-ins in the example server', () => {
   const fake = new FakeTwilio();
-  let api: { url: string; server: Server };
+  let api: Awaited<ReturnType<typeof serveFakeTwilio>>;
   let server: TestServer;
   let adminToken: string;
 
   beforeAll(async () => {
-    api = await serveFake(fake);
+    api = await serveFakeTwilio(fake);
     server = await bootServer({
       TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: AUTH_TOKEN, TWILIO_FROM: FROM, TWILIO_API_BASE: api.url, PUBLIC_URL,
     }, [], []);
@@ -47,7 +27,7 @@ describe('check-ins in the example server', () => {
   }, 60_000);
   afterAll(async () => {
     await server?.dispose();
-    await new Promise((r) => api?.server.close(r));
+    await api?.close();
   });
 
   const post = async (path: string, body: string, headers: Record<string, string>) => {

@@ -14,8 +14,6 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,28 +22,10 @@ import { testEngines, type TestDatabase } from '@swan/test-utils';
 import { events, newSubscription, PRICES, sign, startFakeStripe, WEBHOOK_SECRET, type FakeStripe } from '../../../packages/billing/test/fake-stripe.js';
 import { ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, FROM, inboundFields, twilioSignature } from '../../../packages/checkins/test/fake-twilio.js';
 import { bootServer, mintToken, type TestServer } from './helpers.js';
+import { serveFakeTwilio } from './fakes.js';
 
 const PUBLIC_URL = 'http://swan.test';
 const USER_AGENT = 'ErasureProbe/7.3 (consent proof; e2e)';
-
-/** Serves a FakeTwilio over HTTP, as the SDK's default transport calls it. */
-async function serveTwilio(fake: FakeTwilio): Promise<{ url: string; server: Server }> {
-  const server = createHttpServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const [user, pass] = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString().split(':');
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k.replace(/(^|-)([a-z])/g, (m) => m.toUpperCase())] = v;
-      void fake.request({
-        method: req.method!.toLowerCase(), uri: `https://api.twilio.com${req.url}`, username: user ?? '', password: pass ?? '',
-        headers, data: Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString())),
-      }).then((r) => res.writeHead(r.statusCode, { 'content-type': 'application/json' }).end(r.body));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
 
 /** Every row of every table in `public`, as text, read as the database owner (row-level security does not apply to it). */
 async function everyTableAsText(owner: Kysely<any>): Promise<string> {
@@ -63,7 +43,7 @@ async function everyTableAsText(owner: Kysely<any>): Promise<string> {
 describe.each(testEngines())('erasure end to end on $name', (engine) => {
   let stripe: FakeStripe;
   const twilio = new FakeTwilio();
-  let twilioApi: { url: string; server: Server };
+  let twilioApi: Awaited<ReturnType<typeof serveFakeTwilio>>;
   let t: TestDatabase | undefined;
   let owner: Kysely<any>;
   let server: TestServer;
@@ -79,7 +59,7 @@ describe.each(testEngines())('erasure end to end on $name', (engine) => {
 
   beforeAll(async () => {
     stripe = await startFakeStripe();
-    twilioApi = await serveTwilio(twilio);
+    twilioApi = await serveFakeTwilio(twilio);
     const env: Record<string, string> = {
       STRIPE_SECRET_KEY: 'sk_test_erasure', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, STRIPE_API_BASE: stripe.url,
       STRIPE_PAYMENT_LINK_TIER_2: 'https://buy.stripe.com/test_two', STRIPE_PRICE_TIER_2: PRICES.tier_2,
@@ -102,7 +82,7 @@ describe.each(testEngines())('erasure end to end on $name', (engine) => {
     if (t) await owner?.destroy();
     await t?.close();
     await stripe?.close();
-    await new Promise((r) => twilioApi?.server.close(r));
+    await twilioApi?.close();
   });
 
   const call = async (method: string, path: string, token: string | null, body?: unknown, headers: Record<string, string> = {}) => {

@@ -6,8 +6,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrations as outboxMigrations } from '@swan/outbox';
 import { postgresUrl, redisUrl, testEngines, type TestDatabase } from '@swan/test-utils';
 import { bootServer, mintToken, SECRET, type TestServer } from './helpers.js';
+import { serveFakeTwilio } from './fakes.js';
 import { root } from './build.js';
 import { twoInstanceModule } from './fixtures/two-instance-module.js';
 import { ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, FROM, inboundFields, twilioSignature } from '../../../packages/checkins/test/fake-twilio.js';
@@ -30,25 +29,6 @@ async function until(check: () => Promise<boolean> | boolean, ms = 30_000, what 
     if (Date.now() > end) throw new Error(`${what} not reached in time`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-/** Serves a FakeTwilio over HTTP, as the SDK's default transport calls it. */
-async function serveFake(fake: FakeTwilio): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const [user, pass] = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString().split(':');
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k.replace(/(^|-)([a-z])/g, (m) => m.toUpperCase())] = v;
-      void fake.request({
-        method: req.method!.toLowerCase(), uri: `https://api.twilio.com${req.url}`, username: user ?? '', password: pass ?? '',
-        headers, data: Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString())),
-      }).then((r) => res.writeHead(r.statusCode, { 'content-type': 'application/json' }).end(r.body));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
 /** Starts instance B as a child process; resolves with its URL once it listens. */
@@ -81,7 +61,7 @@ function startChild(env: Record<string, string>): { child: ChildProcess; listeni
 describe.runIf(postgres)('two example-server instances on one PostgreSQL', () => {
   let t: TestDatabase;
   let fake: FakeTwilio;
-  let api: { url: string; server: Server };
+  let api: Awaited<ReturnType<typeof serveFakeTwilio>>;
   let b: ReturnType<typeof startChild> | undefined;
   let a: TestServer | undefined;
   let dataDir: string;
@@ -96,7 +76,7 @@ describe.runIf(postgres)('two example-server instances on one PostgreSQL', () =>
     // the daily schedule last ran three days ago: everything was down since
     await sql`insert into swan_outbox_schedules (name, last_slot) values ('daily_test', now() - interval '3 days')`.execute(t.admin);
     fake = new FakeTwilio();
-    api = await serveFake(fake);
+    api = await serveFakeTwilio(fake);
     dataDir = mkdtempSync(join(tmpdir(), 'swan-two-'));
     const redis = redisUrl();
     env = {
@@ -124,7 +104,7 @@ describe.runIf(postgres)('two example-server instances on one PostgreSQL', () =>
   afterAll(async () => {
     if (b && b.child.exitCode === null) b.child.kill('SIGKILL');
     await a?.dispose();
-    await new Promise((r) => api?.server.close(r));
+    await api?.close();
     rmSync(dataDir, { recursive: true, force: true });
     await t?.close();
   });
