@@ -6,7 +6,7 @@ export function swanTsup(overrides: Partial<Options> = {}) {
     entry: ['src/index.ts'],
     format: ['esm', 'cjs'],
     dts: true,
-    sourcemap: true,
+    sourcemap: false,
     clean: true,
     target: 'node20',
     splitting: false,
