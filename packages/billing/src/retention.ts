@@ -1,18 +1,10 @@
 import { sql, type Kysely } from 'kysely';
+import type { RetentionRule } from '@swan/core';
 
 const DAY = 86_400_000;
 
-/**
- * A retention rule as `@swan/outbox`'s `runRetention` runs it (its `RetentionRule`, described
- * here rather than imported).
- */
-export interface BillingRetentionRule {
-  name: string;
-  table: string;
-  defaultWindowMs: number | null;
-  description: string;
-  run(db: Kysely<any>, options: { cutoff: Date; batchSize: number; dryRun: boolean }): Promise<number>;
-}
+/** A retention rule of this package: `@swan/core`'s `RetentionRule`, run by `@swan/outbox`'s `runRetention`. */
+export type BillingRetentionRule = RetentionRule;
 
 const exists = async (db: Kysely<any>, fn: string) =>
   Boolean((await sql<{ f: string | null }>`select to_regprocedure(${fn})::text as f`.execute(db)).rows[0]?.f);

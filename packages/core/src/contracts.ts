@@ -53,3 +53,33 @@ export interface ErasureParticipant {
   name: string;
   erase(trx: Kysely<any>, clientId: string): Promise<void>;
 }
+
+/**
+ * A retention rule: how one package removes rows older than a window. `@swan/outbox`'s
+ * `runRetention` runs the rules every package exports (`outboxRetentionRules()`,
+ * `billingRetentionRules()`, `checkinsRetentionRules()`, …).
+ *
+ * @example
+ * ```ts
+ * const rule: RetentionRule = {
+ *   name: 'notes.old', table: 'coach_notes', defaultWindowMs: 365 * 86_400_000, description: 'notes after a year',
+ *   async run(db, { cutoff, dryRun }) { return dryRun ? 0 : 0; },
+ * };
+ * ```
+ */
+export interface RetentionRule {
+  /** `<package>.<what>`, e.g. `outbox.completed`: the key of `windows` overrides. */
+  name: string;
+  /** The table it removes rows from (reports). */
+  table: string;
+  /** Default window in ms; `null`: the rule runs only when given a window. */
+  defaultWindowMs: number | null;
+  /** One line: what is removed and when. */
+  description: string;
+  /**
+   * Removes rows older than `cutoff` in batches of `batchSize`, each its own short transaction;
+   * with `dryRun` only counts them. Returns the rows removed (or that would be). A table that does
+   * not exist (package not installed) counts 0. May return extra facts for the report.
+   */
+  run(db: Kysely<any>, options: { cutoff: Date; batchSize: number; dryRun: boolean }): Promise<number | { removed: number; details?: Record<string, unknown> }>;
+}

@@ -3,39 +3,12 @@
 // schedule). Packages export their rules (billing, checkins); the outbox owns its own and the
 // audit log's.
 import { sql, type Kysely } from 'kysely';
-import { errors, pruneAuditLog } from '@swan/core';
+import { errors, pruneAuditLog, type RetentionRule } from '@swan/core';
 
 const DAY = 86_400_000;
 
-/**
- * One retention rule: rows of `table` older than a window are removed in small batches. Packages
- * export theirs (`billingRetentionRules()`, `checkinsRetentionRules()`); {@link runRetention}
- * runs them.
- *
- * @example
- * ```ts
- * const rule: RetentionRule = {
- *   name: 'myapp.sessions', table: 'sessions', defaultWindowMs: 30 * 86_400_000, description: 'expired sessions',
- *   async run(db, { cutoff, batchSize, dryRun }) { … return removed; },
- * };
- * ```
- */
-export interface RetentionRule {
-  /** `<package>.<what>`, e.g. `outbox.completed`: the key of `windows` overrides. */
-  name: string;
-  /** The table it removes rows from (reports). */
-  table: string;
-  /** Default window in ms; `null`: the rule runs only when given a window. */
-  defaultWindowMs: number | null;
-  /** One line: what is removed and when. */
-  description: string;
-  /**
-   * Removes rows older than `cutoff` in batches of `batchSize`, each its own short transaction;
-   * with `dryRun` only counts them. Returns the rows removed (or that would be). A table that does
-   * not exist (package not installed) counts 0. May return extra facts for the report.
-   */
-  run(db: Kysely<any>, options: { cutoff: Date; batchSize: number; dryRun: boolean }): Promise<number | { removed: number; details?: Record<string, unknown> }>;
-}
+/** A retention rule (the contract lives in `@swan/core`, so every package can export its own). */
+export type { RetentionRule };
 
 /** One line of a retention report. */
 export interface RetentionResult {
