@@ -8,6 +8,7 @@ export { GALAXY_SWAN_ALIASES, aliasName, parseAlias } from './aliases.js';
 export { ageOn, validateCreateClient, validatePiiChanges, validateTrainingChanges, type PiiChanges, type ClientPII, type ClientTrainingInput, type CreateClientInput, type FieldProblem } from './validation.js';
 export { createPii, type PiiService } from './pii.service.js';
 export { PII_TABLE, PII_FIELDS } from './context.js';
+export { DEFAULT_PURPOSES, SERVICE_DELIVERY_PURPOSE, RECORD_CODES, type RecordCode } from './purposes.js';
 export type { PiiServiceOptions, ClientRef, DecryptedPII, TrainingRecord } from './types.js';
 export { rotateKeys, type RotateKeysOptions, type RotationProgress, type RotationResult } from './rotation.js';
 export { piiRoutes, CREATE_CLIENT_SCHEMA, type PiiRoutesOptions } from './http.js';
