@@ -1,4 +1,5 @@
 import { adminPageRoute } from '../pages/admin.js';
+import { legalPageRoute } from '../pages/legal.js';
 import type { ServerModule } from './types.js';
 
 /** The modules whose admin routes the page calls, by the service each one puts on the context. */
@@ -9,7 +10,8 @@ const PANELS: ReadonlyArray<[service: string, panel: string]> = [
 ];
 
 /**
- * The admin page of the example server, `GET /admin` (see {@link adminPageRoute}): registered
+ * The admin page of the example server, `GET /admin` (see {@link adminPageRoute}), and `GET /legal`,
+ * the terms, privacy and cancellation page the pages' footers link to: registered
  * last, it only serves the page; the data comes from the admin-only routes the other modules mount
  * (outbox, rate limits, PII and audit), called by the browser with the admin's bearer token.
  * Logs which panels will answer `NOT_FOUND` when their module is not installed.
@@ -24,6 +26,6 @@ export const adminModule: ServerModule = {
   setup(ctx) {
     const missing = PANELS.filter(([service]) => !ctx.services[service]).map(([, panel]) => panel);
     if (missing.length) ctx.logger.warn(`admin page: no module serves ${missing.join('; ')}: those panels show NOT_FOUND`);
-    return { routes: [adminPageRoute()] };
+    return { routes: [adminPageRoute(), legalPageRoute()] };
   },
 };
