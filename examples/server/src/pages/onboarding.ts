@@ -1,4 +1,5 @@
 import { htmlPageRoute } from './html.js';
+import { escapeHtml, renderPage, SESSION_SCRIPT } from './layout.js';
 import type { DocumentedRoute, SwanResponse } from '@swan/core';
 import { browserValidatorSource, masterPromptSchema } from '@swan/schema';
 
@@ -6,6 +7,11 @@ import { browserValidatorSource, masterPromptSchema } from '@swan/schema';
 export const VALIDATOR_ASSET_PATH = '/assets/master-prompt-validator.js';
 /** The page's own script. */
 export const ONBOARDING_SCRIPT_PATH = '/assets/onboarding.js';
+/**
+ * The pages' session script (`SESSION_SCRIPT`) as a file: the page allows scripts from this origin
+ * only (the validator is a module it imports), so the session cannot be an inline script.
+ */
+export const SESSION_SCRIPT_PATH = '/assets/onboarding-session.js';
 
 /** A node of the master prompt schema, as far as the form reads it. */
 interface SchemaNode {
@@ -34,8 +40,6 @@ function schemaOf(pointer: string): { node: SchemaNode; required: boolean } {
   return { node, required };
 }
 
-const escape = (text: string) => text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
-
 /** One form field: its label (the key of the labels map `describeErrors` gets), unit and hint. */
 interface Field {
   path: string;
@@ -50,12 +54,12 @@ interface Field {
 
 /** The control for a field, chosen by its schema type: a select for an enum, a checkbox for a boolean. */
 function control(field: Field, id: string, required: boolean, node: SchemaNode): string {
-  const common = `id="${id}" data-path="${field.path}" data-label="${escape(field.label)}"${field.unit ? ` data-unit="${field.unit}"` : ''}${
+  const common = `id="${id}" data-path="${field.path}" data-label="${escapeHtml(field.label)}"${field.unit ? ` data-unit="${field.unit}"` : ''}${
     field.metric ? ` data-metric-unit="${field.metric.unit}" data-per-unit="${field.metric.perUnit}"` : ''}${required ? ' aria-required="true"' : ''}${
     field.hint ? ` aria-describedby="${id}-hint"` : ''}`;
   if (node.type === 'boolean') return `<input type="checkbox" ${common}${field.value === 'true' ? ' checked' : ''}>`;
   if (node.enum) {
-    return `<select ${common}><option value="">${required ? 'Choose…' : 'Not given'}</option>${node.enum.map((v) => `<option>${escape(v)}</option>`).join('')}</select>`;
+    return `<select ${common}><option value="">${required ? 'Choose…' : 'Not given'}</option>${node.enum.map((v) => `<option>${escapeHtml(v)}</option>`).join('')}</select>`;
   }
   if (node.type === 'integer' || node.type === 'number') {
     return `<input type="text" inputmode="${node.type === 'integer' && !field.metric ? 'numeric' : 'decimal'}" data-type="${node.type}" autocomplete="off" ${common}${field.value ? ` value="${field.value}"` : ''}>`;
@@ -69,11 +73,11 @@ function field(f: Field): string {
   const marker = required ? ' <span class="required" aria-hidden="true">*</span>' : '';
   const unit = f.unit ? ` <span class="unit" data-unit-for="${id}">(${f.unit})</span>` : '';
   const hint = f.hint ? `<p class="hint" id="${id}-hint">${f.hint}</p>` : '';
-  const error = `<p class="error" id="${id}-error" data-error-for="${f.path}"></p>`;
+  const error = `<p class="error" id="${id}-error"></p>`;
   if (node.type === 'boolean') {
-    return `<div class="field check">${control(f, id, required, node)}<label for="${id}">${escape(f.label)}${marker}</label>${hint}${error}</div>`;
+    return `<div class="field check">${control(f, id, required, node)}<label for="${id}">${escapeHtml(f.label)}${marker}</label>${hint}${error}</div>`;
   }
-  return `<div class="field"><label for="${id}">${escape(f.label)}${unit}${marker}</label>${hint}${control(f, id, required, node)}${error}</div>`;
+  return `<div class="field"><label for="${id}">${escapeHtml(f.label)}${unit}${marker}</label>${control(f, id, required, node)}${hint}${error}</div>`;
 }
 
 const INCH_CM = 2.54;
@@ -109,55 +113,42 @@ const SECTIONS: readonly { legend: string; fields: readonly Field[]; units?: boo
 
 const CLIENT_PATH = '/meta/client_id';
 
-function page(nonce: string): string {
-  const units = `<fieldset class="units"><legend>Units</legend>
-    <label><input type="radio" name="units" value="imperial" checked> Imperial (inches, lbs)</label>
-    <label><input type="radio" name="units" value="metric"> Metric (cm, kg)</label>
-    <p class="hint">Stored in inches and pounds either way.</p>
-  </fieldset>`;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Client onboarding</title>
-<style nonce="${nonce}">
-  :root { color-scheme: light; --ink: #1d2433; --muted: #596275; --line: #c9cfdb; --accent: #0b5fff; --bad: #b3261e; }
-  body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; background: #f6f7fb; color: var(--ink); line-height: 1.5; }
-  main { max-width: 860px; margin: 0 auto; padding: 1.5rem 1rem 3rem; }
-  h1 { margin: 0 0 .25rem; font-size: 1.75rem; }
-  input, select, button, textarea { font: inherit; color: inherit; }
-  fieldset { border: 1px solid var(--line); border-radius: 12px; margin: 1rem 0; padding: 1rem; background: #fff; display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: .25rem 1rem; min-width: 0; }
-  legend { padding: 0 .4rem; font-weight: 600; }
-  .field { display: flex; flex-direction: column; gap: .2rem; min-width: 0; }
-  .field input[type=text], .field select { padding: .5rem .6rem; border-radius: 8px; border: 1px solid #8a93a6; background: #fff; min-height: 2.5rem; box-sizing: border-box; width: 100%; }
-  .field.check { display: grid; grid-template-columns: auto 1fr; align-items: center; column-gap: .6rem; align-self: center; }
-  .field.check .hint, .field.check .error { grid-column: 1 / -1; }
-  .check input { width: 1.25rem; height: 1.25rem; margin: 0; }
-  .units { grid-template-columns: 1fr; display: flex; flex-wrap: wrap; gap: .5rem 1.5rem; align-items: center; }
-  .units label { display: inline-flex; gap: .4rem; align-items: center; }
-  .units .hint { flex-basis: 100%; }
-  .unit, .hint { color: var(--muted); }
-  .hint { margin: 0; font-size: .9rem; }
-  .required { color: var(--bad); font-weight: 700; }
-  .error { color: var(--bad); margin: 0; min-height: 1.4em; font-size: .95rem; font-weight: 500; }
-  [aria-invalid="true"] { border-color: var(--bad) !important; border-width: 2px !important; }
-  :focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
-  .summary { border: 2px solid var(--bad); border-radius: 12px; padding: .75rem 1rem; background: #fff; margin: 1rem 0; }
-  .summary h2 { margin: 0 0 .25rem; font-size: 1.15rem; color: var(--bad); }
-  .summary a { color: var(--bad); }
-  .notice { border-left: 4px solid var(--accent); background: #fff; padding: .5rem .75rem; }
-  button { padding: .65rem 1.4rem; border-radius: 10px; border: 0; background: var(--accent); color: #fff; font-weight: 600; cursor: pointer; }
-  #status { min-height: 1.5rem; }
-</style>
-<script type="module" src="${ONBOARDING_SCRIPT_PATH}"></script>
-</head>
-<body>
-<main>
+/** The page's own rules, after the shared stylesheet. */
+const STYLE = `
+.onboarding { max-width: 860px; }
+.onboarding fieldset { border: 1px solid var(--border); border-radius: 12px; margin: 0 0 1.25rem; padding: 1rem; background: var(--surface);
+  display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: .25rem 1rem; min-width: 0; }
+.onboarding legend { padding: 0 .4rem; font-weight: 700; }
+.onboarding .field.check { display: grid; grid-template-columns: auto 1fr; align-items: center; column-gap: .6rem; align-self: center; }
+.onboarding .field.check > .hint, .onboarding .field.check > .error { grid-column: 1 / -1; }
+.onboarding .units { grid-column: 1 / -1; display: flex; flex-wrap: wrap; align-items: center; gap: .5rem 1.5rem; border: 0; padding: 0 0 .75rem; margin: 0; background: none; }
+.onboarding .units legend { float: left; padding: 0; margin-right: .5rem; }
+.onboarding .units label { display: inline-flex; align-items: center; gap: .45rem; font-weight: 400; }
+.onboarding .units .hint { flex-basis: 100%; margin: 0; }
+.onboarding .unit { color: var(--muted); font-weight: 400; }
+.onboarding .required { color: var(--danger); font-weight: 700; }
+.onboarding .field .hint, .onboarding .field .error { margin: 0; }
+.onboarding .field .error { min-height: 1.5em; font-weight: 600; }
+.onboarding [aria-invalid="true"] { border-width: 2px; }
+.onboarding .summary { border: 2px solid var(--danger); border-radius: 12px; padding: 1rem; margin: 0 0 1.25rem; background: var(--surface); }
+.onboarding .summary h2 { color: var(--danger); }
+.onboarding .summary ul { margin: 0; padding-left: 1.25rem; }
+.onboarding .summary a { color: var(--danger); }
+.onboarding .actions { display: flex; flex-wrap: wrap; align-items: center; gap: .75rem 1rem; }
+.onboarding #status { margin: 0; }
+`;
+
+const UNITS = `<fieldset class="units"><legend>Units</legend>
+      <label><input type="radio" id="units-imperial" name="units" value="imperial" checked> Imperial (inches, lbs)</label>
+      <label><input type="radio" id="units-metric" name="units" value="metric"> Metric (cm, kg)</label>
+      <p class="hint">Stored in inches and pounds either way.</p>
+    </fieldset>`;
+
+const MAIN = `<div class="onboarding">
   <h1>Client onboarding</h1>
-  <p>What trainers and the AI coach know about a client. It holds <strong>no personal data</strong>:
+  <p class="lede">What trainers and the AI coach know about a client. It holds <strong>no personal data</strong>:
      name, contact details and date of birth are kept encrypted, separately.</p>
-  <p id="signin" class="notice" role="status" hidden></p>
+  <div id="signin" class="notice warning" role="status" hidden></div>
   <form id="prompt-form" novalidate>
     <p>Fields marked <span class="required">*</span> are required.</p>
     <div id="summary" class="summary" tabindex="-1" hidden aria-labelledby="summary-title">
@@ -167,22 +158,26 @@ function page(nonce: string): string {
     <fieldset>
       <legend>Client</legend>
       <div class="field"><label for="meta-client_id">Client <span class="required" aria-hidden="true">*</span></label>
-        <p class="hint" id="meta-client_id-hint">Listed by alias</p>
         <select id="meta-client_id" data-path="${CLIENT_PATH}" data-label="Client" aria-required="true" aria-describedby="meta-client_id-hint"><option value="">Loading clients…</option></select>
-        <p class="error" id="meta-client_id-error" data-error-for="${CLIENT_PATH}"></p></div>
+        <p class="hint" id="meta-client_id-hint">Listed by alias</p>
+        <p class="error" id="meta-client_id-error"></p></div>
     </fieldset>
-    ${SECTIONS.map((s) => `<fieldset><legend>${s.legend}</legend>${s.units ? units : ''}${s.fields.map(field).join('')}</fieldset>`).join('\n    ')}
-    <button type="submit">Save</button>
-    <p id="status" role="status"></p>
+    ${SECTIONS.map((s) => `<fieldset><legend>${s.legend}</legend>${s.units ? UNITS : ''}${s.fields.map(field).join('')}</fieldset>`).join('\n    ')}
+    <div class="actions"><button type="submit" id="save">Save</button><p id="status" role="status"></p></div>
   </form>
-</main>
-</body>
-</html>`;
-}
+</div>`;
+
+const page = (nonce: string) => renderPage({
+  nonce,
+  title: 'Client onboarding — SwanStudios',
+  style: STYLE,
+  main: MAIN,
+  head: `<script src="${SESSION_SCRIPT_PATH}"></script>\n<script type="module" src="${ONBOARDING_SCRIPT_PATH}"></script>`,
+});
 
 /**
- * The page's script (an ES module): takes the admin token from the URL fragment (and removes it
- * from the address bar), lists the clients by alias (`GET /api/admin/clients`), builds the master
+ * The page's script (an ES module), run after the session script took the token from the URL
+ * fragment and removed it from the address bar: lists the clients by alias (`GET /api/admin/clients`), builds the master
  * prompt from the form in the schema's units, checks it with the standalone validator
  * (`@swan/schema/standalone`, served at {@link VALIDATOR_ASSET_PATH}) in the form's labels, shows
  * each problem next to its field and in a summary, and sends only a valid prompt to
@@ -190,7 +185,6 @@ function page(nonce: string): string {
  */
 const script = `import { checkMasterPrompt, describeErrors, problemField } from '${VALIDATOR_ASSET_PATH}';
 
-const KEY = 'swan.token';
 const form = document.getElementById('prompt-form');
 const statusLine = document.getElementById('status');
 const signin = document.getElementById('signin');
@@ -200,12 +194,7 @@ const clientSelect = document.getElementById('meta-client_id');
 const controls = Array.from(form.querySelectorAll('[data-path]'));
 const byPath = new Map(controls.map(function (el) { return [el.dataset.path, el]; }));
 
-const fragment = new URLSearchParams(location.hash.slice(1));
-if (fragment.has('token')) {
-  sessionStorage.setItem(KEY, fragment.get('token'));
-  history.replaceState(null, '', location.pathname + location.search);
-}
-const token = sessionStorage.getItem(KEY) || '';
+swanSession.showIn(document.getElementById('session'));
 
 function metric() { return form.elements.units.value === 'metric'; }
 function unitOf(el) { return metric() && el.dataset.metricUnit ? el.dataset.metricUnit : el.dataset.unit; }
@@ -300,11 +289,12 @@ function clear() {
   summary.hidden = true;
 }
 
-/** Each problem next to its field and in the summary; focus on the first problem's field (else the summary). */
+/** Each problem next to its field and in the summary, in the form's order; focus on the first problem's field (else the summary). */
 function show(problems) {
   clear();
   let first = null;
-  problems.forEach(function (p) {
+  const place = function (p) { const el = byPath.get(problemField(p)); return el ? controls.indexOf(el) : controls.length; };
+  problems.slice().sort(function (a, b) { return place(a) - place(b); }).forEach(function (p) {
     const el = byPath.get(problemField(p));
     const item = document.createElement('li');
     if (el) {
@@ -328,19 +318,10 @@ function show(problems) {
   (first || summary).focus();
 }
 
-async function api(method, path, body) {
-  const res = await fetch(path, {
-    method: method,
-    headers: Object.assign({ authorization: 'Bearer ' + token }, body ? { 'content-type': 'application/json' } : {}),
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return res.json();
-}
-
 const STATUS_NOTE = { restricted: ' (processing restricted)' };
 
 async function loadClients() {
-  if (!token) {
+  if (!swanSession.token()) {
     signin.hidden = false;
     signin.textContent = 'You are not signed in. Open this page from the sign-in link you were given.';
     clientSelect.firstElementChild.textContent = 'Sign in to see clients';
@@ -348,22 +329,18 @@ async function loadClients() {
   }
   const clients = [];
   let cursor = null;
-  try {
-    do {
-      const body = await api('GET', '/api/admin/clients?limit=100' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
-      if (!body.success) {
-        signin.hidden = false;
-        signin.textContent = body.error.code === 'FORBIDDEN' ? 'Only an admin can pick clients here.' : 'Your sign-in is not valid any more. Open the sign-in link again.';
-        clientSelect.firstElementChild.textContent = 'No clients to show';
-        return;
-      }
-      clients.push.apply(clients, body.clients);
-      cursor = body.nextCursor;
-    } while (cursor && clients.length < 2000);
-  } catch (e) {
-    clientSelect.firstElementChild.textContent = 'Could not load the clients';
-    return;
-  }
+  do {
+    const body = (await swanSession.api('GET', '/api/admin/clients?limit=100' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''))).body;
+    if (!body.success) {
+      signin.hidden = false;
+      signin.textContent = body.error.code === 'FORBIDDEN' ? 'Only an administrator can pick clients here.'
+        : body.error.code === 'UNAUTHENTICATED' ? 'Your sign-in is not valid any more. Open the sign-in link again.' : body.error.message;
+      clientSelect.firstElementChild.textContent = 'No clients to show';
+      return;
+    }
+    clients.push.apply(clients, body.clients);
+    cursor = body.nextCursor;
+  } while (cursor && clients.length < 2000);
   clients.filter(function (c) { return c.status === 'active' || c.status === 'restricted'; }).forEach(function (c) {
     const option = document.createElement('option');
     option.value = c.clientId;
@@ -384,16 +361,12 @@ form.addEventListener('submit', async function (event) {
   }
   clear();
   statusLine.textContent = 'Saving…';
-  try {
-    const body = await api('POST', '/api/clients/' + encodeURIComponent(doc.meta.client_id) + '/master-prompt', doc);
-    if (body.success) {
-      statusLine.textContent = 'Saved for ' + clientSelect.selectedOptions[0].textContent + ' (version ' + body.version + ').';
-    } else {
-      statusLine.textContent = 'Not saved.';
-      show(Array.isArray(body.error.details) ? describeErrors(body.error.details, options()) : [{ path: '', keyword: '', message: body.error.message }]);
-    }
-  } catch (e) {
-    statusLine.textContent = 'Could not reach the server. Nothing was saved.';
+  const body = (await swanSession.api('POST', '/api/clients/' + encodeURIComponent(doc.meta.client_id) + '/master-prompt', doc)).body;
+  if (body.success) {
+    statusLine.textContent = 'Saved for ' + clientSelect.selectedOptions[0].textContent + ' (version ' + body.version + ').';
+  } else {
+    statusLine.textContent = 'Not saved.';
+    show(Array.isArray(body.error.details) ? describeErrors(body.error.details, options()) : [{ path: '', keyword: '', message: body.error.message }]);
   }
 });
 
@@ -425,6 +398,7 @@ export function onboardingRoutes(): DocumentedRoute[] {
   return [
     htmlPageRoute('/onboarding', page, { scripts: 'self', summary: 'Onboarding form: a client\'s master prompt, checked in the browser in the form\'s words before it is sent' }),
     get(ONBOARDING_SCRIPT_PATH, 'Script of the onboarding page', () => javascript(script)),
+    get(SESSION_SCRIPT_PATH, 'The pages\' session script (token from the URL fragment), for the onboarding page', () => javascript(SESSION_SCRIPT)),
     get(VALIDATOR_ASSET_PATH, 'The precompiled master prompt v3 validator for browsers', () => javascript(browserValidatorSource)),
   ];
 }
