@@ -36,7 +36,7 @@ export interface MessageContext {
   property?: string;
   /** `additionalProperties`: the unknown property is personal data (a name, e-mail, … or a name that looks like one). */
   personalData?: boolean;
-  /** The package's sentence without labels (English, schema names): today's `message`. */
+  /** The sentence without options (English, schema names). */
   defaultMessage: string;
 }
 

@@ -151,7 +151,7 @@ const MAIN = `<div class="onboarding">
   <div id="signin" class="notice warning" role="status" hidden></div>
   <form id="prompt-form" novalidate>
     <p>Fields marked <span class="required">*</span> are required.</p>
-    <div id="summary" class="summary" tabindex="-1" hidden aria-labelledby="summary-title">
+    <div id="summary" class="summary" role="region" tabindex="-1" hidden aria-labelledby="summary-title">
       <h2 id="summary-title">Please check the form</h2>
       <ul id="summary-list"></ul>
     </div>
@@ -227,8 +227,8 @@ function options() { return { labels: labels(), messages: messages() }; }
 
 /** The number typed, in the schema's unit (whole inches for an integer field). */
 function numberOf(el, raw) {
-  const n = Number(raw.replace(',', '.'));
-  if (raw === '' || !Number.isFinite(n)) return raw; // sent as typed: the validator names the problem
+  const n = Number(raw);
+  if (!Number.isFinite(n)) return raw; // sent as typed: the validator names the problem
   if (!metric() || !el.dataset.metricUnit) return n;
   const value = n / Number(el.dataset.perUnit);
   return el.dataset.type === 'integer' ? Math.round(value) : Math.round(value * 10) / 10;
@@ -266,7 +266,7 @@ function build() {
 form.querySelectorAll('input[name=units]').forEach(function (radio) {
   radio.addEventListener('change', function () {
     controls.filter(function (el) { return el.dataset.metricUnit; }).forEach(function (el) {
-      const n = Number(el.value.trim().replace(',', '.'));
+      const n = Number(el.value.trim());
       if (el.value.trim() !== '' && Number.isFinite(n)) {
         const per = Number(el.dataset.perUnit);
         el.value = String(Math.round((metric() ? n * per : n / per) * 10) / 10);
