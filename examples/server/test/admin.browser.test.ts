@@ -31,10 +31,11 @@ describe.skipIf(!browserPath)('GET /admin in headless Chromium', () => {
   /** The client's status as the API lists it. */
   const statusOf = async (clientId: string) => {
     for (let cursor: string | null = null, first = true; first || cursor; first = false) {
-      const page = (await call('GET', `/api/admin/clients?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, admin)).body;
-      const found = page.clients.find((c: { clientId: string }) => c.clientId === clientId);
-      if (found) return found.status as string;
-      cursor = page.nextCursor;
+      const listed: { clients: Array<{ clientId: string; status: string }>; nextCursor: string | null } =
+        (await call('GET', `/api/admin/clients?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, admin)).body;
+      const found = listed.clients.find((c) => c.clientId === clientId);
+      if (found) return found.status;
+      cursor = listed.nextCursor;
     }
     return undefined;
   };
