@@ -1,105 +1,138 @@
 import { htmlPageRoute } from './html.js';
+import { escapeHtml, renderPage } from './layout.js';
 import type { DocumentedRoute } from '@swan/core';
-import type { TierConfig } from '@swan/billing';
+import { TIER_CATALOG, TIER_IDS, type TierConfig } from '@swan/billing';
 
-const escape = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-function card(tier: TierConfig): string {
-  return `<article class="tier" data-tier="${tier.id}">
-  <h2>${escape(tier.name)}</h2>
-  <p class="price"><strong>$${tier.monthlyPriceUsd}</strong>/month</p>
-  <ul>${tier.features.map((f) => `<li>✓ ${escape(f)}</li>`).join('')}</ul>
-  <a class="subscribe" data-tier="${tier.id}" aria-disabled="true" target="_blank" rel="noopener noreferrer">Sign in to subscribe</a>
-</article>`;
-}
+const STYLE = `
+.tiers { display: grid; grid-template-columns: repeat(auto-fit, minmax(16rem, 1fr)); gap: 1rem; margin: 0 0 2rem; }
+.tier { display: flex; flex-direction: column; }
+.tier.current { border-color: var(--accent); box-shadow: 0 0 0 1px var(--accent); }
+.price { margin: 0 0 1rem; }
+.price .amount { font-size: 2.25rem; font-weight: 700; line-height: 1; }
+.features { flex: 1; margin: 0 0 1.25rem; padding-left: 1.5rem; list-style-type: "✓  "; }
+.features li { margin-bottom: .4rem; }
+.features li::marker { color: var(--accent); font-weight: 700; }
+.tier .cta { width: 100%; }
+.tier p.cta { display: flex; align-items: center; justify-content: center; min-height: 2.75rem; margin: 0; border: 1px dashed var(--border); border-radius: 8px; color: var(--muted); }
+.tier .badge { align-self: flex-start; margin: 0 0 .5rem; padding: .1rem .6rem; border-radius: 999px; background: var(--accent); color: var(--accent-text); font-size: .85rem; font-weight: 700; }
+#account { display: flex; flex-wrap: wrap; align-items: center; justify-content: space-between; gap: .75rem 1rem; }
+#account p { margin: 0; }
+`;
 
 /**
- * `GET /pricing`: the configured tiers' cards (a notice when no Payment Link is configured), each linking to this client's Payment Link
- * (`client_reference_id` and `prefilled_email` from `GET /api/billing/payment-links`), and a
- * "Manage subscription" button that opens the Stripe Customer Portal
- * (`POST /api/stripe/create-portal-session`).
+ * `GET /pricing`: the customer's page. Three cards (name, monthly price, features, one call to
+ * action at the same height on each card), and the client's account line above them:
  *
- * The page needs the client's bearer token to call those routes: it reads it from the URL
- * fragment (`/pricing#token=…`, never sent to the server or its logs), removes it from the address
- * bar, and keeps it in `localStorage` (`swan.token`); a form lets the client paste one. A real app
- * would use its own session instead.
+ * - signed out: a sign-in hint, and each card's button reads "Sign in to subscribe";
+ * - signed in as a client: each button opens this client's Payment Link (`client_reference_id`
+ *   and `prefilled_email`, from `GET /api/billing/payment-links`), the current plan is marked, and
+ *   "Manage subscription" (only with a subscription) opens the Stripe Customer Portal
+ *   (`POST /api/stripe/create-portal-session`);
+ * - no Payment Links configured: the tiers are shown with a "billing is not configured" notice and
+ *   no buttons, so nothing leads to a Stripe error page.
+ *
+ * The client arrives signed in with the token in the fragment (`/pricing#token=…`, never sent to
+ * the server or its logs): it is kept in this tab's `sessionStorage` and removed from the address
+ * bar at once. A real app would use its own session instead.
  */
 export function pricingPageRoute(tiers: readonly TierConfig[]): DocumentedRoute {
   return htmlPageRoute('/pricing', (nonce) => page(tiers, nonce), { summary: 'Pricing page: the tiers and their Payment Links' });
 }
 
-function page(tiers: readonly TierConfig[], nonce: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>SwanStudios AI tiers</title>
-<style nonce="${nonce}">
-  body { font-family: system-ui, sans-serif; margin: 0; background: #0a0a1a; color: #e8ecff; }
-  main { max-width: 960px; margin: 0 auto; padding: 2rem 1rem; }
-  .tiers { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 1rem; }
-  .tier { background: rgba(255,255,255,.06); border: 1px solid rgba(120,160,255,.3); border-radius: 16px; padding: 1.25rem; }
-  .price strong { font-size: 2rem; }
-  a.subscribe, button { display: inline-block; padding: .6rem 1rem; border-radius: 10px; border: 0; background: #00c8ff; color: #001; text-decoration: none; font-weight: 600; cursor: pointer; }
-  a.subscribe[aria-disabled="true"] { background: #445; color: #aab; pointer-events: none; }
-  #status { min-height: 1.5rem; }
-  form { margin: 1rem 0; display: flex; gap: .5rem; }
-  input { flex: 1; padding: .5rem; border-radius: 8px; border: 1px solid #445; background: #111; color: #eee; }
-</style>
-</head>
-<body>
-<main>
-  <h1>Choose your AI wing</h1>
-  <form id="token-form"><input id="token" type="password" autocomplete="off" placeholder="Paste your access token" aria-label="Access token"><button type="submit">Use token</button></form>
-  <p id="status" role="status"></p>
-  ${tiers.length ? `<section class="tiers">${tiers.map(card).join('\n')}</section>` : '<p id="no-tiers">Subscriptions are not on sale yet: no Stripe Payment Links are configured.</p>'}
-  <p><button id="manage" type="button">Manage subscription</button></p>
-</main>
-<script nonce="${nonce}">
-(function () {
-  var KEY = 'swan.token';
-  var status = document.getElementById('status');
-  var fragment = new URLSearchParams(location.hash.slice(1));
-  if (fragment.get('token')) {
-    localStorage.setItem(KEY, fragment.get('token'));
-    history.replaceState(null, '', location.pathname + location.search);
-  }
-  function token() { return localStorage.getItem(KEY); }
-  function call(method, path) {
-    return fetch(path, { method: method, headers: { authorization: 'Bearer ' + token() } })
-      .then(function (res) { return res.json().then(function (body) { return { status: res.status, body: body }; }); });
-  }
-  function load() {
-    if (!token()) { status.textContent = 'Sign in (paste your access token) to subscribe.'; return; }
-    call('GET', '/api/billing/payment-links').then(function (r) {
-      if (!r.body.success) { status.textContent = r.body.error.message; return; }
-      r.body.tiers.forEach(function (tier) {
-        var link = document.querySelector('a.subscribe[data-tier="' + tier.id + '"]');
-        link.href = tier.url;
-        link.setAttribute('aria-disabled', 'false');
-        link.textContent = r.body.activeTier === tier.id ? 'Current plan' : 'Subscribe';
-      });
-      var sub = r.body.subscription;
-      status.textContent = sub ? 'Your plan: ' + sub.tier + ' (' + sub.status + (sub.cancelAtPeriodEnd ? ', ends at period end' : '') + ')' : 'No subscription yet.';
-    }, function () { status.textContent = 'Could not load your links.'; });
-  }
-  document.getElementById('token-form').addEventListener('submit', function (e) {
-    e.preventDefault();
-    localStorage.setItem(KEY, document.getElementById('token').value.trim());
-    document.getElementById('token').value = '';
-    load();
-  });
-  document.getElementById('manage').addEventListener('click', function () {
-    call('POST', '/api/stripe/create-portal-session').then(function (r) {
-      if (r.body.success) { location.assign(r.body.url); return; }
-      status.textContent = r.status === 404 ? 'No subscription to manage yet.' : r.body.error.message;
-    }, function () { status.textContent = 'Could not open the customer portal.'; });
-  });
-  load();
-})();
-</script>
-</body>
-</html>`;
+function card(tier: Omit<TierConfig, 'paymentLinkUrl' | 'priceId'>, onSale: boolean): string {
+  const cta = onSale
+    ? `<a class="button cta subscribe" data-tier="${tier.id}" aria-disabled="true">Sign in to subscribe</a>`
+    : '<p class="cta">Not available online yet</p>';
+  return `<article class="tier card" data-tier="${tier.id}" aria-labelledby="${tier.id}-name">
+  <h2 id="${tier.id}-name">${escapeHtml(tier.name)}</h2>
+  <p class="price"><span class="amount">$${tier.monthlyPriceUsd}</span> <span class="muted">per month</span></p>
+  <ul class="features">${tier.features.map((f) => `<li>${escapeHtml(f)}</li>`).join('')}</ul>
+  ${cta}
+</article>`;
 }
+
+function page(tiers: readonly TierConfig[], nonce: string): string {
+  const configured = tiers.length > 0;
+  const cards = TIER_IDS.map((id) => {
+    const onSale = tiers.find((t) => t.id === id);
+    return card(onSale ?? TIER_CATALOG[id], Boolean(onSale));
+  }).join('\n');
+  const main = `<h1>Choose your plan</h1>
+<p class="lede">AI coaching between your sessions with your SwanStudios trainer. Pay monthly, cancel any time.</p>
+${configured ? '' : `<div class="notice warning" id="billing-unconfigured" role="note">
+  <p><strong>Online subscriptions are not available yet.</strong> Billing is not configured on this server, so plans can't be bought here. Ask your trainer to sign you up.</p>
+</div>`}
+<section id="account" class="notice" aria-label="Your account">
+  <p id="account-message">You're not signed in. Sign in to your SwanStudios account to subscribe or to manage your plan.</p>
+  <button id="manage" type="button" hidden>Manage subscription</button>
+</section>
+<section class="tiers" aria-label="Plans">
+${cards}
+</section>`;
+  return renderPage({ nonce, title: 'Plans and pricing — SwanStudios', style: STYLE, main, script: script(configured) });
+}
+
+const script = (configured: boolean) => `(function () {
+  'use strict';
+  var CONFIGURED = ${configured};
+  var message = document.getElementById('account-message');
+  var manage = document.getElementById('manage');
+  var STATUS = { trialing: 'in its trial', active: 'active', past_due: 'waiting for a payment', unpaid: 'unpaid', paused: 'paused',
+    incomplete: 'waiting for the first payment', incomplete_expired: 'not started', canceled: 'canceled' };
+  swanSession.showIn(document.getElementById('session'));
+  if (!swanSession.token()) return;
+
+  function say(text) { message.textContent = text; }
+  function day(iso) {
+    var d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? '' : d.toLocaleDateString('en-US', { year: 'numeric', month: 'long', day: 'numeric' });
+  }
+  function tierName(id) {
+    var heading = document.getElementById(id + '-name');
+    return heading ? heading.textContent : id;
+  }
+
+  say('Loading your plan…');
+  swanSession.api('GET', '/api/billing/payment-links').then(function (r) {
+    if (r.status === 401) { swanSession.signOut(); swanSession.showIn(document.getElementById('session')); say('Your sign-in has expired. Sign in again to subscribe or to manage your plan.'); return; }
+    if (r.status === 403) { say('Plans are bought by clients: this account can\\'t subscribe.'); return; }
+    if (!r.body.success) { say('Your plan could not be loaded: ' + r.body.error.message); return; }
+    var body = r.body;
+    body.tiers.forEach(function (tier) {
+      var link = document.querySelector('a.subscribe[data-tier="' + tier.id + '"]');
+      if (!link) return;
+      if (body.activeTier === tier.id) {
+        var current = document.createElement('p');
+        current.className = 'cta';
+        current.textContent = 'Your current plan';
+        link.replaceWith(current);
+        var card = document.querySelector('article.tier[data-tier="' + tier.id + '"]');
+        card.classList.add('current');
+        var badge = document.createElement('p');
+        badge.className = 'badge';
+        badge.textContent = 'Current plan';
+        card.prepend(badge);
+        return;
+      }
+      link.href = tier.url;
+      link.removeAttribute('aria-disabled');
+      link.textContent = body.activeTier ? 'Switch to this plan' : 'Subscribe';
+    });
+    var sub = body.subscription;
+    if (!sub) { say(CONFIGURED ? 'You don\\'t have a plan yet: choose one below.' : 'You don\\'t have a plan yet.'); return; }
+    var end = day(sub.currentPeriodEnd);
+    say('Your plan: ' + tierName(sub.tier) + ', ' + (STATUS[sub.status] || sub.status) +
+      (end ? (sub.cancelAtPeriodEnd ? '; it ends on ' + end + '.' : '; it renews on ' + end + '.') : '.'));
+    manage.hidden = !CONFIGURED;
+  });
+
+  manage.addEventListener('click', function () {
+    manage.disabled = true;
+    swanSession.api('POST', '/api/stripe/create-portal-session').then(function (r) {
+      if (r.body.success) { location.assign(r.body.url); return; }
+      manage.disabled = false;
+      say(r.status === 404 ? 'You have no subscription to manage yet.' : 'The subscription portal could not be opened: ' + r.body.error.message);
+    });
+  });
+})();
+`;
