@@ -59,8 +59,8 @@ export function isPiiFieldName(name: string): boolean {
 /** Message for a field that carries PII: it never includes the value. */
 export const PII_MESSAGE = 'is personal data and is not allowed in the master prompt: PII belongs to the PII package (@swan/pii)';
 
-export const VERSION_PATTERN = '^3\\.\\d+\\.\\d+$';
-export const TEXT_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$';
+const VERSION_PATTERN = '^3\\.\\d+\\.\\d+$';
+const TEXT_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$';
 
 /** English words for the `format` values the schema uses. */
 export const FORMATS: Record<string, string> = {
@@ -80,7 +80,7 @@ const LIMITS: Record<string, string> = {
 };
 
 /** Property names come from the request: keep them short in messages. */
-export function safeName(name: unknown): string {
+function safeName(name: unknown): string {
   const s = String(name);
   return s.length > 64 ? `${s.slice(0, 64)}…` : s;
 }
