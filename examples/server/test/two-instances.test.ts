@@ -1,8 +1,9 @@
 /**
  * Two example-server instances on one PostgreSQL (and Redis when REDIS_URL is set): instance B is
  * its own process (test/fixtures/instance.ts) so it can be SIGKILLed mid-work; instance A runs in
- * this process. Schedules fire once per slot across both, a check-in is sent once, rate limits
- * are exact across both, and the work B held when it was killed is finished by A.
+ * this process. Schedules fire once per slot across both, a one-off and a per-client daily
+ * check-in are each sent once, rate limits are exact across both, and the work B held when it was
+ * killed is finished by A.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -10,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
+import { withActor } from '@swan/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrations as outboxMigrations } from '@swan/outbox';
 import { postgresUrl, redisUrl, testEngines, type TestDatabase } from '@swan/test-utils';
@@ -58,6 +60,20 @@ function startChild(env: Record<string, string>): { child: ChildProcess; listeni
   return { child, listening, output: () => out };
 }
 
+/** A client created through `base`'s API with a fresh phone number. */
+async function createClient(base: string, admin: string): Promise<{ clientId: string; phone: string }> {
+  const phone = `+1415555${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
+  const created = await fetch(`${base}/api/clients`, {
+    method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      pii: { full_name: 'Ada Lovelace', date_of_birth: '1985-12-10', email: `${randomUUID()}@example.com`, phone_number: phone, emergency_contact: { name: 'Kin', relationship: 'sibling', phone: '+12025550123' } },
+      training: { training_goals: ['mobility'] },
+    }),
+  });
+  expect(created.status).toBe(201);
+  return { clientId: ((await created.json()) as { client: { clientId: string } }).client.clientId, phone };
+}
+
 describe.runIf(postgres)('two example-server instances on one PostgreSQL', () => {
   let t: TestDatabase;
   let fake: FakeTwilio;
@@ -68,6 +84,8 @@ describe.runIf(postgres)('two example-server instances on one PostgreSQL', () =>
   let env: Record<string, string>;
   let slowEventId: string;
   let startedAt: number;
+  let adminToken: string;
+  let daily: { clientId: string; phone: string; slot: Date };
 
   beforeAll(async () => {
     t = await postgres!.create([outboxMigrations]);
@@ -99,6 +117,24 @@ describe.runIf(postgres)('two example-server instances on one PostgreSQL', () =>
     a = await bootServer(env, [], [twoInstanceModule('A', async (ctx, event) => {
       await sql`insert into two_runs (instance, kind, slot, event_id) values ('A', 'slow_done', null, ${event.eventId}::uuid)`.execute(ctx.db);
     })]);
+    adminToken = await mintToken({ sub: randomUUID(), role: 'admin' }, { expiresIn: '1h' });
+    // a daily check-in at the next whole minute (UTC) at least 20 s away: both instances' workers run then
+    const now = Date.now();
+    let slot = Math.ceil(now / 60_000) * 60_000;
+    if (slot - now < 20_000) slot += 60_000;
+    const at = new Date(slot);
+    const localTime = `${String(at.getUTCHours()).padStart(2, '0')}:${String(at.getUTCMinutes()).padStart(2, '0')}`;
+    const client = await createClient(a.url, adminToken);
+    const checkins = a.ctx.services.checkins as { setDailySchedule(trx: unknown, input: unknown): Promise<{ nextRunAt: Date }> };
+    const { nextRunAt } = await withActor(a.ctx.db, { id: randomUUID(), role: 'admin' }, (trx) =>
+      checkins.setDailySchedule(trx, { clientId: client.clientId, kind: 'morning', localTime, timezone: 'UTC' }));
+    expect(nextRunAt.toISOString()).toBe(at.toISOString());
+    // queued as a scheduled event, visible in the outbox before its time
+    const queued = await sql<{ key: string; status: string; due: Date }>`select idempotency_key as key, status, scheduled_for as due
+      from swan_outbox where idempotency_key like ${`schedule:checkin:${client.clientId}:%`}`.execute(t.admin);
+    expect(queued.rows.map((r) => [r.key, r.status, new Date(r.due).toISOString()]))
+      .toEqual([[`schedule:checkin:${client.clientId}:morning:${at.toISOString()}`, 'pending', at.toISOString()]]);
+    daily = { ...client, slot: at };
   }, 120_000);
 
   afterAll(async () => {
@@ -138,21 +174,11 @@ describe.runIf(postgres)('two example-server instances on one PostgreSQL', () =>
     expect(rows.map((r) => r.key)).toEqual([`schedule:daily_test:${new Date(next).toISOString()}`]);
   });
 
-  it('a per-client check-in is sent once', async () => {
-    const admin = await mintToken({ sub: randomUUID(), role: 'admin' }, { expiresIn: '1h' });
-    const phone = `+1415555${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
-    const created = await fetch(`${a!.url}/api/clients`, {
-      method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        pii: { full_name: 'Ada Lovelace', date_of_birth: '1985-12-10', email: `${randomUUID()}@example.com`, phone_number: phone, emergency_contact: { name: 'Kin', relationship: 'sibling', phone: '+12025550123' } },
-        training: { training_goals: ['mobility'] },
-      }),
-    });
-    expect(created.status).toBe(201);
-    const { clientId } = ((await created.json()) as { client: { clientId: string } }).client;
+  it('a one-off check-in is sent once', async () => {
+    const { clientId, phone } = await createClient(a!.url, adminToken);
     // scheduled through B, due in a second: both instances' workers see it
     const scheduled = await fetch(`${await b!.listening}/api/clients/${clientId}/checkins`, {
-      method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ kind: 'morning', scheduledFor: new Date(Date.now() + 1000).toISOString(), timezone: 'UTC' }),
     });
     expect(scheduled.status).toBe(202);
@@ -178,6 +204,20 @@ describe.runIf(postgres)('two example-server instances on one PostgreSQL', () =>
     expect(statuses.filter((s) => s === 429)).toHaveLength(4);
     expect(statuses.slice(0, 2).every((s) => s !== 429)).toBe(true);
   });
+
+  it('a per-client daily check-in goes out once at its slot, and its next occurrence is queued once', async () => {
+    const { clientId, phone, slot } = daily;
+    const name = `checkin:${clientId}:morning`;
+    const keyOf = (at: Date) => `schedule:${name}:${at.toISOString()}`;
+    await until(() => fake.sentTo(phone).length > 0, slot.getTime() - Date.now() + 30_000, 'the daily check-in SMS');
+    const next = new Date(slot.getTime() + DAY);
+    await until(async () => (await sql`select 1 from swan_outbox where idempotency_key = ${keyOf(next)}`.execute(t.admin)).rows.length > 0, 10_000, 'the next occurrence');
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(fake.sentTo(phone)).toHaveLength(1);
+    const { rows } = await sql<{ key: string; status: string }>`select idempotency_key as key, status from swan_outbox
+      where idempotency_key like ${`schedule:${name}:%`} order by scheduled_for`.execute(t.admin);
+    expect(rows).toEqual([{ key: keyOf(slot), status: 'completed' }, { key: keyOf(next), status: 'pending' }]);
+  }, 150_000);
 
   it('the work of a SIGKILLed instance is finished by the other, without counting an attempt', async () => {
     // B is alive and renews its lease: A never touched the event

@@ -1,13 +1,10 @@
-import { sql, type Kysely } from 'kysely';
-import type { RetentionRule } from '@swan/core';
+import { sql } from 'kysely';
+import { pruneInBatches, sqlFunctionExists, type RetentionRule } from '@swan/core';
 
 const DAY = 86_400_000;
 
 /** A retention rule of this package: `@swan/core`'s `RetentionRule`, run by `@swan/outbox`'s `runRetention`. */
 export type BillingRetentionRule = RetentionRule;
-
-const exists = async (db: Kysely<any>, fn: string) =>
-  Boolean((await sql<{ f: string | null }>`select to_regprocedure(${fn})::text as f`.execute(db)).rows[0]?.f);
 
 /**
  * Billing's retention rule: `billing.stripe_events`, processed Stripe event ids (default 90 days:
@@ -26,19 +23,14 @@ export function billingRetentionRules(options: { defaultWindowMs?: number | null
     defaultWindowMs: options.defaultWindowMs === undefined ? 90 * DAY : options.defaultWindowMs,
     description: 'processed Stripe event ids (webhook idempotency records)',
     async run(db, { cutoff, batchSize, dryRun }) {
-      if (!(await exists(db, 'swan_billing_prune_stripe_events(timestamptz, integer)'))) return 0;
+      if (!(await sqlFunctionExists(db, 'swan_billing_prune_stripe_events(timestamptz, integer)'))) return 0;
       const at = cutoff.toISOString();
       if (dryRun) {
         const { rows } = await sql<{ n: string | number }>`select swan_billing_count_stripe_events(${at}::timestamptz) as n`.execute(db);
         return Number(rows[0]?.n ?? 0);
       }
-      let total = 0;
-      for (;;) {
-        const { rows } = await sql<{ n: number }>`select swan_billing_prune_stripe_events(${at}::timestamptz, ${batchSize}::int) as n`.execute(db);
-        const n = Number(rows[0]?.n ?? 0);
-        total += n;
-        if (n < batchSize) return total;
-      }
+      return pruneInBatches(batchSize, async () =>
+        Number((await sql<{ n: number }>`select swan_billing_prune_stripe_events(${at}::timestamptz, ${batchSize}::int) as n`.execute(db)).rows[0]?.n ?? 0));
     },
   }];
 }

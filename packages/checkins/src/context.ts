@@ -71,6 +71,7 @@ export const DEFAULT_TEXTS: CheckinTexts = {
 export interface CheckinsContext {
   readonly db: Kysely<any>;
   readonly events: CheckinsOptions['events'];
+  readonly schedules: CheckinsOptions['schedules'];
   readonly pii: CheckinsPii;
   readonly twilio: TwilioClient | null;
   readonly authToken: string | null;
@@ -89,6 +90,7 @@ export function createCheckinsContext(options: CheckinsOptions): CheckinsContext
   return {
     db: options.db,
     events: options.events,
+    schedules: options.schedules,
     pii: options.pii,
     twilio: options.twilio,
     authToken: options.authToken,
@@ -102,11 +104,6 @@ export function createCheckinsContext(options: CheckinsOptions): CheckinsContext
 }
 
 export const asService = <T>(db: Kysely<any>, fn: (trx: Transaction<any>) => Promise<T>): Promise<T> => withService(db, SERVICE_ROLE, fn);
-
-/** Deactivates a client's schedules (the client is gone: soft-deleted or erased). */
-export const deactivateSchedules = (trx: Kysely<any>, clientId: string) => sql`
-  update checkin_schedules set active = false, next_run_at = null, updated_at = now()
-   where client_id = ${clientId}::uuid and active`.execute(trx);
 
 /** Records a client's opt-out (`out`) or opt-in, and where it came from. */
 export const setOptOut = (trx: Kysely<any>, clientId: string, out: boolean, source: string) => sql`

@@ -2,6 +2,7 @@ export { migrations } from './generated/migrations.js';
 export { createCheckins } from './checkins.service.js';
 export { CHECKIN_KINDS, CHECKIN_EVENT, CHECKINS_SERVICE_ACTOR, PHONE_PURPOSE, DEFAULT_TEXTS } from './context.js';
 export { parseCheckInInput } from './validation.js';
+export { checkinScheduleName, dailyCheckinSchedule } from './scheduling.js';
 export { PermanentDeliveryError, ClaimHeldError } from './sending.js';
 export { keywordOf } from './inbound.js';
 export type {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Transaction } from 'kysely';
 import { isUniqueViolation, isUuid, type SwanError } from '@swan/core';
-import { asService, CHECKIN_EVENT, CHECKINS_SERVICE_ACTOR, deactivateSchedules, PHONE_PURPOSE, setOptOut, type CheckinsContext } from './context.js';
+import { asService, CHECKIN_EVENT, CHECKINS_SERVICE_ACTOR, PHONE_PURPOSE, setOptOut, type CheckinsContext } from './context.js';
+import { endSchedules } from './scheduling.js';
 import { classifyTwilioError, TWILIO_UNSUBSCRIBED, withIdempotencyKey } from './twilio.js';
 import type { CheckinEvent, CheckInKind, Checkins } from './types.js';
 
@@ -46,9 +47,9 @@ export class PermanentDeliveryError extends Error {
 /**
  * Sending: the outbox handler of the check-in events (exclusive send claim, purpose-bound phone
  * read, reconciliation of unconfirmed attempts, Twilio idempotency key).
- * `advanceSchedule` publishes the next occurrence of a recurring check-in.
+ * `continueSchedule` says whether an occurrence of a daily check-in is still wanted.
  */
-export function createSending(ctx: CheckinsContext, advanceSchedule: (clientId: string, kind: CheckInKind, at: Date) => Promise<boolean>) {
+export function createSending(ctx: CheckinsContext, continueSchedule: (clientId: string, kind: CheckInKind, payload: Record<string, unknown>) => Promise<boolean>) {
   const { configured, from, viaService } = ctx;
 
   const permanent = async (_event: CheckinEvent, reason: string): Promise<never> => {
@@ -82,7 +83,7 @@ export function createSending(ctx: CheckinsContext, advanceSchedule: (clientId: 
     if (!kind || !isUuid(clientId) || Number.isNaN(at.getTime()) || !isUuid(event.eventId)) {
       return permanent(event, 'Malformed check-in event');
     }
-    if (event.payload.recurring === true && !(await advanceSchedule(clientId, kind, at))) return 'superseded';
+    if (event.payload.recurring === true && !(await continueSchedule(clientId, kind, event.payload))) return 'superseded';
 
     // The idempotency record, then the exclusive send claim: only the run holding an unexpired
     // claim may talk to Twilio for this event. `unconfirmed` is set when an earlier run may have
@@ -154,7 +155,7 @@ export function createSending(ctx: CheckinsContext, advanceSchedule: (clientId: 
     } catch (e) {
       if ((e as SwanError).code === 'NOT_FOUND') {
         // soft-deleted, erased or unknown: this check-in ends here, and so does the client's schedule
-        await mark('no_phone', sql``, (trx) => deactivateSchedules(trx, clientId));
+        await mark('no_phone', sql``, (trx) => endSchedules(ctx, trx, clientId));
         return 'no_phone';
       }
       throw e;

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Actor, ErasureParticipant, EventPublisher, ExportContributor } from '@swan/core';
+import type { Actor, ErasureParticipant, EventPublisher, ExportContributor, ScheduleStore } from '@swan/core';
 import type { TwilioClient } from './twilio.js';
 
 /** Morning or evening check-in. */
@@ -35,6 +35,14 @@ export interface CheckinsOptions {
   db: Kysely<any>;
   /** The outbox: check-in events and `checkin_response_received` are published through it. */
   events: EventPublisher;
+  /**
+   * The schedule store daily check-ins run on (`createScheduleStore({ outbox })` of
+   * `@swan/outbox`): each client's daily check-in is one stored recurring schedule whose
+   * occurrences fire once per slot however many instances run. Required by
+   * {@link Checkins.setDailySchedule} (`CONFIG_INVALID` without it); one-off check-ins need only
+   * `events`. The workers must advance stored schedules: `createWorker({ schedules })`, `[]` at least.
+   */
+  schedules?: ScheduleStore;
   pii: CheckinsPii;
   /** Twilio SDK client ({@link createTwilioClient}); `null` when unconfigured: sends fail permanently. */
   twilio: TwilioClient | null;
@@ -94,9 +102,13 @@ export interface InboundResult {
 export interface Checkins {
   /** Publishes a one-off check-in in the caller's transaction; returns the event id. */
   scheduleCheckIn(trx: Kysely<any>, input: ScheduleCheckInInput): Promise<{ eventId: string }>;
-  /** Creates or replaces a client's daily check-in and publishes its next occurrence, in `trx`. */
+  /**
+   * Creates or replaces a client's daily check-in in `trx`: a recurring schedule of the schedule
+   * store named `checkin:<clientId>:<kind>`, whose next occurrence is queued now. Returns that
+   * occurrence's event id and time.
+   */
   setDailySchedule(trx: Kysely<any>, input: DailyScheduleInput): Promise<{ eventId: string; nextRunAt: Date }>;
-  /** Stops a daily check-in (an already published occurrence is then skipped). */
+  /** Stops a daily check-in in `trx`: its queued occurrence is removed (one already due is skipped). */
   cancelDailySchedule(trx: Kysely<any>, clientId: string, kind: CheckInKind): Promise<boolean>;
   /** The outbox handler of both check-in event types. */
   handleCheckInEvent(event: CheckinEvent): Promise<'sent' | 'already_sent' | 'opted_out' | 'no_phone' | 'superseded'>;

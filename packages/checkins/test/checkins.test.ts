@@ -166,8 +166,11 @@ describe.each(testEngines())('check-ins on $name', (engine) => {
     // no worker ran: the erasure's transaction did it
     expect(await rows('checkin_responses', c.clientId)).toBe(0);
     expect(await rows('checkin_contacts', c.clientId)).toBe(0);
-    const schedules = await sql<any>`select active, next_run_at from checkin_schedules where client_id = ${c.clientId}::uuid`.execute(h.t.admin);
-    expect(schedules.rows).toEqual([{ active: false, next_run_at: null }]);
+    const schedules = await sql<any>`select active from checkin_schedules where client_id = ${c.clientId}::uuid`.execute(h.t.admin);
+    expect(schedules.rows).toEqual([{ active: false }]);
+    // the stored schedule and its queued occurrence are gone with it
+    expect((await sql`select 1 from swan_outbox_schedules where name like ${`checkin:${c.clientId}:%`}`.execute(h.t.admin)).rows).toEqual([]);
+    expect((await h.outboxRows()).filter((r) => r.payload.clientId === c.clientId && r.payload.recurring)).toEqual([]);
     expect(await rows('checkin_responses', other.clientId)).toBe(1);
     expect(await h.checkins.isOptedOut(other.clientId)).toBe(true);
 
@@ -177,29 +180,6 @@ describe.each(testEngines())('check-ins on $name', (engine) => {
     expect(h.fake.sentTo(c.phone!)).toHaveLength(0);
     // the erased number is nobody now
     expect((await h.inbound(inboundFields(c.phone!, 'hello'))).body).toBe('<?xml version="1.0" encoding="UTF-8"?><Response/>');
-  });
-
-  it('a daily schedule materializes the next local occurrence once per handled event', async () => {
-    const c = await h.createClient(9);
-    const { nextRunAt } = await withActor(h.t.db, admin, (trx) =>
-      h.checkins.setDailySchedule(trx, { clientId: c.clientId, kind: 'morning', localTime: '07:00', timezone: LA }));
-    const local = new Intl.DateTimeFormat('en-US', { timeZone: LA, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(nextRunAt);
-    expect(local).toBe('07:00');
-    const [first] = (await h.outboxRows()).filter((r) => r.payload.clientId === c.clientId);
-    const event = { eventId: first!.event_id, eventType: first!.event_type, payload: first!.payload };
-    // handled (twice, as a redelivery would): exactly one next occurrence, 24 h later in local time
-    expect(await h.checkins.handleCheckInEvent(event)).toBe('sent');
-    expect(await h.checkins.handleCheckInEvent(event)).toBe('already_sent');
-    const mine = (await h.outboxRows()).filter((r) => r.payload.clientId === c.clientId);
-    expect(mine).toHaveLength(2);
-    const next = new Date(mine[1]!.payload.scheduledFor);
-    expect(new Intl.DateTimeFormat('en-US', { timeZone: LA, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(next)).toBe('07:00');
-    expect(next.getTime() - nextRunAt.getTime()).toBeGreaterThanOrEqual(23 * 3600_000);
-    expect(next.getTime() - nextRunAt.getTime()).toBeLessThanOrEqual(25 * 3600_000);
-    // cancelled: the published occurrence is skipped
-    expect(await withActor(h.t.db, admin, (trx) => h.checkins.cancelDailySchedule(trx, c.clientId, 'morning'))).toBe(true);
-    expect(await h.checkins.handleCheckInEvent({ eventId: mine[1]!.event_id, eventType: mine[1]!.event_type, payload: mine[1]!.payload })).toBe('superseded');
-    expect(h.fake.sentTo(c.phone!)).toHaveLength(1);
   });
 
   describe('inbound webhook', () => {

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import twilio from 'twilio';
 import { toErrorResponse, type Actor, type ErasureParticipant, type Route, type SwanRequest } from '@swan/core';
-import { createOutbox, createWorker, migrations as outboxMigrations, type Outbox, type Worker } from '@swan/outbox';
+import { createOutbox, createScheduleStore, createWorker, migrations as outboxMigrations, type Outbox, type Worker } from '@swan/outbox';
 import { LocalKeyProvider, createPii, type PiiService, migrations as piiMigrations } from '@swan/pii';
 import type { TestDatabase, TestEngine } from '@swan/test-utils';
 import { checkinsRoutes, createCheckins, createTwilioClient, migrations, type Checkins, type CheckinsOptions } from '../src/index.js';
@@ -24,7 +24,8 @@ export interface Harness {
   call(path: string, init: { body?: unknown; rawBody?: Buffer; headers?: Record<string, string>; actor?: Actor | null; params?: Record<string, string> }): Promise<{ status: number; body: any; contentType?: string }>;
   /** Posts signed (or forged) inbound SMS fields to the webhook route. */
   inbound(fields: Record<string, string>, signature?: string): Promise<{ status: number; body: any; contentType?: string }>;
-  startWorker(): Promise<Worker>;
+  /** A worker of the check-in handlers that also advances stored schedules (`schedules: []`). */
+  startWorker(options?: { db?: TestDatabase['db'] }): Promise<Worker>;
   /** Waits until no event of the given types is pending or processing. */
   drain(types?: string[], timeoutMs?: number): Promise<void>;
   outboxRows(): Promise<{ event_id: string; event_type: string; status: string; attempts: number; payload: any }[]>;
@@ -42,7 +43,7 @@ export async function startHarness(engine: TestEngine, overrides: Partial<Checki
   });
   const outbox = createOutbox({ db: t.db, maxAttempts: 25 });
   const checkins = createCheckins({
-    db: t.db, events: outbox, pii, from: FROM, authToken: AUTH_TOKEN,
+    db: t.db, events: outbox, schedules: createScheduleStore({ outbox }), pii, from: FROM, authToken: AUTH_TOKEN,
     twilio: createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, httpClient: fake }),
     ...overrides,
   });
@@ -83,8 +84,8 @@ export async function startHarness(engine: TestEngine, overrides: Partial<Checki
       const sig = signature ?? twilio.getExpectedTwilioSignature(AUTH_TOKEN, WEBHOOK_URL, fields);
       return call('/webhooks/twilio/sms', { body: { ...fields }, rawBody, headers: { 'x-twilio-signature': sig, 'content-type': 'application/x-www-form-urlencoded' } });
     },
-    async startWorker() {
-      const w = createWorker({ db: t.db, handlers: checkins.handlers, pollIntervalMs: 20, backoff: { baseMs: 10, capMs: 60 }, flushMs: 1, concurrency: 4 });
+    async startWorker(options = {}) {
+      const w = createWorker({ db: options.db ?? t.db, handlers: checkins.handlers, schedules: [], pollIntervalMs: 20, backoff: { baseMs: 10, capMs: 60 }, flushMs: 1, concurrency: 4 });
       await w.start();
       workers.push(w);
       return w;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBilling, createStripeClient, tiersFromEnv } from '@swan/billing';
 import { createCheckins } from '@swan/checkins';
 import { createConsent, seedConsentVersion30 } from '@swan/consent';
-import { createOutbox } from '@swan/outbox';
+import { createOutbox, createScheduleStore } from '@swan/outbox';
 import { LocalKeyProvider, createPii } from '@swan/pii';
 import { SYSTEM_ACTOR } from '@swan/core';
 import { createMasterPromptService, masterPromptExportContributor, type MasterPrompt } from '@swan/schema';
@@ -45,7 +45,8 @@ describe.each(targets)('swan export on $name', ({ create }) => {
     const pii = createPii({ db, keys: LocalKeyProvider.fromEnv(masterKeys), indexKey });
     const consent = createConsent({ db });
     const billing = createBilling({ db, stripe: createStripeClient({ secretKey: 'sk_test_unused' }), webhookSecret: 'whsec_unused', tiers: tiersFromEnv({}), portalReturnUrl: 'http://localhost/pricing' });
-    const checkins = createCheckins({ db, events: createOutbox({ db }), pii, twilio: null, from: null, authToken: null });
+    const outbox = createOutbox({ db });
+    const checkins = createCheckins({ db, events: outbox, schedules: createScheduleStore({ outbox }), pii, twilio: null, from: null, authToken: null });
     const contributors = [consent.exportContributor(), masterPromptExportContributor, billing.exportContributor, checkins.exportContributor];
     return { pii, consent, checkins, contributors };
   }

@@ -83,3 +83,59 @@ export interface RetentionRule {
    */
   run(db: Kysely<any>, options: { cutoff: Date; batchSize: number; dryRun: boolean }): Promise<number | { removed: number; details?: Record<string, unknown> }>;
 }
+
+/**
+ * A recurring schedule stored at run time (per-client schedules), see {@link ScheduleStore}.
+ *
+ * @example
+ * ```ts
+ * const morning: StoredSchedule = {
+ *   name: `checkin:${clientId}:morning`, cron: '0 7 * * *', timezone: 'America/Los_Angeles',
+ *   eventType: 'morning_checkin_scheduled', payload: { clientId, timezone: 'America/Los_Angeles' }, slotField: 'scheduledFor',
+ * };
+ * ```
+ */
+export interface StoredSchedule {
+  /** Unique name: letters, digits and `_ . : @ -`, at most 120 characters, e.g. `checkin:<clientId>:morning`. */
+  name: string;
+  /** Cron expression: 5 fields (minute precision) or 6 (seconds first). */
+  cron: string;
+  /** IANA time zone the cron fields are read in (default `UTC`). */
+  timezone?: string;
+  /** Event type of each occurrence. */
+  eventType: string;
+  /** Payload of every occurrence (default `{}`); ids and aliases only, never PII. */
+  payload?: Record<string, unknown>;
+  /** Payload key that receives each occurrence's slot as an ISO time (e.g. `scheduledFor`). */
+  slotField?: string;
+  aggregateType?: string;
+  aggregateId?: string;
+}
+
+/**
+ * What a package needs to keep recurring schedules without depending on `@swan/outbox`: the
+ * outbox implements it (`createScheduleStore({ outbox })`); packages take it as an option (e.g.
+ * `createCheckins({ schedules })`). Each occurrence is one outbox event keyed by the schedule's
+ * name and slot, so any number of instances fire a slot once; the next occurrence is always
+ * queued. Both methods write inside `trx`, so the schedule commits or rolls back with the
+ * business change.
+ *
+ * @example
+ * ```ts
+ * await db.transaction().execute(async (trx) => {
+ *   const { next } = await schedules.upsert(trx, { name: `nudge:${clientId}`, cron: '0 9 * * 1', eventType: 'client_nudge', payload: { clientId } });
+ *   await schedules.remove(trx, `nudge:${otherClientId}`);
+ * });
+ * ```
+ */
+export interface ScheduleStore {
+  /**
+   * Creates or replaces a schedule and queues its next occurrence. A changed definition replaces
+   * the queued occurrence that is not yet due; an unchanged one keeps it (and queues the next one
+   * if none is queued). Returns the next occurrence's slot and event id (null when the cron never
+   * fires again). Throws `VALIDATION_FAILED` on a bad definition, writing nothing.
+   */
+  upsert(trx: Kysely<any>, schedule: StoredSchedule): Promise<{ next: Date | null; eventId: string | null }>;
+  /** Ends a schedule and deletes its queued occurrence that is not yet due; false when there was none. */
+  remove(trx: Kysely<any>, name: string): Promise<boolean>;
+}

@@ -23,8 +23,9 @@ const CHECKIN: Shape = { clientId: 'uuid', scheduledFor: 'datetime', timezone: '
  * ```
  */
 export interface SwanEventMap {
-  morning_checkin_scheduled: { clientId: string; scheduledFor: string; timezone: string; checkinId?: string };
-  evening_checkin_scheduled: { clientId: string; scheduledFor: string; timezone: string; checkinId?: string };
+  /** `recurring` and `localTime` (`HH:MM`) are set on the occurrences of a daily check-in. */
+  morning_checkin_scheduled: { clientId: string; scheduledFor: string; timezone: string; checkinId?: string; recurring?: boolean; localTime?: string };
+  evening_checkin_scheduled: { clientId: string; scheduledFor: string; timezone: string; checkinId?: string; recurring?: boolean; localTime?: string };
   checkin_send_requested: { clientId: string; checkinId?: string };
   checkin_response_received: { clientId?: string; checkinId?: string; messageId?: string };
   photo_analysis_requested: { clientId: string; photoId?: string; objectKey?: string };
@@ -42,8 +43,8 @@ export interface SwanEventMap {
 export type SwanEventType = keyof SwanEventMap;
 
 const BUILT_IN: Record<SwanEventType, Shape> = {
-  morning_checkin_scheduled: { ...CHECKIN, 'checkinId?': 'string' },
-  evening_checkin_scheduled: { ...CHECKIN, 'checkinId?': 'string' },
+  morning_checkin_scheduled: { ...CHECKIN, 'checkinId?': 'string', 'recurring?': 'boolean', 'localTime?': 'string' },
+  evening_checkin_scheduled: { ...CHECKIN, 'checkinId?': 'string', 'recurring?': 'boolean', 'localTime?': 'string' },
   checkin_send_requested: { ...CLIENT, 'checkinId?': 'string' },
   checkin_response_received: { 'clientId?': 'uuid', 'checkinId?': 'string', 'messageId?': 'string' },
   photo_analysis_requested: { ...CLIENT, 'photoId?': 'string', 'objectKey?': 'string' },

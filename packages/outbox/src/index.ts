@@ -1,7 +1,10 @@
 export { createOutbox, type Outbox, type OutboxOptions, type OutboxEventInput, type PublishResult, type OutboxStats, type DeadEvent, type DeadEventsOptions, type PruneOptions } from './outbox.service.js';
 export { createWorker, backoffDelay, PermanentError, UnavailableError, type Worker, type WorkerOptions, type OutboxHandler, type OutboxHandlerSteps, type HandlerContext, type ListenSource } from './worker.js';
 export { parseScheduleKey, type OutboxEvent } from './sql.js';
-export { createScheduler, setSchedule, removeSchedule, scheduleKey, validateSchedule, type Schedule, type Scheduler, type SchedulerOptions } from './schedules.js';
+export {
+  createScheduler, createScheduleStore, setSchedule, removeSchedule, scheduleKey, validateSchedule,
+  type Schedule, type Scheduler, type SchedulerOptions, type ScheduleStore, type StoredSchedule,
+} from './schedules.js';
 export {
   runRetention, outboxRetentionRules, auditRetentionRule, parseDuration, deleteInBatches, tableExists,
   type RetentionRule, type RetentionResult, type RunRetentionOptions, type OutboxRetentionOptions,

@@ -3,7 +3,7 @@
 // schedule). Packages export their rules (billing, checkins); the outbox owns its own and the
 // audit log's.
 import { sql, type Kysely } from 'kysely';
-import { errors, pruneAuditLog, type RetentionRule } from '@swan/core';
+import { errors, pruneAuditLog, pruneInBatches, type RetentionRule } from '@swan/core';
 
 const DAY = 86_400_000;
 
@@ -60,14 +60,11 @@ export async function deleteInBatches(
     const { rows } = await sql<{ n: number | string }>`select count(*) as n from ${table} where ${options.where}`.execute(db);
     return Number(rows[0]?.n ?? 0);
   }
-  let total = 0;
-  for (;;) {
+  return pruneInBatches(options.batchSize, async () => {
     const r = await sql`delete from ${table} where ${key} in (
         select ${key} from ${table} where ${options.where} limit ${options.batchSize}::int)`.execute(db);
-    const n = Number(r.numAffectedRows ?? 0);
-    total += n;
-    if (n < options.batchSize) return total;
-  }
+    return Number(r.numAffectedRows ?? 0);
+  });
 }
 
 /** Options of {@link outboxRetentionRules}. */
@@ -96,15 +93,10 @@ export function outboxRetentionRules(options: OutboxRetentionOptions = {}): Rete
       async run(db, { cutoff, batchSize, dryRun }) {
         const where = sql`status = 'completed' and processed_at < ${cutoff.toISOString()}::timestamptz`;
         if (dryRun || !options.archive) return deleteInBatches(db, { table: 'swan_outbox', where, batchSize, dryRun });
-        let total = 0;
-        for (;;) {
-          const { rows } = await sql<{ id: string }>`
-            with gone as (delete from swan_outbox o where o.id in (
-                select id from swan_outbox where ${where} limit ${batchSize}::int for update skip locked) returning o.*)
-            insert into swan_outbox_archive select * from gone returning id`.execute(db);
-          total += rows.length;
-          if (rows.length < batchSize) return total;
-        }
+        return pruneInBatches(batchSize, async () => (await sql<{ id: string }>`
+          with gone as (delete from swan_outbox o where o.id in (
+              select id from swan_outbox where ${where} limit ${batchSize}::int for update skip locked) returning o.*)
+          insert into swan_outbox_archive select * from gone returning id`.execute(db)).rows.length);
       },
     },
     {

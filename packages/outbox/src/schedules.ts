@@ -3,9 +3,11 @@
 // instances publish it once; the next occurrence is always queued, so operators see it coming.
 import { sql, type Kysely } from 'kysely';
 import { Cron } from 'croner';
-import { errors } from '@swan/core';
+import { errors, type ScheduleStore, type StoredSchedule } from '@swan/core';
 import { builtInValidators, type PayloadValidator } from './events.js';
 import { createOutbox, type Outbox } from './outbox.service.js';
+
+export type { ScheduleStore, StoredSchedule } from '@swan/core';
 
 /**
  * A recurring schedule: every slot of `cron` (in `timezone`) publishes one `eventType` event.
@@ -24,6 +26,8 @@ export interface Schedule {
   eventType: string;
   /** Payload of every occurrence (default `{}`); the slot is on `event.schedule.slot`. */
   payload?: Record<string, unknown>;
+  /** Payload key that receives each occurrence's slot as an ISO time (e.g. `scheduledFor`). */
+  slotField?: string;
   /** IANA time zone the cron fields are read in (default `UTC`); daylight-saving gaps follow croner. */
   timezone?: string;
   /**
@@ -76,6 +80,7 @@ export interface Scheduler {
 }
 
 const NAME = /^[A-Za-z0-9_.:@-]{1,120}$/;
+const SLOT_FIELD = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 /** The idempotency key of one occurrence: `schedule:<name>:<slot ISO time>`. */
 export function scheduleKey(name: string, slot: Date): string {
@@ -110,6 +115,9 @@ export function validateSchedule(s: Schedule): void {
   if (s.payload !== undefined && (typeof s.payload !== 'object' || s.payload === null || Array.isArray(s.payload))) {
     throw errors.validation(`Schedule ${s.name}: payload must be an object`);
   }
+  if (s.slotField !== undefined && (typeof s.slotField !== 'string' || !SLOT_FIELD.test(s.slotField))) {
+    throw errors.validation(`Schedule ${s.name}: slotField must be a payload key (letters, digits, _)`);
+  }
   if (s.backfill !== undefined && !(Number.isFinite(s.backfill) && s.backfill >= 0)) throw errors.validation(`Schedule ${s.name}: backfill must be milliseconds ≥ 0`);
   cronOf(s);
 }
@@ -120,6 +128,7 @@ interface ScheduleRow {
   timezone: string | null;
   event_type: string | null;
   payload: unknown;
+  slot_field: string | null;
   aggregate_type: string | null;
   aggregate_id: string | null;
   active: boolean;
@@ -127,15 +136,20 @@ interface ScheduleRow {
 
 const MAX_BACKFILL_SLOTS = 1000;
 
+interface Published {
+  slot: Date;
+  eventId: string;
+}
+
 /**
  * In `trx`: locks the schedule's row (creating it), publishes every slot after the last one
  * published that is within the window (older than `now`), then the first slot after `now`, and
  * records the last. A schedule seen for the first time starts at `now` (no backfill).
  */
-async function publishDue(trx: Kysely<any>, outbox: Outbox, def: Schedule | null, name: string, now: Date, graceMs: number): Promise<Date[]> {
+async function publishDue(trx: Kysely<any>, outbox: Outbox, def: Schedule | null, name: string, now: Date, graceMs: number): Promise<Published[]> {
   await sql`insert into swan_outbox_schedules (name) values (${name}) on conflict (name) do nothing`.execute(trx);
   const { rows: [row] } = await sql<ScheduleRow>`
-    select last_slot, cron, timezone, event_type, payload, aggregate_type, aggregate_id, active
+    select last_slot, cron, timezone, event_type, payload, slot_field, aggregate_type, aggregate_id, active
       from swan_outbox_schedules where name = ${name} for update`.execute(trx);
   const stored: Schedule | null = row?.cron && row.event_type && row.active
     ? {
@@ -143,6 +157,7 @@ async function publishDue(trx: Kysely<any>, outbox: Outbox, def: Schedule | null
         cron: row.cron,
         eventType: row.event_type,
         payload: (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) ?? {},
+        ...(row.slot_field ? { slotField: row.slot_field } : {}),
         ...(row.timezone ? { timezone: row.timezone } : {}),
         ...(row.aggregate_type ? { aggregateType: row.aggregate_type } : {}),
         ...(row.aggregate_id ? { aggregateId: row.aggregate_id } : {}),
@@ -163,9 +178,9 @@ async function publishDue(trx: Kysely<any>, outbox: Outbox, def: Schedule | null
   const next = cron.nextRun(now);
   if (next) slots.push(next);
   if (!slots.length) return [];
-  await outbox.publishMany(trx, slots.map((slot) => ({
+  const published = await outbox.publishMany(trx, slots.map((slot) => ({
     eventType: s.eventType,
-    payload: (s.payload ?? {}) as Record<string, unknown>,
+    payload: { ...s.payload, ...(s.slotField ? { [s.slotField]: slot.toISOString() } : {}) },
     scheduledFor: slot,
     idempotencyKey: scheduleKey(name, slot),
     ...(s.aggregateType ? { aggregateType: s.aggregateType } : {}),
@@ -175,7 +190,7 @@ async function publishDue(trx: Kysely<any>, outbox: Outbox, def: Schedule | null
   const newest = slots[slots.length - 1]!;
   await sql`update swan_outbox_schedules set last_slot = ${newest.toISOString()}::timestamptz, updated_at = now()
      where name = ${name}`.execute(trx);
-  return slots;
+  return slots.map((slot, i) => ({ slot, eventId: published[i]!.eventId }));
 }
 
 /**
@@ -219,7 +234,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         if (!type) return [];
         if (!outbox.eventTypes().includes(type)) outbox.register(type);
       }
-      return publishDue(trx, outbox, def, name, now(), graceMs);
+      return (await publishDue(trx, outbox, def, name, now(), graceMs)).map((p) => p.slot);
     });
   };
 
@@ -276,35 +291,49 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
 /**
  * Stores a schedule in the database (per-client schedules: `checkin:<clientId>:morning`), in the
- * caller's transaction, and queues its next occurrence. Replacing a schedule removes its queued,
- * not yet due occurrences first. Every instance's scheduler keeps it going (repair pass) and
- * every worker advances it when it claims an occurrence.
+ * caller's transaction, and queues its next occurrence. A changed definition replaces the queued
+ * occurrence that is not yet due; an unchanged one keeps it (queuing the next one when none is).
+ * Every instance's scheduler keeps it going (repair pass) and every worker advances it when it
+ * claims an occurrence. {@link createScheduleStore} offers it as the `ScheduleStore` of `@swan/core`.
  *
  * @example
  * ```ts
  * await db.transaction().execute((trx) => setSchedule(trx, outbox, {
  *   name: `checkin:${clientId}:morning`, cron: '0 7 * * *', timezone: 'America/Los_Angeles',
- *   eventType: 'morning_checkin_scheduled', payload: { clientId, scheduledFor: '…', timezone: 'America/Los_Angeles' },
+ *   eventType: 'morning_checkin_scheduled', payload: { clientId, timezone: 'America/Los_Angeles' }, slotField: 'scheduledFor',
  * }));
  * ```
  */
-export async function setSchedule(trx: Kysely<any>, outbox: Outbox, schedule: Schedule): Promise<{ next: Date | null }> {
+export async function setSchedule(trx: Kysely<any>, outbox: Outbox, schedule: StoredSchedule): Promise<{ next: Date | null; eventId: string | null }> {
   validateSchedule(schedule);
   if (!outbox.eventTypes().includes(schedule.eventType)) throw errors.validation(`Schedule ${schedule.name}: the outbox does not accept ${schedule.eventType}`);
-  await cancelQueued(trx, schedule.name);
-  await sql`insert into swan_outbox_schedules (name, last_slot, cron, timezone, event_type, payload, aggregate_type, aggregate_id, active)
-    values (${schedule.name}, null, ${schedule.cron}, ${schedule.timezone ?? null}, ${schedule.eventType},
-            ${JSON.stringify(schedule.payload ?? {})}::jsonb, ${schedule.aggregateType ?? null}, ${schedule.aggregateId ?? null}, true)
+  const { name } = schedule;
+  const timezone = schedule.timezone ?? null;
+  const payload = JSON.stringify(schedule.payload ?? {});
+  const { rows: [row] } = await sql<{ last_slot: Date | string | null; same: boolean }>`
+    select last_slot, (cron is not null and active and cron = ${schedule.cron} and timezone is not distinct from ${timezone}
+        and event_type = ${schedule.eventType} and payload = ${payload}::jsonb and slot_field is not distinct from ${schedule.slotField ?? null}
+        and aggregate_type is not distinct from ${schedule.aggregateType ?? null} and aggregate_id is not distinct from ${schedule.aggregateId ?? null}) as same
+      from swan_outbox_schedules where name = ${name} for update`.execute(trx);
+  if (row?.same) {
+    const [published] = (await publishDue(trx, outbox, null, name, new Date(), 0)).slice(-1);
+    if (published) return { next: published.slot, eventId: published.eventId };
+    return queued(trx, name, row.last_slot);
+  }
+  await cancelQueued(trx, name, row?.last_slot ?? null);
+  await sql`insert into swan_outbox_schedules (name, last_slot, cron, timezone, event_type, payload, slot_field, aggregate_type, aggregate_id, active)
+    values (${name}, null, ${schedule.cron}, ${timezone}, ${schedule.eventType}, ${payload}::jsonb, ${schedule.slotField ?? null},
+            ${schedule.aggregateType ?? null}, ${schedule.aggregateId ?? null}, true)
     on conflict (name) do update set last_slot = null, cron = excluded.cron, timezone = excluded.timezone,
-      event_type = excluded.event_type, payload = excluded.payload, aggregate_type = excluded.aggregate_type,
+      event_type = excluded.event_type, payload = excluded.payload, slot_field = excluded.slot_field, aggregate_type = excluded.aggregate_type,
       aggregate_id = excluded.aggregate_id, active = true, updated_at = now()`.execute(trx);
-  const slots = await publishDue(trx, outbox, null, schedule.name, new Date(), 0);
-  return { next: slots[slots.length - 1] ?? null };
+  const [published] = (await publishDue(trx, outbox, null, name, new Date(), 0)).slice(-1);
+  return { next: published?.slot ?? null, eventId: published?.eventId ?? null };
 }
 
 /**
- * Removes a stored schedule and its queued, not yet due occurrences, in the caller's transaction.
- * Returns whether it existed.
+ * Removes a stored schedule and its queued occurrence that is not yet due, in the caller's
+ * transaction. Returns whether it existed.
  *
  * @example
  * ```ts
@@ -312,12 +341,48 @@ export async function setSchedule(trx: Kysely<any>, outbox: Outbox, schedule: Sc
  * ```
  */
 export async function removeSchedule(trx: Kysely<any>, name: string): Promise<boolean> {
-  await cancelQueued(trx, name);
-  const r = await sql`delete from swan_outbox_schedules where name = ${name} and cron is not null`.execute(trx);
-  return Number(r.numAffectedRows ?? 0) > 0;
+  // the row lock orders this after a worker advancing the schedule, so its new occurrence is seen
+  const { rows: [row] } = await sql<{ last_slot: Date | string | null }>`
+    select last_slot from swan_outbox_schedules where name = ${name} and cron is not null for update`.execute(trx);
+  if (!row) return false;
+  await cancelQueued(trx, name, row.last_slot);
+  await sql`delete from swan_outbox_schedules where name = ${name}`.execute(trx);
+  return true;
 }
 
-const cancelQueued = (trx: Kysely<any>, name: string) => sql`
-  delete from swan_outbox
-   where status = 'pending' and scheduled_for > now()
-     and idempotency_key like ${`schedule:${name.replace(/[\\%_]/g, (c) => `\\${c}`)}:%`}`.execute(trx);
+/**
+ * The outbox's {@link ScheduleStore} (the contract of `@swan/core`): stored schedules for packages
+ * that must not depend on `@swan/outbox`, e.g. `createCheckins({ schedules })`. `upsert` is
+ * {@link setSchedule}, `remove` is {@link removeSchedule}. Workers run with `schedules` (even
+ * `[]`) advance stored schedules as they claim occurrences, and their schedulers' repair pass
+ * keeps every stored schedule queued.
+ *
+ * @example
+ * ```ts
+ * const outbox = createOutbox({ db });
+ * const checkins = createCheckins({ db, events: outbox, schedules: createScheduleStore({ outbox }), pii, twilio, from, authToken });
+ * ```
+ */
+export function createScheduleStore(options: { outbox: Outbox }): ScheduleStore {
+  const { outbox } = options;
+  return {
+    upsert: (trx, schedule) => setSchedule(trx, outbox, schedule),
+    remove: (trx, name) => removeSchedule(trx, name),
+  };
+}
+
+/** The queued occurrence of a schedule: its slot (`last_slot`) and event id, when it is still pending. */
+async function queued(trx: Kysely<any>, name: string, lastSlot: Date | string | null): Promise<{ next: Date | null; eventId: string | null }> {
+  if (!lastSlot) return { next: null, eventId: null };
+  const next = new Date(lastSlot);
+  const { rows } = await sql<{ event_id: string }>`
+    select event_id from swan_outbox where idempotency_key = ${scheduleKey(name, next)}`.execute(trx);
+  return { next, eventId: rows[0]?.event_id ?? null };
+}
+
+/** Deletes the schedule's queued occurrence (the one of its last slot) if it is pending and not yet due. */
+const cancelQueued = async (trx: Kysely<any>, name: string, lastSlot: Date | string | null) => {
+  if (!lastSlot) return;
+  await sql`delete from swan_outbox
+     where idempotency_key = ${scheduleKey(name, new Date(lastSlot))} and status = 'pending' and scheduled_for > now()`.execute(trx);
+};

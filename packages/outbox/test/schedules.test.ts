@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
-import { createOutbox, createScheduler, createWorker, migrations, removeSchedule, scheduleKey, setSchedule, type OutboxEvent } from '@swan/outbox';
+import { createOutbox, createScheduler, createScheduleStore, createWorker, migrations, removeSchedule, scheduleKey, setSchedule, type OutboxEvent } from '@swan/outbox';
 
 async function until(check: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
@@ -115,6 +115,28 @@ describe.each(testEngines())('recurring schedules on $name', (engine) => {
     expect(await t.db.transaction().execute((trx) => removeSchedule(trx, name))).toBe(true);
     expect((await events('client_nudge')).filter((r) => r.status === 'pending')).toHaveLength(0);
     expect((await sql`select 1 from swan_outbox_schedules where name = ${name}`.execute(t.admin)).rows).toHaveLength(0);
+  });
+
+  it('the ScheduleStore: the slot goes into the payload, an unchanged upsert keeps the queued event, remove after an advance leaves nothing queued', async () => {
+    const outbox = createOutbox({ db: t.db, eventTypes: ['store_nudge'] });
+    const store = createScheduleStore({ outbox });
+    const def = { name: 'store:one', cron: '0 9 * * *', timezone: 'Asia/Tokyo', eventType: 'store_nudge', payload: { who: 'one' }, slotField: 'at' };
+    const first = await t.db.transaction().execute((trx) => store.upsert(trx, def));
+    let rows = await sql<{ event_id: string; payload: any }>`select event_id, payload from swan_outbox where event_type = 'store_nudge'`.execute(t.admin);
+    expect(rows.rows).toEqual([{ event_id: first.eventId, payload: { who: 'one', at: first.next!.toISOString() } }]);
+    // the same definition (payload keys in another order): same queued event
+    expect(await t.db.transaction().execute((trx) => store.upsert(trx, { ...def, payload: { who: 'one' } }))).toEqual(first);
+    // the queued slot came: a worker advanced the schedule (next slot queued), then the schedule is removed
+    const later = new Date(first.next!.getTime() + 60_000);
+    await createScheduler({ db: t.db, now: () => later }).advance('store:one');
+    rows = await sql<{ event_id: string; payload: any }>`select event_id, payload from swan_outbox where event_type = 'store_nudge' order by scheduled_for`.execute(t.admin);
+    expect(rows.rows.map((r) => r.payload.at)).toEqual([first.next!.toISOString(), new Date(first.next!.getTime() + 86_400_000).toISOString()]);
+    expect(await t.db.transaction().execute((trx) => store.remove(trx, 'store:one'))).toBe(true);
+    rows = await sql<{ event_id: string; payload: any }>`select event_id, payload from swan_outbox where event_type = 'store_nudge'`.execute(t.admin);
+    expect(rows.rows.map((r) => r.event_id)).toEqual([first.eventId]); // the one already due (for the fake clock) stays
+    expect(await t.db.transaction().execute((trx) => store.remove(trx, 'store:one'))).toBe(false);
+    await expect(t.db.transaction().execute((trx) => store.upsert(trx, { ...def, slotField: 'bad-key' }))).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect((await sql`select 1 from swan_outbox_schedules where name = 'store:one'`.execute(t.admin)).rows).toEqual([]);
   });
 
   it('refuses invalid definitions with VALIDATION_FAILED', () => {

@@ -1,4 +1,4 @@
-import { SwanError, type EventPublisher } from '@swan/core';
+import { SwanError, type EventPublisher, type ScheduleStore } from '@swan/core';
 import { checkinsRoutes, createCheckins, createTwilioClient, migrations, type CheckinsPii } from '@swan/checkins';
 import { migrations as piiMigrations } from '@swan/pii';
 import { dunningHandler } from './dunning.js';
@@ -19,8 +19,10 @@ const noOutbox: EventPublisher = {
  * client a dunning SMS with the hosted invoice link through the same sender and opt-out list. Configured by `TWILIO_ACCOUNT_SID`,
  * `TWILIO_AUTH_TOKEN`, `TWILIO_FROM` and `TWILIO_API_BASE` (another API origin, e.g. a local mock);
  * without them it starts, says so, rejects every webhook (403) and dead-letters sends at once.
- * Erasure: its participant deletes the client's replies and opt-out record and ends its schedules
- * in the erasure's transaction.
+ * Daily check-ins (`services.checkins.setDailySchedule`) are stored schedules of the outbox module
+ * (`services.scheduleStore`): each slot is sent once however many instances run. Erasure: its
+ * participant deletes the client's replies and opt-out record and ends its schedules in the
+ * erasure's transaction.
  */
 export const checkinsModule: ServerModule = {
   name: 'checkins',
@@ -43,7 +45,9 @@ export const checkinsModule: ServerModule = {
       ctx.logger.info('checkins: Twilio configured', { apiBase: env.TWILIO_API_BASE ? new URL(env.TWILIO_API_BASE).origin : 'https://api.twilio.com' });
     }
     if (!ctx.events || !ctx.onEvent) ctx.logger.warn('checkins: no outbox: check-ins cannot be scheduled or sent');
-    const checkins = createCheckins({ db: ctx.db, events: ctx.events ?? noOutbox, pii, twilio: client, from, authToken });
+    // daily check-ins: each client's is a stored schedule of the outbox, fired once per slot across instances
+    const schedules = ctx.services.scheduleStore as ScheduleStore | undefined;
+    const checkins = createCheckins({ db: ctx.db, events: ctx.events ?? noOutbox, ...(schedules ? { schedules } : {}), pii, twilio: client, from, authToken });
     for (const [type, handler] of Object.entries(checkins.handlers)) ctx.onEvent?.(type, handler);
     // billing's payment_failed: a dunning SMS with the hosted invoice link, through this sender and opt-out list
     ctx.onEvent?.('payment_failed', dunningHandler({ checkins, pii, twilio: client, from, fallbackUrl: `${ctx.config.publicUrl}/pricing`, logger: ctx.logger }));

@@ -2,7 +2,7 @@ import { billingRetentionRules } from '@swan/billing';
 import { checkinsRetentionRules } from '@swan/checkins';
 import { connectNatsRelay, type NatsRelay } from '@swan/outbox/nats';
 import {
-  auditRetentionRule, createOutbox, createWorker, migrations, observeOutbox, outboxRetentionRules, outboxRoutes, runRetention,
+  auditRetentionRule, createOutbox, createScheduleStore, createWorker, migrations, observeOutbox, outboxRetentionRules, outboxRoutes, runRetention,
   type OutboxHandler, type OutboxHandlerSteps, type Schedule, type Worker,
 } from '@swan/outbox';
 import { pgListen } from '@swan/outbox/pg-listen';
@@ -94,7 +94,8 @@ export function withRelay(local: Record<string, OutboxHandler>, relay?: OutboxHa
  * handler: a relay retry (NATS down: no attempt counted) never re-runs the local side effect.
  * Mounts the admin routes `GET /api/admin/outbox/stats`, `GET /api/admin/outbox/dead` and
  * `POST /api/admin/outbox/dead/:eventId/redrive`. Sets `ctx.schedule` (recurring schedules, once
- * per slot across instances) and schedules {@link OPERATIONS_SCHEDULES}: nightly retention and
+ * per slot across instances), `services.scheduleStore` (schedules stored at run time, such as each
+ * client's daily check-ins) and schedules {@link OPERATIONS_SCHEDULES}: nightly retention and
  * audit-chain verification. `OUTBOX_LEASE_MS` sets the workers' lease (default 30 s).
  */
 export const outboxModule: ServerModule = {
@@ -112,6 +113,8 @@ export const outboxModule: ServerModule = {
     };
     ctx.onEvent = (eventType, handler) => on(eventType, (event) => handler(event));
     ctx.services.outbox = outbox;
+    // stored (per-client) schedules, e.g. daily check-ins: the workers below advance them
+    ctx.services.scheduleStore = createScheduleStore({ outbox });
     ctx.services.outboxHandlers = handlers;
     // alerts: ctx.alert for every module, rate_limit_alert and ops_alert delivered to ALERT_WEBHOOK_URL
     const alerts = installAlerts(ctx, outbox);
