@@ -15,3 +15,4 @@ export * from './guard.js';
 export * from './pg-errors.js';
 export { SYSTEM_ACTOR } from './system-actor.js';
 export { swanInstruments, swanTracer, inSpan, markError, traceRoute, observeAuditBacklog } from './telemetry.js';
+export { coreProcessingRecord } from './ropa.js';

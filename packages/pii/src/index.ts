@@ -17,3 +17,4 @@ export { splitLegacyMasterPrompts, type LegacySplitReport, type LegacySplitOptio
 export { isProcessingRestricted, assertProcessingAllowed, type RestrictionRecord } from './restrict.js';
 export type { RectifyResult } from './rectify.js';
 export type { ClientListEntry, ClientListPage, ClientStatus } from './clients-list.js';
+export { piiProcessingRecord } from './ropa.js';
