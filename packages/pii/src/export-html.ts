@@ -100,14 +100,14 @@ function render(value: unknown, depth: number): string {
   return scalar(value);
 }
 
-/** One section: its heading, then its content (a part that is itself a set of lists gets a subheading per list). */
+/** One section: its heading, then its content (a part made of lists and objects, like `checkins`, gets a subheading per member). */
 function section(key: string, value: unknown): string {
   const title = SECTION_TITLES[key] ?? key;
   const id = `section-${key.replace(/[^A-Za-z0-9_-]/g, '-')}`;
   let body: string;
   if (value === null || value === undefined) body = empty('no data');
-  else if (isRecord(value) && Object.values(value).every(Array.isArray) && Object.keys(value).length > 0) {
-    body = Object.entries(value).map(([k, v]) => `<h3>${escapeHtml(k)}</h3>${render(v, 1)}`).join('');
+  else if (isRecord(value) && Object.values(value).some(Array.isArray) && Object.values(value).every((v) => v === null || typeof v === 'object')) {
+    body = Object.entries(value).map(([k, v]) => `<h3>${escapeHtml(k)}</h3>${v === null ? empty('no data') : render(v, 1)}`).join('');
   } else body = render(value, 1);
   return `<section id="${escapeHtml(id)}" data-section="${escapeHtml(key)}"><h2>${escapeHtml(title)} <small>(${escapeHtml(key)})</small></h2>${body}</section>`;
 }
