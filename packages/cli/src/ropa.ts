@@ -1,3 +1,4 @@
+import { sql, type Kysely } from 'kysely';
 import type { ProcessingRecord } from '@swan/core';
 import { UsageError } from './command.js';
 
@@ -25,6 +26,23 @@ export const processingRecordRegistry: Record<string, (options: ProcessingRecord
   billing: async () => (await import('@swan/billing')).billingProcessingRecord(),
   checkins: async () => (await import('@swan/checkins')).checkinsProcessingRecord(),
 };
+
+/**
+ * The records of the packages installed in `db`: a package counts as installed when one of the
+ * tables its record names exists (`@swan/core` always is).
+ *
+ * @example
+ * ```ts
+ * const records = await installedProcessingRecords(db, await loadProcessingRecords());
+ * ```
+ */
+export async function installedProcessingRecords(db: Kysely<any>, records: readonly ProcessingRecord[]): Promise<ProcessingRecord[]> {
+  const names = [...new Set(records.flatMap((r) => r.tables.map((t) => t.table)))];
+  const { rows } = await sql<{ name: string }>`
+    select t.name from unnest(${names}::text[]) as t(name) where to_regclass(t.name) is not null`.execute(db);
+  const present = new Set(rows.map((r) => r.name));
+  return records.filter((r) => r.package === 'core' || r.tables.some((t) => present.has(t.table)));
+}
 
 /** A retention rule as the record shows it (without its `run`). */
 export interface RopaRetentionRule {

@@ -5,7 +5,7 @@ import { builtInValidators } from '@swan/outbox';
 import { DEFAULT_PURPOSES } from '@swan/pii';
 import { allRetentionRules } from '../src/commands/retention.js';
 import type { Ropa } from '../src/ropa.js';
-import { swan } from './harness.js';
+import { swan, targets } from './harness.js';
 
 const migrations = new URL('../../../migrations/', import.meta.url);
 
@@ -104,5 +104,24 @@ describe('swan ropa', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('Unknown package "ledger"');
     expect(bad.stdout).toBe('');
+  });
+});
+
+describe.each(targets)('swan ropa of a database, on $name', ({ create }) => {
+  it('describes only the packages installed in it', async () => {
+    const target = await create();
+    try {
+      expect((await swan(['migrate', '--packages', 'consent', ...target.args])).code).toBe(0);
+      const r = await swan(['ropa', '--json', ...target.appArgs]);
+      expect(r.code, r.stderr).toBe(0);
+      const ropa = r.json() as Ropa;
+      expect(ropa.packages.map((p) => p.package)).toEqual(['core', 'pii', 'consent']);
+      expect(ropa.tables.map((t) => t.table)).toContain('client_consents');
+      expect(ropa.tables.map((t) => t.table)).not.toContain('client_subscriptions');
+      expect(ropa.processors.map((p) => p.name)).not.toContain('Stripe');
+      expect(ropa.retentionRules).toEqual([]);
+    } finally {
+      await target.dispose();
+    }
   });
 });
