@@ -15,3 +15,4 @@ export {
   type TwilioClient, type TwilioClientOptions, type TwilioHttpClient, type TwilioHttpRequest, type TwilioHttpResponse, type TwilioFailure,
 } from './twilio.js';
 export { checkinsRetentionRules, type CheckinsRetentionRule } from './retention.js';
+export { checkinsProcessingRecord } from './ropa.js';

@@ -6,3 +6,4 @@ export { databaseOptions, databaseTarget, openDatabase, withDatabase, type Datab
 export { describeError, type CliErrorReport } from './errors.js';
 export { exportParts, installedExportContributors, type ExportPart } from './export-contributors.js';
 export { startProgress, type Progress, type ProgressStep } from './progress.js';
+export { processingRecordRegistry, loadProcessingRecords, installedProcessingRecords, assembleRopa, ropaMarkdown, type Ropa, type RopaRetentionRule, type ProcessingRecordOptions } from './ropa.js';

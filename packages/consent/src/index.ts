@@ -13,3 +13,4 @@ export { requireConsentWith, type RequireConsentOptions } from './guard.js';
 export { queryConsentStatus } from './status.js';
 export { consentRoutes, type ConsentRoutesOptions } from './http.js';
 export { CONSENT_VERSION_3_0, seedConsentVersion30 } from './seed.js';
+export { consentProcessingRecord } from './ropa.js';

@@ -139,3 +139,75 @@ export interface ScheduleStore {
   /** Ends a schedule and deletes its queued occurrence that is not yet due; false when there was none. */
   remove(trx: Kysely<any>, name: string): Promise<boolean>;
 }
+
+/** A table holding personal data, as its package describes it in its {@link ProcessingRecord}. */
+export interface PersonalDataTable {
+  /** The table's name, e.g. `client_consents`. */
+  table: string;
+  /** What it holds about whom, one line. */
+  holds: string;
+  /** Categories of personal data in it, e.g. `contact details`, `health data`, `none (ids only)`. */
+  categories: readonly string[];
+  /** Whether the values are encrypted under the client's data key. */
+  encrypted: boolean;
+  /** What erasure (`PiiService.erase`) does to the rows of a client. */
+  erasure: string;
+  /** How long rows stay when no retention rule of the package removes them, e.g. `until erasure`. */
+  retention?: string;
+}
+
+/** A third party that processes personal data on the controller's behalf (GDPR Art. 28). */
+export interface Processor {
+  /** e.g. `Stripe`. */
+  name: string;
+  /** What it does for the controller, one line. */
+  purpose: string;
+  /** What personal data it receives. */
+  data: readonly string[];
+  /** When it receives it, and how erasure reaches it. */
+  notes?: string;
+}
+
+/**
+ * A package's entry in the record of processing activities (GDPR Art. 30): what it processes,
+ * why, where it keeps it, who else receives it, and for how long. Each package exports one
+ * (`piiProcessingRecord()`, `consentProcessingRecord()`, …); `swan ropa` assembles those of the
+ * installed packages, so the record is generated from the code that does the processing.
+ *
+ * @example
+ * ```ts
+ * const record: ProcessingRecord = {
+ *   package: 'notes', activity: 'Coach notes', purposes: ['session planning'], dataSubjects: ['clients'],
+ *   tables: [{ table: 'coach_notes', holds: 'notes per client', categories: ['health data'], encrypted: true, erasure: 'deleted' }],
+ *   processors: [], publishes: [], consumes: [], retentionRules: [], measures: ['row-level security'],
+ * };
+ * ```
+ */
+export interface ProcessingRecord {
+  /** The package, e.g. `pii` (without the `@swan/` scope). */
+  package: string;
+  /** The processing activity, one line, e.g. `Client identity and contact data`. */
+  activity: string;
+  /** Why the data is processed (Art. 30(1)(b)). */
+  purposes: readonly string[];
+  /** Whose data (Art. 30(1)(c)), e.g. `clients`, `trainers and admins (staff)`. */
+  dataSubjects: readonly string[];
+  /** The purposes a read of personal data must state, when the package enforces them (`@swan/pii`). */
+  readPurposes?: readonly string[];
+  /** The consent types the package records or checks (`@swan/consent`). */
+  consentTypes?: readonly string[];
+  /** Tables holding personal data (Art. 30(1)(c) and (f)). */
+  tables: readonly PersonalDataTable[];
+  /** Recipients outside the controller (Art. 30(1)(d)). */
+  processors: readonly Processor[];
+  /** Event types the package defines for others to publish (`@swan/outbox`: its built-in event map). */
+  eventTypes?: readonly string[];
+  /** Outbox event types the package publishes (payloads carry ids and aliases, never PII). */
+  publishes: readonly string[];
+  /** Outbox event types the package handles. */
+  consumes: readonly string[];
+  /** The package's retention rules (Art. 30(1)(f)): the same objects `swan retention run` runs. */
+  retentionRules: readonly RetentionRule[];
+  /** Technical and organisational security measures (Art. 30(1)(g), Art. 32). */
+  measures: readonly string[];
+}

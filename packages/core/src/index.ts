@@ -16,3 +16,4 @@ export * from './pg-errors.js';
 export { SYSTEM_ACTOR } from './system-actor.js';
 export { swanInstruments, swanTracer, inSpan, markError, traceRoute, observeAuditBacklog } from './telemetry.js';
 export { pruneInBatches, sqlFunctionExists } from './retention.js';
+export { coreProcessingRecord } from './ropa.js';

@@ -13,3 +13,4 @@ export { builtInValidators, validateEvent, type PayloadValidator, type SwanEvent
 export { outboxRoutes } from './http.js';
 export { migrations } from './generated/migrations.js';
 export { observeOutbox } from './telemetry.js';
+export { outboxProcessingRecord } from './ropa.js';

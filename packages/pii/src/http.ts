@@ -1,4 +1,5 @@
 import { objectSchema, ok, okSchema, verifyAuditChain, type DocumentedRoute, type ExportContributor, type Guard, type JsonSchema, type SwanRequest } from '@swan/core';
+import { EXPORT_FORMATS, EXPORT_HTML_CONTENT_TYPE, EXPORT_HTML_HEADERS, exportFormatOf, renderExportHtml } from './export-html.js';
 import type { PiiService } from './pii.service.js';
 import { TRAINING_COLUMNS, type CreateClientInput } from './validation.js';
 
@@ -168,10 +169,18 @@ export function piiRoutes(options: PiiRoutesOptions): DocumentedRoute[] {
       summary: 'Data-subject export: everything held about the client', tags: TAGS,
       schema: {
         params: clientParams,
-        response: { body: okSchema({ export: { type: 'object', description: 'pii, training, access log and every installed package\'s part (consents, master prompts, subscriptions, check-ins)' } }) },
+        query: objectSchema({ format: { enum: [...EXPORT_FORMATS], description: '`json` (default) or `html`: a printable page of the same document, without scripts' } }, []),
+        response: {
+          body: okSchema({ export: { type: 'object', description: 'pii, training, access log, restrictions and every installed package\'s part (consents, master prompts, subscriptions, check-ins)' } }),
+          content: { [EXPORT_HTML_CONTENT_TYPE]: { type: 'string', description: 'format=html: the same document as a printable page' } },
+        },
         errors: ['NOT_FOUND'],
       },
-      handler: async (req) => ok({ export: await s.exportClientData(req.params.clientId!, req.actor!, contributors()) }),
+      handler: async (req) => {
+        const format = exportFormatOf(req.query.format);
+        const doc = await s.exportClientData(req.params.clientId!, req.actor!, contributors());
+        return format === 'html' ? { status: 200, body: renderExportHtml(doc), contentType: EXPORT_HTML_CONTENT_TYPE, headers: { ...EXPORT_HTML_HEADERS } } : ok({ export: doc });
+      },
     },
     {
       method: 'GET', path: '/api/audit/verify', access: ['admin'],

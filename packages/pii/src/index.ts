@@ -12,7 +12,9 @@ export { DEFAULT_PURPOSES, SERVICE_DELIVERY_PURPOSE, RECORD_CODES, type RecordCo
 export type { PiiServiceOptions, ClientRef, DecryptedPII, TrainingRecord } from './types.js';
 export { rotateKeys, type RotateKeysOptions, type RotationProgress, type RotationResult } from './rotation.js';
 export { piiRoutes, CREATE_CLIENT_SCHEMA, type PiiRoutesOptions } from './http.js';
+export { renderExportHtml, exportFormatOf, EXPORT_FORMATS, EXPORT_HTML_CONTENT_TYPE, EXPORT_HTML_HEADERS, type ExportFormat } from './export-html.js';
 export { splitLegacyMasterPrompts, type LegacySplitReport, type LegacySplitOptions } from './legacy.js';
 export { isProcessingRestricted, assertProcessingAllowed, type RestrictionRecord } from './restrict.js';
 export type { RectifyResult } from './rectify.js';
 export type { ClientListEntry, ClientListPage, ClientStatus } from './clients-list.js';
+export { piiProcessingRecord } from './ropa.js';

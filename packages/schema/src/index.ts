@@ -36,3 +36,4 @@ export {
 export { masterPromptRoutes, MASTER_PROMPT_PATH, MASTER_PROMPT_BODY_LIMIT } from './http.js';
 export { browserValidatorSource } from './generated/browser-validator.js';
 export { migrations } from './generated/migrations.js';
+export { schemaProcessingRecord } from './ropa.js';

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { isUuid, SYSTEM_ACTOR, type ExportContributor } from '@swan/core';
-import { createPii, indexKeyFromEnv, keyProviderFromEnv } from '@swan/pii';
+import { createPii, EXPORT_FORMATS, indexKeyFromEnv, keyProviderFromEnv, renderExportHtml, type ExportFormat } from '@swan/pii';
 import { EXIT, UsageError, type Command } from '../command.js';
 import { databaseOptions, withDatabase } from '../database.js';
 import { installedExportContributors } from '../export-contributors.js';
@@ -27,21 +27,23 @@ function withProgress(contributors: ExportContributor[], progress: Progress): Ex
  * `swan export <clientId>`: the complete data-subject export, the same document as
  * `GET /api/clients/:clientId/export` — decrypted PII, training data, alias, access log and the
  * parts of every package installed in the database (consents, master prompts, subscriptions,
- * check-ins) — as JSON on stdout or into `--out` (mode 600). Audited as `PII_EXPORT` by the
- * system actor.
+ * check-ins) — as JSON, or with `--format html` as the printable page of `?format=html`, on
+ * stdout or into `--out` (mode 600). Audited as `PII_EXPORT` by the system actor.
  */
 export const exportCommand: Command = {
   name: 'export',
-  summary: 'Data-subject export of one client (the same document as the HTTP export), as JSON',
+  summary: 'Data-subject export of one client (the same document as the HTTP export), as JSON or HTML',
   args: '<clientId>',
   description: [
     'Prints the complete data-subject export of one client, the same document as',
     'GET /api/clients/:clientId/export: pii (decrypted), training, alias, accessLog and the parts of',
-    'every package installed in the database (consents, masterPrompts, subscriptions, checkins).',
+    'every package installed in the database (consents, masterPrompts, subscriptions, checkins), and',
+    'restrictions. --format html prints the same document as a printable page without scripts.',
     'The read is audited as PII_EXPORT by the system actor.',
   ].join('\n'),
   options: {
     ...databaseOptions,
+    format: { type: 'string', value: 'format', description: 'json, or html: a printable page of the same document', default: 'json' },
     out: { type: 'string', value: 'file', description: 'Write the document to this file (mode 600) instead of stdout', defaultText: 'stdout' },
   },
   positionals: true,
@@ -50,13 +52,18 @@ export const exportCommand: Command = {
     SWAN_INDEX_KEY: 'base64 of the 32-byte blind-index key',
   },
   output: [
-    'The export document (JSON) on stdout or in --out; progress on stderr.',
+    'The export document (JSON, or an HTML page with --format html) on stdout or in --out; progress on stderr.',
     'Exit 0 done, 1 failed (NOT_FOUND: no such client), 2 wrong usage or keys.',
   ].join('\n'),
-  examples: ['swan export 3f2a…-…-… --database-url postgres://swan_app@db/swan --out client.json'],
+  examples: [
+    'swan export 3f2a…-…-… --database-url postgres://swan_app@db/swan --out client.json',
+    'swan export 3f2a…-…-… --format html --database-url postgres://swan_app@db/swan --out client.html',
+  ],
   async run({ values, positionals, io }) {
     const clientId = positionals[0];
     if (positionals.length !== 1 || !isUuid(clientId)) throw new UsageError('Give exactly one client id (a UUID)');
+    const format = values.format as ExportFormat;
+    if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}`);
     const keys = await keyProviderFromEnv(io.env);
     const indexKey = indexKeyFromEnv(io.env);
     const progress = startProgress(io, 'export', 'parts');
@@ -72,7 +79,7 @@ export const exportCommand: Command = {
     } finally {
       progress.end();
     }
-    const text = `${JSON.stringify(doc, null, 2)}\n`;
+    const text = format === 'html' ? renderExportHtml(doc) : `${JSON.stringify(doc, null, 2)}\n`;
     if (typeof values.out === 'string') {
       writeFileSync(values.out, text, { mode: 0o600 });
       io.stderr(`wrote ${values.out}\n`);

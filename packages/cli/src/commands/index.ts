@@ -7,6 +7,7 @@ import { migrateCommand } from './migrate.js';
 import { outboxDeadCommand, outboxRedriveCommand, outboxStatsCommand } from './outbox-admin.js';
 import { outboxWorkCommand } from './outbox-work.js';
 import { retentionRunCommand } from './retention.js';
+import { ropaCommand } from './ropa.js';
 
 /** Every `swan` subcommand, in the order `swan --help` lists them; a new one is a file in this folder plus one line here. */
 export const commands: Command[] = [
@@ -17,4 +18,5 @@ export const commands: Command[] = [
   legacySplitCommand,
   outboxWorkCommand, outboxStatsCommand, outboxDeadCommand, outboxRedriveCommand,
   retentionRunCommand,
+  ropaCommand,
 ];
