@@ -115,10 +115,14 @@ describe.skipIf(!browserPath)('GET /admin in headless Chromium', () => {
       }
       const row = page.locator(`#clients-list tr[data-client-id="${target.clientId}"]`);
       expect(await row.locator('td').nth(1).textContent()).toBe('active');
+      const manageBox = (await row.locator('button.manage').boundingBox())!;
+      expect(manageBox.x + manageBox.width).toBeLessThanOrEqual(width - 16); // in sight, not scrolled away
 
       // manage: the training data is loaded into the form
-      await row.locator('button.manage').click();
+      await row.locator('button.manage').focus();
+      await page.keyboard.press('Enter');
       await expect.poll(() => page.inputValue('#t-height_inches')).toBe('70');
+      expect(await page.evaluate('document.activeElement.id')).toBe('client-title');
       expect(await page.textContent('#client-summary')).toBe(`${target.alias} active ${target.clientId}`);
       expect(Number(await page.inputValue('#t-weight_lbs'))).toBe(182.4);
 
