@@ -18,7 +18,11 @@ export {
   type MasterPromptFailure,
   type MasterPromptErrorCode,
 } from './master-prompt-check.js';
-export { describeErrors, isPiiFieldName, labelOf, looksLikePersonalData, PII_FIELD_NAMES, PII_MESSAGE, REDACTED_FIELD_NAME, type Problem, type AjvErrorLike } from './problems.js';
+export {
+  describeErrors, problemField,
+  type DescribeOptions, type DescribableError, type FieldLabel, type MessageContext, type MessageTable, type MessageTemplate,
+} from './describe-errors.js';
+export { isPiiFieldName, labelOf, looksLikePersonalData, PII_FIELD_NAMES, PII_MESSAGE, REDACTED_FIELD_NAME, type Problem, type AjvErrorLike } from './problems.js';
 export {
   createMasterPromptService,
   masterPromptExportContributor,

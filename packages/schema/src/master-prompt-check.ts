@@ -1,4 +1,5 @@
-import { describeErrors, looksLikePersonalData, type AjvErrorLike, type Problem } from './problems.js';
+import { describeErrors, type DescribeOptions } from './describe-errors.js';
+import { looksLikePersonalData, type AjvErrorLike, type Problem } from './problems.js';
 import type { MasterPrompt } from './types.js';
 
 /** The schema major version this package validates. */
@@ -91,19 +92,20 @@ export function schemaValidationFailure(problems: Problem[]): MasterPromptFailur
 
 /**
  * Builds the full check (version first, then schema) around a compiled validator. The server
- * and the standalone validator both use it, so they answer alike.
+ * and the standalone validator both use it, so they answer alike. `options` word the problems
+ * in a form's labels or another language (see `describeErrors`).
  */
 export function createMasterPromptCheck(validate: CompiledValidate, major: string = SCHEMA_MAJOR_VERSION) {
   const gate = versionCheck(major);
-  return function check(data: unknown): MasterPromptCheck {
+  return function check(data: unknown, options?: DescribeOptions): MasterPromptCheck {
     const versionFailure = gate(data);
     if (versionFailure) return { ok: false, ...versionFailure };
     if (validate(data)) return { ok: true, value: data as MasterPrompt };
-    return { ok: false, ...schemaValidationFailure(describeErrors(validate.errors)) };
+    return { ok: false, ...schemaValidationFailure(describeErrors(validate.errors, options)) };
   };
 }
 
 /** Schema problems only (no version gate): `[]` when valid. */
 export function createProblemsOf(validate: CompiledValidate) {
-  return (data: unknown): Problem[] => (validate(data) ? [] : describeErrors(validate.errors));
+  return (data: unknown, options?: DescribeOptions): Problem[] => (validate(data) ? [] : describeErrors(validate.errors, options));
 }

@@ -62,13 +62,15 @@ export const PII_MESSAGE = 'is personal data and is not allowed in the master pr
 const VERSION_PATTERN = '^3\\.\\d+\\.\\d+$';
 const TEXT_PATTERN = '^[^\\u0000\\uD800-\\uDFFF]*$';
 
-const FORMATS: Record<string, string> = {
+/** English words for the `format` values the schema uses. */
+export const FORMATS: Record<string, string> = {
   uuid: 'a UUID',
   'date-time': 'a date and time in ISO 8601 format with a time zone, e.g. 2025-11-04T09:00:00Z',
   date: 'a date in YYYY-MM-DD format',
 };
 
-const TYPES: Record<string, string> = {
+/** English words for JSON types. */
+export const TYPES: Record<string, string> = {
   integer: 'a whole number', number: 'a number', string: 'a string', boolean: 'true or false',
   object: 'an object', array: 'a list', null: 'null',
 };
@@ -134,16 +136,20 @@ export function labelOf(pointer: string): string {
   return label === '' ? 'the master prompt' : safeName(label);
 }
 
-const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 const num = (v: unknown) => (typeof v === 'number' ? v : Number(v));
 
-function describe(error: AjvErrorLike): Omit<Problem, 'path' | 'instancePath' | 'keyword'> {
-  const label = labelOf(error.instancePath);
+/**
+ * The English sentence and the problem's `allowed` / `property` for one Ajv error; internal.
+ * With `own`, the field's label (for `required`: the missing property's) and unit replace the schema name.
+ */
+export function describeError(error: AjvErrorLike, own?: { label: string; unit?: string }): Omit<Problem, 'path' | 'instancePath' | 'keyword'> {
+  const label = own?.label ?? labelOf(error.instancePath);
+  const unit = own?.unit ? ` ${own.unit}` : '';
   const p = error.params ?? {};
   switch (error.keyword) {
     case 'required': {
       const property = safeName(p.missingProperty);
-      return { property, message: error.instancePath === '' ? `${property} is required` : `${property} is required in ${label}` };
+      return { property, message: own ? `${label} is required` : error.instancePath === '' ? `${property} is required` : `${property} is required in ${label}` };
     }
     case 'additionalProperties': {
       const submitted = String(p.additionalProperty);
@@ -156,7 +162,7 @@ function describe(error: AjvErrorLike): Omit<Problem, 'path' | 'instancePath' | 
         : { property, message: `${property} is not a known field of ${label}` };
     }
     case 'type':
-      return { allowed: { type: p.type }, message: `${label} must be ${String(p.type).split(',').map((t) => TYPES[t] ?? t).join(' or ')}` };
+      return { allowed: { type: p.type }, message: `${label} must be ${String(p.type).split(',').map((t) => TYPES[t] ?? t).join(' or ')}${unit && ` of${unit}`}` };
     case 'enum': {
       const values = Array.isArray(p.allowedValues) ? p.allowedValues : [];
       return { allowed: values, message: `${label} must be one of: ${values.map(String).join(', ')}` };
@@ -168,7 +174,7 @@ function describe(error: AjvErrorLike): Omit<Problem, 'path' | 'instancePath' | 
       return { allowed: { format }, message: `${label} must be ${FORMATS[format] ?? `a valid ${format}`}` };
     }
     case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum':
-      return { allowed: { [error.keyword]: num(p.limit) }, message: `${label} must be ${LIMITS[error.keyword]} ${num(p.limit)}` };
+      return { allowed: { [error.keyword]: num(p.limit) }, message: `${label} must be ${LIMITS[error.keyword]} ${num(p.limit)}${unit}` };
     case 'minLength':
       return num(p.limit) === 1
         ? { allowed: { minLength: 1 }, message: `${label} must not be empty` }
@@ -192,28 +198,4 @@ function describe(error: AjvErrorLike): Omit<Problem, 'path' | 'instancePath' | 
     default:
       return { message: `${label} is not valid (${error.keyword})` };
   }
-}
-
-/**
- * One {@link Problem} per Ajv error, in Ajv's order. Messages start with a capital letter and
- * never include submitted values.
- *
- * @example
- * ```ts
- * describeErrors([{ instancePath: '/client_profile/basic_info/age', keyword: 'minimum', params: { comparison: '>=', limit: 13 } }]);
- * // [{ path: '/client_profile/basic_info/age', instancePath: '/client_profile/basic_info/age',
- * //    keyword: 'minimum', message: 'age must be at least 13', allowed: { minimum: 13 } }]
- * ```
- */
-export function describeErrors(errors: readonly AjvErrorLike[] | null | undefined): Problem[] {
-  return (errors ?? []).map((error) => {
-    const { message, ...rest } = describe(error);
-    return {
-      path: error.instancePath,
-      instancePath: error.instancePath,
-      message: message.startsWith('the master prompt') ? capitalize(message) : message,
-      keyword: error.keyword,
-      ...rest,
-    };
-  });
 }

@@ -8,6 +8,7 @@
  * import { checkMasterPrompt } from '@swan/schema/standalone';
  * const result = checkMasterPrompt(formValue);
  * if (!result.ok) showErrors(result.details);
+ * // in the form's words: checkMasterPrompt(formValue, { labels: { '/client_profile/basic_info/age': 'Age' } })
  * ```
  */
 // The generated file is plain Ajv output (`// @ts-nocheck`); it is typed here.
@@ -40,5 +41,9 @@ export const masterPromptProblems = createProblemsOf(validate);
 
 export { checkSchemaVersion, SCHEMA_MAJOR_VERSION } from './master-prompt-check.js';
 export type { MasterPromptCheck, MasterPromptFailure, MasterPromptErrorCode } from './master-prompt-check.js';
-export { describeErrors, isPiiFieldName, looksLikePersonalData, PII_FIELD_NAMES, REDACTED_FIELD_NAME, type Problem } from './problems.js';
+export {
+  describeErrors, problemField,
+  type DescribeOptions, type DescribableError, type FieldLabel, type MessageContext, type MessageTable, type MessageTemplate,
+} from './describe-errors.js';
+export { isPiiFieldName, looksLikePersonalData, PII_FIELD_NAMES, REDACTED_FIELD_NAME, type Problem } from './problems.js';
 export type { MasterPrompt, ClientProfile, MasterPromptMeta, ChangeLogEntry } from './types.js';

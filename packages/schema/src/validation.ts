@@ -3,7 +3,7 @@ import addFormatsModule from 'ajv-formats';
 import { errors, type Guard } from '@swan/core';
 import { masterPromptSchema } from './generated/schema.js';
 import { createMasterPromptCheck, createProblemsOf, schemaValidationFailure, versionCheck, SCHEMA_MAJOR_VERSION, type CompiledValidate } from './master-prompt-check.js';
-import { describeErrors } from './problems.js';
+import { describeErrors } from './describe-errors.js';
 import type { MasterPrompt } from './types.js';
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext the default import is the module.
