@@ -63,6 +63,7 @@ const STYLE = `
 .error p, .error ul { margin: .25rem 0 0; }
 .error ul { padding-left: 1.2rem; }
 #signin form { max-width: 34rem; }
+#pick-form { margin-bottom: 1rem; }
 #clients-list td, #clients-list th { vertical-align: middle; }
 #clients-list .status, #clients-list button { white-space: nowrap; }
 button.manage { min-height: 2.25rem; padding: .25rem .8rem; }
