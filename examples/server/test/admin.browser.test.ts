@@ -310,9 +310,12 @@ describe.skipIf(!browserPath)('GET /admin in headless Chromium', () => {
       expect(await visibleForms(page)).toEqual(['pick-form', 'training-form']);
       expect(await page.textContent('#client-summary')).toBe(`${mine.alias} ${mine.clientId}`);
       await page.fill('#t-height_inches', '65');
+      await page.fill('#t-years_training_experience', '0'); // from none to zero is a change
       await page.click('#training-form button[type=submit]');
-      await expect.poll(() => page.textContent('#training-result')).toBe('Saved: Height.');
-      expect((await call('GET', `/api/clients/${mine.clientId}/training`, admin)).body.training.height_inches).toBe(65);
+      await expect.poll(() => page.textContent('#training-result')).toBe('Saved: Height, Years of training.');
+      expect((await call('GET', `/api/clients/${mine.clientId}/training`, admin)).body.training).toMatchObject({ height_inches: 65, years_training_experience: 0 });
+      await page.click('#training-form button[type=submit]');
+      await expect.poll(() => page.textContent('#training-result')).toBe('Nothing changed.');
       expect(await scanA11y(page)).toEqual([]);
       await screenshot(page, 'admin-trainer', width);
 

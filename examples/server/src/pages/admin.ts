@@ -394,7 +394,8 @@ const SCRIPT = `(function () {
     TRAINING.forEach(function (name) {
       var raw = $('t-' + name).value.trim();
       var value = raw === '' ? null : name === 'training_tier' ? raw : (Number.isFinite(Number(raw)) ? Number(raw) : raw);
-      if (value !== loaded[name] && !(typeof value === 'number' && Number(loaded[name]) === value)) changes[name] = value;
+      var same = value === loaded[name] || (typeof value === 'number' && loaded[name] !== null && Number(loaded[name]) === value);
+      if (!same) changes[name] = value;
     });
     var names = Object.keys(changes);
     clear($('training-error'));
