@@ -115,10 +115,14 @@ describe.skipIf(!browserPath)('GET /admin in headless Chromium', () => {
       }
       const row = page.locator(`#clients-list tr[data-client-id="${target.clientId}"]`);
       expect(await row.locator('td').nth(1).textContent()).toBe('active');
+      const manageBox = (await row.locator('button.manage').boundingBox())!;
+      expect(manageBox.x + manageBox.width).toBeLessThanOrEqual(width - 16); // in sight, not scrolled away
 
       // manage: the training data is loaded into the form
-      await row.locator('button.manage').click();
+      await row.locator('button.manage').focus();
+      await page.keyboard.press('Enter');
       await expect.poll(() => page.inputValue('#t-height_inches')).toBe('70');
+      expect(await page.evaluate('document.activeElement.id')).toBe('client-title');
       expect(await page.textContent('#client-summary')).toBe(`${target.alias} active ${target.clientId}`);
       expect(Number(await page.inputValue('#t-weight_lbs'))).toBe(182.4);
 
@@ -143,9 +147,6 @@ describe.skipIf(!browserPath)('GET /admin in headless Chromium', () => {
       await expect.poll(() => page.textContent('#assign-result')).toBe(`Trainer ${trainerId} assigned to ${target.alias}.`);
       const trainer = await mintToken({ sub: trainerId, role: 'trainer' }, { expiresIn: '5m' });
       expect((await call('GET', `/api/clients/${target.clientId}/training`, trainer)).status).toBe(200);
-      await page.fill('#assign-trainer', 'not-a-uuid');
-      await page.click('#assign-form button[type=submit]');
-      await expect.poll(() => page.textContent('#assign-error')).toMatch(/^VALIDATION_FAILED: /);
 
       // restrict with a reason, then lift it; the list follows
       const requests: string[] = [];
@@ -164,6 +165,9 @@ describe.skipIf(!browserPath)('GET /admin in headless Chromium', () => {
       expect(await page.textContent('#restrict-button')).toBe('Lift the restriction');
       expect(await scanA11y(page)).toEqual([]);
       await screenshot(page, 'admin', width);
+      await page.fill('#assign-trainer', 'not-a-uuid');
+      await page.click('#assign-form button[type=submit]');
+      await expect.poll(() => page.textContent('#assign-error')).toMatch(/^VALIDATION_FAILED: /);
       await page.fill('#restrict-reason', 'Client asked to resume');
       await page.click('#restrict-button');
       await expect.poll(() => page.textContent('#restrict-result')).toBe('The restriction is lifted.');
@@ -306,11 +310,14 @@ describe.skipIf(!browserPath)('GET /admin in headless Chromium', () => {
       expect(await visibleForms(page)).toEqual(['pick-form', 'training-form']);
       expect(await page.textContent('#client-summary')).toBe(`${mine.alias} ${mine.clientId}`);
       await page.fill('#t-height_inches', '65');
+      await page.fill('#t-years_training_experience', '0'); // from none to zero is a change
       await page.click('#training-form button[type=submit]');
-      await expect.poll(() => page.textContent('#training-result')).toBe('Saved: Height.');
-      expect((await call('GET', `/api/clients/${mine.clientId}/training`, admin)).body.training.height_inches).toBe(65);
+      await expect.poll(() => page.textContent('#training-result')).toBe('Saved: Height, Years of training.');
+      expect((await call('GET', `/api/clients/${mine.clientId}/training`, admin)).body.training).toMatchObject({ height_inches: 65, years_training_experience: 0 });
+      await page.click('#training-form button[type=submit]');
+      await expect.poll(() => page.textContent('#training-result')).toBe('Nothing changed.');
       expect(await scanA11y(page)).toEqual([]);
-      if (width === 390) await screenshot(page, 'admin-trainer', width);
+      await screenshot(page, 'admin-trainer', width);
 
       await page.fill('#pick-id', other.clientId);
       await page.click('#pick-form button[type=submit]');

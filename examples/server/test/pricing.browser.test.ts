@@ -7,6 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
+import { adminModule } from '../src/modules/admin.js';
+import { billingModule } from '../src/modules/billing.js';
+import { piiModule } from '../src/modules/pii.js';
 import { bootServer, mintToken, sendJson, type TestServer } from './helpers.js';
 import { browserPath, launchBrowser, openPage, scanA11y, screenshot, unexpectedProblems, WIDTHS, type WatchedPage } from './browser.js';
 import { events, newSubscription, PRICES, sign, startFakeStripe, WEBHOOK_SECRET, type FakeStripe } from '../../../packages/billing/test/fake-stripe.js';
@@ -43,28 +46,34 @@ const ctaTops = (w: WatchedPage) => w.page.locator('article.tier .cta').evaluate
 
 describe.skipIf(!browserPath)('GET /pricing in headless Chromium', () => {
   let browser: Browser;
-  beforeAll(async () => { browser = await launchBrowser(); });
-  afterAll(async () => { await browser?.close(); });
+  let fake: FakeStripe;
+  let server: TestServer; // Payment Links configured
+  let unconfigured: TestServer; // none
 
-  describe('with Payment Links configured', () => {
-    let fake: FakeStripe;
-    let server: TestServer;
-
-    beforeAll(async () => {
-      fake = await startFakeStripe();
-      server = await bootServer({
+  // the two servers boot side by side: the slow part is their migrations
+  beforeAll(async () => {
+    fake = await startFakeStripe();
+    [browser, server, unconfigured] = await Promise.all([
+      launchBrowser(),
+      bootServer({
         STRIPE_SECRET_KEY: 'sk_test_example', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, STRIPE_API_BASE: fake.url,
         STRIPE_PAYMENT_LINK_TIER_1: LINKS[0]!, STRIPE_PRICE_TIER_1: PRICES.tier_1,
         STRIPE_PAYMENT_LINK_TIER_2: LINKS[1]!, STRIPE_PRICE_TIER_2: PRICES.tier_2,
         STRIPE_PAYMENT_LINK_TIER_3: LINKS[2]!, STRIPE_PRICE_TIER_3: PRICES.tier_3,
         PUBLIC_URL: 'http://swan.test', RUN_WORKERS: 'false',
-      }, [], []);
-    });
-    afterAll(async () => {
-      await server?.dispose();
-      await fake?.close();
-    });
+      }, [], []),
+      // the modules the page and its calls need: clients (pii), billing, and /legal (admin)
+      bootServer({ RUN_WORKERS: 'false' }, [], [], [piiModule, billingModule, adminModule]),
+    ]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.dispose();
+    await unconfigured?.dispose();
+    await fake?.close();
+  });
 
+  describe('with Payment Links configured', () => {
     it.each(WIDTHS)('at %i px: signed out, a sign-in hint and no working button; signed in, this client\'s links; subscribed, the plan and the portal', async (width) => {
       const { clientId, token } = await newClient(server);
       const w = await openPage(browser, width);
@@ -172,16 +181,12 @@ describe.skipIf(!browserPath)('GET /pricing in headless Chromium', () => {
   });
 
   describe('without Payment Links', () => {
-    let server: TestServer;
-    beforeAll(async () => { server = await bootServer({ RUN_WORKERS: 'false' }, [], []); });
-    afterAll(async () => { await server?.dispose(); });
-
     it.each(WIDTHS)('at %i px: the tiers with a "billing is not configured" notice and nothing that leads to Stripe', async (width) => {
-      const { token } = await newClient(server);
+      const { token } = await newClient(unconfigured);
       const w = await openPage(browser, width);
       const { page } = w;
       try {
-        for (const url of [`${server.url}/pricing`, `${server.url}/pricing#token=${token}`]) {
+        for (const url of [`${unconfigured.url}/pricing`, `${unconfigured.url}/pricing#token=${token}`]) {
           await page.goto('about:blank');
           await page.goto(url);
           expect(await page.textContent('#billing-unconfigured')).toContain('Billing is not configured on this server');

@@ -63,6 +63,11 @@ const STYLE = `
 .error p, .error ul { margin: .25rem 0 0; }
 .error ul { padding-left: 1.2rem; }
 #signin form { max-width: 34rem; }
+#pick-form { margin-bottom: 1rem; }
+#clients-list td, #clients-list th { vertical-align: middle; }
+#clients-list .status, #clients-list button { white-space: nowrap; }
+button.manage { min-height: 2.25rem; padding: .25rem .8rem; }
+@media (max-width: 560px) { #clients-list th:nth-child(3), #clients-list td:nth-child(3) { display: none; } }
 `;
 
 const MAIN = `<h1>SwanStudios admin</h1>
@@ -90,7 +95,7 @@ const MAIN = `<h1>SwanStudios admin</h1>
     <div class="error" id="clients-error" role="alert"></div>
   </section>
   <section id="client" class="card wide" aria-labelledby="client-title" data-roles="admin trainer" hidden>
-    <h2 id="client-title">Client</h2>
+    <h2 id="client-title" tabindex="-1">Client</h2>
     <form id="pick-form" class="row" novalidate data-roles="trainer">
       <div class="field"><label for="pick-id">Client id</label><input id="pick-id" class="mono" autocomplete="off" spellcheck="false" aria-describedby="pick-hint"><span class="hint" id="pick-hint">The client id your administrator gave you.</span></div>
       <div><button type="submit">Open client</button></div>
@@ -344,7 +349,7 @@ const SCRIPT = `(function () {
     $('erase-button').disabled = true;
     showClient();
     $('client-actions').hidden = true;
-    $('client').scrollIntoView({ block: 'start' });
+    $('client-title').focus(); // keyboard and screen-reader users land on the actions
     return api('GET', '/api/clients/' + encodeURIComponent(client.clientId) + '/training').then(function (r) {
       if (!r.body.success) { showError($('client-error'), r.body.error); return; }
       var t = r.body.training;
@@ -389,7 +394,8 @@ const SCRIPT = `(function () {
     TRAINING.forEach(function (name) {
       var raw = $('t-' + name).value.trim();
       var value = raw === '' ? null : name === 'training_tier' ? raw : (Number.isFinite(Number(raw)) ? Number(raw) : raw);
-      if (value !== loaded[name] && !(typeof value === 'number' && Number(loaded[name]) === value)) changes[name] = value;
+      var same = value === loaded[name] || (typeof value === 'number' && loaded[name] !== null && Number(loaded[name]) === value);
+      if (!same) changes[name] = value;
     });
     var names = Object.keys(changes);
     clear($('training-error'));

@@ -79,7 +79,8 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
  * server checks every request. `swanSession.api(method, path, body?)` calls the API with the token
  * and always resolves to `{ status, body }`, `body` being the JSON envelope (a synthetic one
  * without a code when the server could not be reached). `swanSession.showIn(element)` renders
- * "Signed in as …" with a "Sign out" button.
+ * "Signed in as …" with a "Sign out" button. {@link renderPage} inlines it for a page with an inline
+ * script; a page served with `scripts: 'self'` serves it as a file and loads it first.
  */
 export const SESSION_SCRIPT = `var swanSession = (function () {
   'use strict';
