@@ -1,10 +1,9 @@
 import { sql } from 'kysely';
 import { appendAudit, assertActor, prepared, queryWhileCommitting, SYSTEM_ACTOR, withActor, type Actor, type Role, type SwanError } from '@swan/core';
 import { InFlightBatcher } from './batcher.js';
-import { accessOf, checkClientId, decrypt, deny, forbidden, noteOf, notFound, PII_TABLE, TRAINING_COLUMNS_SQL, type PiiContext, type PiiRow } from './context.js';
+import { accessOf, checkClientId, decrypt, deny, forbidden, noteOf, notFound, PII_TABLE, sealedNote, TRAINING_COLUMNS_SQL, type PiiContext, type PiiRow } from './context.js';
 import { SERVICE_DELIVERY_PURPOSE } from './purposes.js';
 import type { KeyRow } from './rotation.js';
-import { sealIfKeyed } from './sealer.js';
 import type { ClientRef, DecryptedPII, PiiAccess, TrainingRecord } from './types.js';
 import { tracePiiRead } from './telemetry.js';
 
@@ -109,8 +108,7 @@ export function createPiiReads(ctx: PiiContext) {
     // checked here, not by the statement: a malformed read must fail alone, never the batch it joins
     assertActor(actor);
     // sealed before the read, under the client's key (dropped when the client has none: unknown or erased)
-    const sealed = note === null ? null : await sealIfKeyed(ctx, ctx.db, clientId, note, 'audit.note');
-    const details = sealed === null ? extra : { ...extra, note: sealed };
+    const details = { ...extra, ...(await sealedNote(ctx, ctx.db, clientId, note)) };
     const read = await reads.submit({ actor, clientId, action, purpose, details });
     if (read.outcome === 'denied') throw forbidden('This trainer is not assigned to the client');
     if (read.outcome === 'error') {
