@@ -132,7 +132,7 @@ describe.each(cases)('consent in the data-subject export ($name)', ({ framework,
     for (const [i, c] of clients.entries()) {
       for (const other of clients.filter((o) => o !== c)) {
         expect((await call('GET', `/api/clients/${other.clientId}/export`, c.token)).status).toBe(403);
-        expect((await call('GET', `/api/clients/${other.clientId}/pii?reason=${encodeURIComponent(`I am ${names[i]}`)}`, c.token)).status).toBe(403);
+        expect((await call('GET', `/api/clients/${other.clientId}/pii?purpose=session_planning&reason=${encodeURIComponent(`I am ${names[i]}`)}`, c.token)).status).toBe(403);
       }
     }
     for (const [i, c] of clients.entries()) {

@@ -219,7 +219,7 @@ describe.each(['express', 'fastify'] as const)('no PII leaks in responses, event
 
       // PII access: the exceptions
       for (const t of [admin, ...(i % 2 === 0 ? [trainer] : [])]) {
-        const res = await send('GET', `${base}/pii?reason=${encodeURIComponent('leak test: verify contact details')}`, t);
+        const res = await send('GET', `${base}/pii?purpose=session_planning&reason=${encodeURIComponent('leak test: verify contact details')}`, t);
         expect(res.status).toBe(200);
         piiAccess.push({ route: `GET ${base}/pii`, ...res, owner: c.email });
       }
@@ -229,8 +229,8 @@ describe.each(['express', 'fastify'] as const)('no PII leaks in responses, event
         piiAccess.push({ route: `GET ${base}/export`, ...res, owner: c.email });
       }
       // denied PII access is a plain response
-      expect((await call('GET', `${base}/pii?reason=curious`, ai)).status).toBe(403);
-      if (i % 2 === 1) expect((await call('GET', `${base}/pii?reason=curious`, trainer)).status).toBe(403);
+      expect((await call('GET', `${base}/pii?purpose=session_planning&reason=curious`, ai)).status).toBe(403);
+      if (i % 2 === 1) expect((await call('GET', `${base}/pii?purpose=session_planning&reason=curious`, trainer)).status).toBe(403);
     }
 
     // rate-limit violations: photo uploads are 5 a minute
@@ -247,7 +247,7 @@ describe.each(['express', 'fastify'] as const)('no PII leaks in responses, event
       expect(res.status).toBe(200);
     }
     for (const c of [deleted, ...erased]) {
-      expect((await call('GET', `/api/clients/${c.id}/pii?reason=${encodeURIComponent('after deletion')}`, admin)).status).toBe(404);
+      expect((await call('GET', `/api/clients/${c.id}/pii?purpose=session_planning&reason=${encodeURIComponent('after deletion')}`, admin)).status).toBe(404);
       if (c === deleted) {
         // an admin may still export a soft-deleted (restorable) client: PII access
         const res = await send('GET', `/api/clients/${c.id}/export`, admin);

@@ -156,7 +156,7 @@ describe.each(['express', 'fastify'] as const)('observability on %s', (framework
   it('PII reads have a span with the purpose, never the values or the note; the caller\'s traceparent is continued', async () => {
     spans.reset();
     const traceId = 'a'.repeat(32);
-    const read = await send('GET', `/api/clients/${client.id}/pii?reason=${encodeURIComponent('session_planning: call about Tuesday')}`, admin, undefined, {
+    const read = await send('GET', `/api/clients/${client.id}/pii?purpose=session_planning&reason=${encodeURIComponent('session_planning: call about Tuesday')}`, admin, undefined, {
       traceparent: `00-${traceId}-${'b'.repeat(16)}-01`,
     });
     expect(read.status).toBe(200);
@@ -169,7 +169,7 @@ describe.each(['express', 'fastify'] as const)('observability on %s', (framework
   });
 
   it('X-Request-Id in and out, one access line per request, no query values', async () => {
-    const mine = await send('GET', `/api/clients/${client.id}/pii?reason=${encodeURIComponent('session_planning: secret-note-42')}`, admin, undefined, { 'x-request-id': 'req-abc.123' });
+    const mine = await send('GET', `/api/clients/${client.id}/pii?purpose=session_planning&reason=${encodeURIComponent('session_planning: secret-note-42')}`, admin, undefined, { 'x-request-id': 'req-abc.123' });
     expect(mine.headers.get('x-request-id')).toBe('req-abc.123');
     const theirs = await send('GET', '/api/admin/outbox/stats', admin, undefined, { 'x-request-id': 'bad id <script>' });
     const generated = theirs.headers.get('x-request-id');

@@ -133,7 +133,7 @@ describe.each(['express', 'fastify'] as const)('GET /openapi.json of the example
     });
     clientId = created.client.clientId;
     const client = await mintToken({ sub: clientId, role: 'client' }, { expiresIn: '5m' });
-    await conforms('GET', '/api/clients/{clientId}/pii?reason=schema%20check', 200);
+    await conforms('GET', '/api/clients/{clientId}/pii?purpose=session_planning&reason=schema%20check', 200);
     await conforms('GET', '/api/clients/{clientId}/training', 200);
     await conforms('POST', '/api/consent/grant', 200, { clientId, consentType: 'data_collection', consentVersion: '3.0', consentGranted: true }, client);
     await conforms('GET', '/api/consent/check/{clientId}/{consentType}', 200);

@@ -46,7 +46,7 @@ describe.each(['express', 'fastify'] as const)('PII routes over HTTP on %s', (fr
 
   it('GET …/pii: admin and the assigned trainer read it; others are refused, and every attempt is audited', async () => {
     const c = await create(1);
-    const pii = (id: string, t: string, reason: string | null = 'session planning') => send('GET', `/api/clients/${id}/pii${reason === null ? '' : `?reason=${encodeURIComponent(reason)}`}`, t);
+    const pii = (id: string, t: string, reason: string | null = 'session planning') => send('GET', `/api/clients/${id}/pii${reason === null ? '' : `?purpose=session_planning&reason=${encodeURIComponent(reason)}`}`, t);
 
     const assigned = await send('PUT', `/api/trainers/${trainerId}/clients/${c.clientId}`, admin);
     expect(assigned.status).toBe(200);
@@ -71,9 +71,11 @@ describe.each(['express', 'fastify'] as const)('PII routes over HTTP on %s', (fr
     const rows = await auditOf(c.clientId);
     expect(rows.slice(0, before).filter((r) => r.action === 'PII_ACCESS' && r.outcome === 'allowed').map((r) => r.actor_role)).toEqual(['admin', 'trainer']);
     expect(rows.slice(before).filter((r) => r.action === 'PII_ACCESS').map((r) => [r.actor_role, r.outcome, r.reason])).toEqual([
-      ['trainer', 'denied', 'curious'],
-      ['ai_service', 'denied', 'model input'],
+      ['trainer', 'denied', 'session_planning'],
+      ['ai_service', 'denied', 'session_planning'],
     ]);
+    // the notes are sealed under the client's key, never stored in plaintext
+    expect(JSON.stringify(rows)).not.toMatch(/curious|model input/);
     expect((await auditOf(unknown)).map((r) => [r.actor_role, r.action, r.outcome])).toEqual([['admin', 'PII_ACCESS', expect.not.stringMatching(/^allowed$/)]]);
     // the denials carry no PII
     expect(JSON.stringify(rows)).not.toMatch(/Route Person|Routy|route1\./);
@@ -93,11 +95,11 @@ describe.each(['express', 'fastify'] as const)('PII routes over HTTP on %s', (fr
   it('DELETE …/:id with a JSON reason soft-deletes: reads are 404 afterwards', async () => {
     const c = await create(3);
     expect((await send('DELETE', `/api/clients/${c.clientId}`, admin, {})).status).toBe(400); // reason required
-    expect((await send('GET', `/api/clients/${c.clientId}/pii?reason=check`, admin)).status).toBe(200);
+    expect((await send('GET', `/api/clients/${c.clientId}/pii?purpose=session_planning&reason=check`, admin)).status).toBe(200);
     expect((await send('DELETE', `/api/clients/${c.clientId}`, trainer, { reason: 'nope' })).status).toBe(403);
     const del = await send('DELETE', `/api/clients/${c.clientId}`, admin, { reason: 'duplicate account' });
     expect(del).toMatchObject({ status: 200, body: { success: true } });
-    expect(await send('GET', `/api/clients/${c.clientId}/pii?reason=${encodeURIComponent('after delete')}`, admin)).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
+    expect(await send('GET', `/api/clients/${c.clientId}/pii?purpose=session_planning&reason=${encodeURIComponent('after delete')}`, admin)).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
   });
 
   it('POST …/erase is irreversible: PII and training gone, a client_erased event without PII, the audit chain valid', async () => {
@@ -106,7 +108,7 @@ describe.each(['express', 'fastify'] as const)('PII routes over HTTP on %s', (fr
     expect((await send('POST', `/api/clients/${c.clientId}/erase`, ai, { reason: 'x' })).status).toBe(403);
     const erased = await send('POST', `/api/clients/${c.clientId}/erase`, admin, { reason: 'right to erasure' });
     expect(erased).toMatchObject({ status: 200, body: { success: true } });
-    expect((await send('GET', `/api/clients/${c.clientId}/pii?reason=${encodeURIComponent('after erase')}`, admin)).status).toBe(404);
+    expect((await send('GET', `/api/clients/${c.clientId}/pii?purpose=session_planning&reason=${encodeURIComponent('after erase')}`, admin)).status).toBe(404);
     expect((await send('GET', `/api/clients/${c.clientId}/training`, admin)).status).toBe(404);
     const { rows: keys } = await sql<{ n: number }>`select count(*)::int as n from client_data_keys where client_id = ${c.clientId}`.execute(server.ctx.db);
     expect(keys[0]!.n).toBe(0);

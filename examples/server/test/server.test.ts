@@ -27,7 +27,7 @@ describe.each(['express', 'fastify'] as const)('example server on %s (PGlite)', 
   });
 
   it('answers a URL with malformed percent-encoding with 400 VALIDATION_FAILED in the envelope', async () => {
-    const { status, body } = await getJson(`${server.url}/api/clients/%ZZ/pii?reason=checking`, `Bearer ${await mintToken(admin, { expiresIn: '5m' })}`);
+    const { status, body } = await getJson(`${server.url}/api/clients/%ZZ/pii?purpose=session_planning&reason=checking`, `Bearer ${await mintToken(admin, { expiresIn: '5m' })}`);
     expect(status).toBe(400);
     expect(body).toEqual({ success: false, error: { code: 'VALIDATION_FAILED', message: 'The request URL is malformed' } });
   });

@@ -42,11 +42,12 @@ const SERVICE_ROLE = 'checkins_service';
 export const CHECKINS_SERVICE_ACTOR: Actor = { id: '00000000-0000-4000-8000-0000000c4ec1', role: 'admin' };
 
 /**
- * Purpose stated (and audited) for every phone-number read; it names the reader.
+ * The note of every phone-number read (it names the reader): audited under the purpose
+ * `service_delivery`, the note sealed under the client's data key.
  *
  * @example
  * ```ts
- * // swan_audit_log: actor CHECKINS_SERVICE_ACTOR.id, action PII_ACCESS, reason PHONE_PURPOSE
+ * // swan_audit_log: actor CHECKINS_SERVICE_ACTOR.id, action PII_ACCESS, reason 'service_delivery', details.note sealed PHONE_PURPOSE
  * ```
  */
 export const PHONE_PURPOSE = 'checkin_sms: @swan/checkins service sends a check-in SMS';

@@ -36,7 +36,7 @@ export const exportParts: readonly ExportPart[] = [
   {
     package: 'consent',
     table: 'client_consents',
-    load: async ({ db }) => (await import('@swan/consent')).createConsent({ db }).exportContributor(),
+    load: async ({ db, pii }) => (await import('@swan/consent')).createConsent({ db, sealer: pii.sealer }).exportContributor(),
   },
   {
     package: 'schema',

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { checkText, errors, isRetryable, isUniqueViolation, withActor, type Actor, type EventPublisher, type ExportContributor, type Guard } from '@swan/core';
+import { checkText, errors, isRetryable, isUniqueViolation, withActor, type Actor, type ClientDataSealer, type EventPublisher, type ExportContributor, type Guard } from '@swan/core';
 import { requireConsentWith, type RequireConsentOptions } from './guard.js';
 import { queryConsentStatus } from './status.js';
 import {
@@ -31,6 +31,12 @@ export interface ConsentServiceOptions {
   db: Kysely<any>;
   /** When the outbox is installed: `consent_granted` / `consent_revoked` commit with the change. */
   events?: EventPublisher;
+  /**
+   * Seals the identifying proof (IP address, user agent, signature data) and a given revocation
+   * reason under the client's data key, so erasure shreds them: `pii.sealer` of `@swan/pii`.
+   * Without it they are stored in plaintext until the client is erased (erasure clears them).
+   */
+  sealer?: ClientDataSealer;
 }
 
 /** Input of {@link ConsentService.publishVersion}. */
@@ -65,7 +71,7 @@ export interface GrantConsentInput {
 export interface RevokeConsentInput {
   clientId: string;
   consentType: ConsentType;
-  /** Recorded with the revocation. Default `Consent withdrawn`. */
+  /** Recorded with the revocation (sealed under the client's key with a sealer). Default `Consent withdrawn`. */
   reason?: string | null;
 }
 
@@ -87,7 +93,7 @@ const iso = (d: Date | string | null): string | null => (d === null ? null : new
 
 /** Columns of a ledger row, in API shape (shared by every read). */
 const CONSENT_COLUMNS = sql`c.id::text as id, c.client_id::text as client_id, c.consent_type, c.consent_version,
-  c.consent_granted, host(c.ip_address) as ip_address, c.user_agent, c.consent_method, c.signature_data,
+  c.consent_granted, c.ip_address, c.user_agent, c.consent_method, c.signature_data,
   c.granted_at, c.expires_at, c.revoked_at, c.revoked_reason`;
 
 /** Columns of a version row, in the shape {@link toVersion} reads. */
@@ -140,6 +146,25 @@ function toConsent(r: ConsentRow): ClientConsent {
   };
 }
 
+/** The proof fields of a ledger row and what each sealed value is bound to. */
+const SEALED_FIELDS = [
+  ['ip_address', 'consent.ip_address'],
+  ['user_agent', 'consent.user_agent'],
+  ['signature_data', 'consent.signature_data'],
+  ['revoked_reason', 'consent.revoked_reason'],
+] as const;
+
+/** A ledger row with its sealed values opened (`null` once the client's key is shredded); unchanged without a sealer. */
+async function opened<R extends ConsentRow>(trx: Kysely<any>, sealer: ClientDataSealer | undefined, row: R): Promise<R> {
+  if (!sealer) return row;
+  const out = { ...row };
+  for (const [column, field] of SEALED_FIELDS) {
+    const v = row[column];
+    if (v !== null) out[column] = await sealer.open(trx, row.client_id, v, field);
+  }
+  return out;
+}
+
 function toVersion(r: VersionRow): ConsentVersion {
   return {
     version: r.version,
@@ -184,10 +209,12 @@ export function createConsent(options: ConsentServiceOptions): ConsentService {
 export class ConsentService {
   readonly db: Kysely<any>;
   readonly events: EventPublisher | undefined;
+  readonly sealer: ClientDataSealer | undefined;
 
   constructor(options: ConsentServiceOptions) {
     this.db = options.db;
     this.events = options.events;
+    this.sealer = options.sealer;
   }
 
   /**
@@ -242,7 +269,9 @@ export class ConsentService {
    * Records a grant (or, with `consentGranted: false`, a refusal) with its proof. In one
    * transaction it locks the (client, type) pair, revokes the active record of that type with the
    * reason "Replaced by new consent" and inserts the new one, so concurrent grants end with
-   * exactly one active record. Unknown client or version: `NOT_FOUND`; nothing is written.
+   * exactly one active record. Unknown client or version: `NOT_FOUND`; nothing is written. With a
+   * sealer the IP address, user agent and signature data are stored sealed under the client's
+   * data key; the answer carries them opened.
    *
    * @example
    * ```ts
@@ -277,13 +306,15 @@ export class ConsentService {
 
         await sql`update client_consents set revoked_at = clock_timestamp(), revoked_reason = ${REPLACED_REASON}
                    where client_id = ${clientId}::uuid and consent_type = ${type} and revoked_at is null`.execute(trx);
+        const seal = (v: string | null, field: string) => (v === null || !this.sealer ? v : this.sealer.seal(trx, clientId, v, field));
         const { rows } = await sql<ConsentRow>`
           insert into client_consents as c (client_id, consent_version, consent_type, consent_granted, ip_address,
                                             user_agent, consent_method, signature_data, expires_at)
-          values (${clientId}::uuid, ${version}, ${type}, ${granted}, ${ip}::inet, ${userAgent}, ${method}, ${signature},
+          values (${clientId}::uuid, ${version}, ${type}, ${granted}, ${await seal(ip, 'consent.ip_address')},
+                  ${await seal(userAgent, 'consent.user_agent')}, ${method}, ${await seal(signature, 'consent.signature_data')},
                   ${expiresAt}::timestamptz)
           returning ${CONSENT_COLUMNS}`.execute(trx);
-        const consent = toConsent(rows[0]!);
+        const consent = toConsent({ ...rows[0]!, ip_address: ip, user_agent: userAgent, signature_data: signature });
         await this.publish(trx, granted ? 'consent_granted' : 'consent_revoked', consent, granted ? {} : { declined: true });
         return consent;
       }),
@@ -292,7 +323,8 @@ export class ConsentService {
 
   /**
    * Withdraws the client's active consent of a type (GDPR art. 7(3)). Effective for the very next
-   * check: nothing is cached. Nothing active to revoke: `NOT_FOUND`.
+   * check: nothing is cached. Nothing active to revoke: `NOT_FOUND`. With a sealer a given reason
+   * is stored sealed under the client's data key (the default reason is a fixed text).
    *
    * @example
    * ```ts
@@ -303,17 +335,20 @@ export class ConsentService {
     const body = objectOf(input, 'The revocation');
     const clientId = clientIdOf(body.clientId);
     const type = consentTypeOf(body.consentType);
-    const reason = checkText(body.reason, 'reason', { max: 1000, multiline: true }) ?? DEFAULT_REVOKE_REASON;
+    const given = checkText(body.reason, 'reason', { max: 1000, multiline: true });
     assertActsFor(actor, clientId);
     return this.retrying(() =>
       withActor(this.db, actor, async (trx) => {
         await this.lockPair(trx, clientId, type);
+        const { rows: active } = await sql`select 1 from client_consents
+          where client_id = ${clientId}::uuid and consent_type = ${type} and revoked_at is null`.execute(trx);
+        if (!active[0]) throw errors.notFound(`No active ${type} consent to revoke for this client`);
+        const reason = given === null ? DEFAULT_REVOKE_REASON : this.sealer ? await this.sealer.seal(trx, clientId, given, 'consent.revoked_reason') : given;
         const { rows } = await sql<ConsentRow>`
           update client_consents as c set revoked_at = clock_timestamp(), revoked_reason = ${reason}
            where c.client_id = ${clientId}::uuid and c.consent_type = ${type} and c.revoked_at is null
           returning ${CONSENT_COLUMNS}`.execute(trx);
-        if (!rows[0]) throw errors.notFound(`No active ${type} consent to revoke for this client`);
-        const consent = toConsent(rows[0]);
+        const consent = toConsent(await opened(trx, this.sealer, rows[0]!));
         await this.publish(trx, 'consent_revoked', consent, {});
         return consent;
       }),
@@ -362,7 +397,7 @@ export class ConsentService {
     return withActor(this.db, actor, async (trx) => {
       const { rows } = await sql<{ state: string | null }>`select swan_consent_client_state(${id}::uuid) as state`.execute(trx);
       if (!rows[0]?.state) throw errors.notFound('Client not found');
-      return readConsentsWithText(trx, id);
+      return readConsentsWithText(trx, id, this.sealer);
     });
   }
 
@@ -423,7 +458,7 @@ export class ConsentService {
   exportContributor(): ExportContributor {
     return {
       name: 'consents',
-      collect: (trx, clientId) => readConsentsWithText(trx, clientIdOf(clientId)),
+      collect: (trx, clientId) => readConsentsWithText(trx, clientIdOf(clientId), this.sealer),
     };
   }
 
@@ -453,14 +488,16 @@ export class ConsentService {
   }
 }
 
-/** Every record of a client with its text, newest first (runs under the caller's row-level security). */
-async function readConsentsWithText(trx: Kysely<any>, clientId: string): Promise<ClientConsentWithText[]> {
+/** Every record of a client with its text, newest first, sealed values opened (runs under the caller's row-level security). */
+async function readConsentsWithText(trx: Kysely<any>, clientId: string, sealer: ClientDataSealer | undefined): Promise<ClientConsentWithText[]> {
   const { rows } = await sql<ConsentRow & { full_text: string; summary: string | null; text_sha256: string; effective_date: string }>`
     select ${CONSENT_COLUMNS}, v.full_text, v.summary, v.text_sha256, v.effective_date::text as effective_date
       from client_consents c join consent_versions v on v.version = c.consent_version
      where c.client_id = ${clientId}::uuid
      order by c.granted_at desc, c.id`.execute(trx);
-  return rows.map((r) => ({
+  const open: typeof rows = [];
+  for (const r of rows) open.push(await opened(trx, sealer, r));
+  return open.map((r) => ({
     ...toConsent(r),
     fullText: r.full_text,
     summary: r.summary,

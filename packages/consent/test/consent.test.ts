@@ -174,7 +174,7 @@ describe.each(testEngines())('consent ledger on $name', (engine) => {
       const rows = await ledger(t.admin, clientId);
       expect(rows.map((r) => [r.consent_type, r.revoked_reason])).toEqual([
         ['photo_analysis', 'Client erased'],
-        ['ai_processing', 'Changed my mind'], // already withdrawn: kept as it was
+        ['ai_processing', 'Consent withdrawn'], // already withdrawn: its plaintext reason (no sealer here) replaced by the fixed text
       ]);
       expect(rows.every((r) => r.revoked_at !== null)).toBe(true);
       // nobody else's consent moved

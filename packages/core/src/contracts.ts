@@ -211,3 +211,43 @@ export interface ProcessingRecord {
   /** Technical and organisational security measures (Art. 30(1)(g), Art. 32). */
   measures: readonly string[];
 }
+
+/** The prefix of every sealed value ({@link ClientDataSealer}): `swan:sealed:v1:<base64>`. */
+export const SEALED_PREFIX = 'swan:sealed:v1:';
+
+/**
+ * True when `value` is a sealed value ({@link ClientDataSealer}), not plaintext.
+ *
+ * @example
+ * ```ts
+ * isSealed(row.revoked_reason) ? await sealer.open(trx, clientId, row.revoked_reason, 'consent.revoked_reason') : row.revoked_reason;
+ * ```
+ */
+export function isSealed(value: unknown): value is string {
+  return typeof value === 'string' && value.startsWith(SEALED_PREFIX);
+}
+
+/**
+ * Seals free text that describes a client (a read note, a deletion or restriction reason, consent
+ * proof) under that client's data key, so that erasure, which shreds the key, shreds the text too.
+ * `@swan/pii` implements it (`pii.sealer`); packages that don't depend on pii take it as an option.
+ * A sealed value is text ({@link SEALED_PREFIX} + base64), so it fits text and jsonb columns; it is
+ * authenticated together with the client id and `field` (what the value is, e.g.
+ * `consent.ip_address`), so it opens only for that client and that field.
+ *
+ * @example
+ * ```ts
+ * const sealed = await sealer.seal(trx, clientId, 'asked by phone', 'restriction.reason');
+ * await sealer.open(trx, clientId, sealed, 'restriction.reason'); // 'asked by phone', or null once the client is erased
+ * ```
+ */
+export interface ClientDataSealer {
+  /** Seals `plaintext` under the client's data key; `NOT_FOUND` when the client has no key (unknown or erased). */
+  seal(trx: Kysely<any>, clientId: string, plaintext: string, field: string): Promise<string>;
+  /**
+   * The plaintext of a sealed value, or `null` once the client's data key is shredded (erased) or
+   * not visible to the transaction's actor. A value that is not sealed (written before sealing or
+   * without a sealer) is returned as it is.
+   */
+  open(trx: Kysely<any>, clientId: string, sealed: string, field: string): Promise<string | null>;
+}

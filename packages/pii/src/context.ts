@@ -1,12 +1,14 @@
 import { sql, type Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
-import { appendAudit, errors, isUuid, textProblem, withActor, type Actor, type ErasureParticipant, type EventPublisher } from '@swan/core';
+import { appendAudit, checkText, errors, isUuid, withActor, type Actor, type ErasureParticipant, type EventPublisher } from '@swan/core';
 import { BlindIndex } from './blind-index.js';
 import { buf, ciphertextKeyVersion, decryptField } from './cipher.js';
 import type { KeyProvider } from './keys.js';
+import { DEFAULT_PURPOSES, RECORD_CODES, SERVICE_DELIVERY_PURPOSE, type RecordCode } from './purposes.js';
 import type { KeyRow } from './rotation.js';
-import type { PiiServiceOptions } from './types.js';
-import { TRAINING_COLUMNS, validationFailed } from './validation.js';
+import { sealIfKeyed } from './sealer.js';
+import type { PiiAccess, PiiServiceOptions, RecordedReason } from './types.js';
+import { requireReason, TRAINING_COLUMNS, validationFailed } from './validation.js';
 
 // What the parts of the PII service (reads, writes, export) share: its settings, the data-key
 // cache and decryption, the table's columns, and the checks every part makes.
@@ -32,12 +34,21 @@ export interface PiiContext {
   readonly cache: LRUCache<string, { keyId: string; wrapped: string; key: Buffer }> | null;
   readonly fastReads: boolean;
   readonly readBatching: { maxInFlight: number; maxBatch: number };
+  /** The purposes `getClientPII` accepts (`PiiServiceOptions.purposes`). */
+  readonly purposes: ReadonlySet<string>;
   /** The highest alias tier this service has seen filled (a hint for the next creation). */
   aliasTier: number | undefined;
 }
 
+const PURPOSE_CODE = /^[a-z][a-z0-9_]{0,49}$/;
+
 export function createPiiContext(options: PiiServiceOptions): PiiContext {
+  const purposes = options.purposes ?? DEFAULT_PURPOSES;
+  if (!Array.isArray(purposes) || purposes.length === 0 || !purposes.every((p) => typeof p === 'string' && PURPOSE_CODE.test(p))) {
+    throw errors.configInvalid('purposes: a non-empty list of snake_case codes (e.g. session_planning), at most 50 characters each');
+  }
   return {
+    purposes: new Set(purposes),
     db: options.db,
     keys: options.keys,
     index: new BlindIndex(options.indexKey, options.defaultPhoneCountry ? { defaultCountry: options.defaultPhoneCountry } : {}),
@@ -117,9 +128,72 @@ export async function decrypt(ctx: PiiContext, clientId: string, row: PiiRow, ke
   return out;
 }
 
-/** Audits a denied attempt (with its reason when it gave a usable one) and throws `FORBIDDEN`. */
-export async function deny(ctx: PiiContext, actor: Actor, clientId: string, action: string, reason: unknown, message: string): Promise<never> {
-  const why = typeof reason === 'string' && reason.trim() !== '' && !textProblem(reason, { max: 500, multiline: true }) ? reason.trim() : null;
-  await withActor(ctx.db, actor, (trx) => appendAudit(trx, { actor, action, resource: PII_TABLE, resourceId: clientId, outcome: 'denied', reason: why }));
+const NOTE = { max: 200, multiline: true } as const;
+
+/** A read's optional note: at most 200 characters (core's text rule), trimmed; `null` when absent. */
+export function noteOf(note: unknown): string | null {
+  return checkText(typeof note === 'string' ? note.trim() : note, 'note', NOTE);
+}
+
+/** The purpose and note a read states, unchecked: `{ purpose, note?, reason? }` or `"purpose"` / `"purpose: note"`. */
+function statedAccess(access: unknown): { purpose: unknown; note: unknown } {
+  if (typeof access === 'string') {
+    const i = access.indexOf(':');
+    return { purpose: (i < 0 ? access : access.slice(0, i)).trim(), note: i < 0 ? null : access.slice(i + 1) };
+  }
+  if (typeof access === 'object' && access !== null) {
+    const a = access as Record<string, unknown>;
+    return { purpose: a.purpose, note: a.note ?? a.reason };
+  }
+  return { purpose: undefined, note: null };
+}
+
+/**
+ * The purpose and note of a read: `{ purpose, note? }` (`reason` is accepted as the note), or a
+ * string `"purpose"` / `"purpose: note"`. `VALIDATION_FAILED` when the purpose is missing or not
+ * one of the configured purposes, or the note is longer than 200 characters.
+ */
+export function accessOf(ctx: PiiContext, access: PiiAccess | string): { purpose: string; note: string | null } {
+  const { purpose, note } = statedAccess(access);
+  const list = [...ctx.purposes].join(', ');
+  if (typeof purpose !== 'string' || purpose === '') throw validationFailed([{ path: 'purpose', message: `is required, one of: ${list}` }], 'A purpose is required');
+  if (!ctx.purposes.has(purpose)) throw validationFailed([{ path: 'purpose', message: `must be one of: ${list}` }], 'Unknown purpose');
+  return { purpose, note: noteOf(note) };
+}
+
+/**
+ * A change's reason: free text (1 to 500 characters, stored sealed) and the record code that
+ * outlives erasure (`defaultCode` unless given). `reason` is a string or `{ reason, code? }`.
+ */
+export function recordedReasonOf(input: RecordedReason | unknown, defaultCode: RecordCode): { text: string; code: RecordCode } {
+  const obj = typeof input === 'object' && input !== null ? (input as Record<string, unknown>) : null;
+  const code = obj?.code ?? defaultCode;
+  if (typeof code !== 'string' || !(RECORD_CODES as readonly string[]).includes(code)) {
+    throw validationFailed([{ path: 'code', message: `must be one of: ${RECORD_CODES.join(', ')}` }], 'Unknown record code');
+  }
+  return { text: requireReason(obj ? obj.reason : input), code: code as RecordCode };
+}
+
+/** Audit details holding `text` sealed under the client's key (nothing when the client has no key). */
+export async function sealedNote(ctx: PiiContext, db: Kysely<any>, clientId: string, text: string | null, field = 'audit.note'): Promise<Record<string, unknown>> {
+  const sealed = text === null ? null : await sealIfKeyed(ctx, db, clientId, text, field);
+  return sealed === null ? {} : { note: sealed };
+}
+
+/**
+ * Audits a denied attempt and throws `FORBIDDEN`: with its purpose when it gave a usable one, and
+ * its note sealed under the client's key; nothing else about the request is checked first.
+ */
+export async function deny(ctx: PiiContext, actor: Actor, clientId: string, action: string, access: unknown, message: string): Promise<never> {
+  const stated = statedAccess(access);
+  const known = typeof stated.purpose === 'string' && (ctx.purposes.has(stated.purpose) || stated.purpose === SERVICE_DELIVERY_PURPOSE);
+  let note: string | null = null;
+  try {
+    note = noteOf(stated.note);
+  } catch {
+    // audited without a note it could not store
+  }
+  const details = await sealedNote(ctx, ctx.db, clientId, note);
+  await withActor(ctx.db, actor, (trx) => appendAudit(trx, { actor, action, resource: PII_TABLE, resourceId: clientId, outcome: 'denied', reason: known ? (stated.purpose as string) : null, details }));
   throw forbidden(message);
 }

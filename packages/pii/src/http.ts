@@ -1,6 +1,8 @@
 import { objectSchema, ok, okSchema, verifyAuditChain, type DocumentedRoute, type ExportContributor, type Guard, type JsonSchema, type SwanRequest } from '@swan/core';
 import { EXPORT_FORMATS, EXPORT_HTML_CONTENT_TYPE, EXPORT_HTML_HEADERS, exportFormatOf, renderExportHtml } from './export-html.js';
 import type { PiiService } from './pii.service.js';
+import { DEFAULT_PURPOSES, RECORD_CODES } from './purposes.js';
+import type { RecordedReason } from './types.js';
 import { TRAINING_COLUMNS, type CreateClientInput } from './validation.js';
 
 /** Options of {@link piiRoutes}. */
@@ -12,7 +14,11 @@ export interface PiiRoutesOptions {
   guards?: readonly Guard[];
 }
 
-const reasonOf = (req: SwanRequest): unknown => (req.body as { reason?: unknown } | undefined)?.reason;
+/** A change's `{ reason, code? }` body as the service takes it (checked there). */
+const reasonOf = (req: SwanRequest): RecordedReason => {
+  const body = req.body as { reason?: unknown; code?: unknown } | undefined;
+  return (body?.code === undefined ? body?.reason : { reason: body.reason, code: body.code }) as RecordedReason;
+};
 
 const uuid = { type: 'string', format: 'uuid' } as const;
 const nullable = (schema: Record<string, unknown>): JsonSchema => ({ ...schema, type: [schema.type as string, 'null'] });
@@ -59,7 +65,10 @@ export const CREATE_CLIENT_SCHEMA: JsonSchema = {
 };
 
 const clientParams = objectSchema({ clientId: uuid });
-const reasonBody = objectSchema({ reason: { ...text(500), minLength: 1, description: 'Why (audited), 1 to 500 characters' } });
+const reasonBody = objectSchema({
+  reason: { ...text(500), minLength: 1, description: 'Why, 1 to 500 characters: stored sealed under the client\'s data key (erasure shreds it)' },
+  code: { enum: [...RECORD_CODES], description: 'The record code the audit entry keeps in plaintext (defaults: data_subject_request for erase, restrict and unrestrict; operator_request for delete)' },
+}, ['reason']);
 const alias = { type: ['string', 'null'], description: 'Galaxy-Swan alias' } as const;
 const piiRecord = objectSchema({ clientId: uuid, alias, ...Object.fromEntries(Object.entries(PII_PROPERTIES).map(([k, v]) => [k, typeof v === 'object' && typeof v.type === 'string' ? nullable(v) : v])) });
 const trainingRecord = objectSchema({ clientId: uuid, alias, age: { type: 'integer' }, ...TRAINING_PROPERTIES });
@@ -104,11 +113,15 @@ export function piiRoutes(options: PiiRoutesOptions): DocumentedRoute[] {
       summary: 'Read a client\'s decrypted PII (admin, assigned trainer; every attempt audited)', tags: TAGS,
       schema: {
         params: clientParams,
-        query: objectSchema({ reason: { ...text(500), minLength: 1, description: 'Why the PII is read (audited), 1 to 500 characters' } }),
+        query: objectSchema({
+          purpose: { type: 'string', description: `Why the PII is read (audited in plaintext): one of the configured purposes, by default ${DEFAULT_PURPOSES.join(', ')}` },
+          note: { ...text(200), description: 'Optional free text, at most 200 characters, stored sealed under the client\'s data key' },
+          reason: { ...text(200), description: 'Accepted as the note' },
+        }, ['purpose']),
         response: { body: okSchema({ pii: piiRecord }) },
         errors: ['FORBIDDEN', 'NOT_FOUND'],
       },
-      handler: async (req) => ok({ pii: await s.getClientPII(req.params.clientId!, req.actor!, req.query.reason as string) }),
+      handler: async (req) => ok({ pii: await s.getClientPII(req.params.clientId!, req.actor!, { purpose: req.query.purpose ?? '', note: req.query.note ?? req.query.reason ?? null }) }),
     },
     {
       method: 'GET', path: '/api/clients/:clientId/training', access: ['admin', 'trainer', 'ai_service'],

@@ -9,7 +9,7 @@ export { ageOn, validateCreateClient, validatePiiChanges, validateTrainingChange
 export { createPii, type PiiService } from './pii.service.js';
 export { PII_TABLE, PII_FIELDS } from './context.js';
 export { DEFAULT_PURPOSES, SERVICE_DELIVERY_PURPOSE, RECORD_CODES, type RecordCode } from './purposes.js';
-export type { PiiServiceOptions, ClientRef, DecryptedPII, TrainingRecord } from './types.js';
+export type { PiiServiceOptions, ClientRef, DecryptedPII, TrainingRecord, PiiAccess, RecordedReason } from './types.js';
 export { rotateKeys, type RotateKeysOptions, type RotationProgress, type RotationResult } from './rotation.js';
 export { piiRoutes, CREATE_CLIENT_SCHEMA, type PiiRoutesOptions } from './http.js';
 export { renderExportHtml, exportFormatOf, EXPORT_FORMATS, EXPORT_HTML_CONTENT_TYPE, EXPORT_HTML_HEADERS, type ExportFormat } from './export-html.js';

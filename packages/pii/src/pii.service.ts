@@ -7,11 +7,12 @@ import { createPiiReads } from './reads.js';
 import { createPiiRectify } from './rectify.js';
 import { createPiiRestriction, isProcessingRestricted } from './restrict.js';
 import { rotateKeys as rotateDataKeys, type RotateKeysOptions, type RotationResult } from './rotation.js';
+import { createSealer } from './sealer.js';
 import type { PiiServiceOptions, TrainingRecord } from './types.js';
 import { createPiiWrites } from './writes.js';
 
 export { PII_FIELDS, PII_TABLE } from './context.js';
-export type { ClientRef, DecryptedPII, PiiServiceOptions, TrainingRecord } from './types.js';
+export type { ClientRef, DecryptedPII, PiiAccess, PiiServiceOptions, RecordedReason, TrainingRecord } from './types.js';
 
 /**
  * Creates the PII service: create, audited read, lookups, rectification, restriction of processing,
@@ -22,7 +23,7 @@ export type { ClientRef, DecryptedPII, PiiServiceOptions, TrainingRecord } from 
  * ```ts
  * const pii = createPii({ db, keys: LocalKeyProvider.fromEnv(env.SWAN_MASTER_KEYS!), indexKey });
  * const { clientId, alias } = await pii.createClient(admin, { pii: {...}, training: {...} });
- * const record = await pii.getClientPII(clientId, trainer, 'session planning');
+ * const record = await pii.getClientPII(clientId, trainer, { purpose: 'session_planning', note: 'Tuesday call' });
  * ```
  */
 export function createPii(options: PiiServiceOptions) {
@@ -80,6 +81,10 @@ export function createPii(options: PiiServiceOptions) {
     keys: ctx.keys,
     /** Blind indexes (email, phone) under the service's index key. */
     index: ctx.index,
+    /** Seals other packages' free text about a client under its data key (e.g. `createConsent({ db, sealer: pii.sealer })`). */
+    sealer: createSealer(ctx),
+    /** The purposes a PII read may state. */
+    purposes: [...ctx.purposes],
     ...reads,
     getTraining,
     ...createPiiWrites(ctx),

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { CountryCode } from 'libphonenumber-js';
 import type { ErasureParticipant, EventPublisher } from '@swan/core';
 import type { KeyProvider } from './keys.js';
+import type { RecordCode } from './purposes.js';
 import type { ClientPII, ClientTrainingInput } from './validation.js';
 
 /**
@@ -25,6 +26,11 @@ export interface PiiServiceOptions {
    * a list, or a function read at each erasure (for participants created after the PII service).
    */
   erasureParticipants?: readonly ErasureParticipant[] | (() => readonly ErasureParticipant[]);
+  /**
+   * The purposes a PII read may state (`getClientPII`'s `purpose`, API.md's `purpose` parameter):
+   * snake_case codes, default `DEFAULT_PURPOSES`. The SDK's own reads use `service_delivery`.
+   */
+  purposes?: readonly string[];
   /** Country for national phone numbers (default `US`). */
   defaultPhoneCountry?: CountryCode;
   /** Days an erased client's alias stays reserved on its tombstone (default 30). */
@@ -59,3 +65,30 @@ export type DecryptedPII = { clientId: string; alias: string | null } & { [K in 
 
 /** Training data with the alias, never PII. */
 export type TrainingRecord = { clientId: string; alias: string | null; age: number } & { [K in keyof ClientTrainingInput]-?: ClientTrainingInput[K] | null };
+
+/**
+ * Why a PII read happens: one of the configured purposes and an optional note (at most 200
+ * characters, stored sealed under the client's data key). `reason` is accepted as the note.
+ *
+ * @example
+ * ```ts
+ * await pii.getClientPII(clientId, trainer, { purpose: 'session_planning', note: 'Tuesday call' });
+ * ```
+ */
+export interface PiiAccess {
+  purpose: string;
+  note?: string | null;
+  reason?: string | null;
+}
+
+/**
+ * The reason of a change (soft delete, restore, erasure, restriction): the free text (1 to 500
+ * characters, stored sealed under the client's data key, so erasure shreds it) and optionally the
+ * record code the audit entry keeps in plaintext (one of `RECORD_CODES`).
+ *
+ * @example
+ * ```ts
+ * await pii.erase(clientId, admin, { reason: 'asked by email, ticket 4411', code: 'data_subject_request' });
+ * ```
+ */
+export type RecordedReason = string | { reason: string; code?: RecordCode };

@@ -3,9 +3,10 @@ import { sql, type Transaction } from 'kysely';
 import { appendAudit, errors, isUniqueViolation, isUuid, prepared, SYSTEM_ACTOR, withActor, type Actor } from '@swan/core';
 import { aliasCandidates, insertAliasSql, lowestOpenTier, parseAlias } from './aliases.js';
 import { encryptField } from './cipher.js';
-import { checkClientId, forbidden, JSON_FIELDS, notFound, PII_FIELDS, PII_TABLE, type PiiContext, type PiiField } from './context.js';
-import type { ClientRef } from './types.js';
-import { ageOn, requireReason, validateCreateClient, validationFailed, type CreateClientInput } from './validation.js';
+import { checkClientId, forbidden, JSON_FIELDS, notFound, PII_FIELDS, PII_TABLE, recordedReasonOf, sealedNote, type PiiContext, type PiiField } from './context.js';
+import { sealIfKeyed } from './sealer.js';
+import type { ClientRef, RecordedReason } from './types.js';
+import { ageOn, validateCreateClient, validationFailed, type CreateClientInput } from './validation.js';
 
 /**
  * The writes of the PII service: creation (encrypted under a fresh data key, with blind indexes,
@@ -98,13 +99,18 @@ export function createPiiWrites(ctx: PiiContext) {
     }
   }
 
-  /** Runs an admin-only change that must find a row; audits not-found attempts too. */
-  async function adminChange<T>(clientId: unknown, actor: Actor, reason: string | null, action: string, change: (trx: Transaction<any>, id: string) => Promise<T | null>): Promise<T> {
+  /**
+   * Runs an admin-only change that must find a row; audits not-found attempts too. The audit entry
+   * keeps the record code in plaintext and the reason's text sealed under the client's key (sealed
+   * before the change, which may shred the key).
+   */
+  async function adminChange<T>(clientId: unknown, actor: Actor, why: { text: string; code: string } | null, action: string, change: (trx: Transaction<any>, id: string) => Promise<T | null>): Promise<T> {
     const id = checkClientId(clientId);
     if (actor?.role !== 'admin') throw forbidden('Only an admin may do this');
     const result = await withActor(ctx.db, actor, async (trx) => {
+      const details = await sealedNote(ctx, trx, id, why?.text ?? null);
       const r = await change(trx, id);
-      await appendAudit(trx, { actor, action, resource: PII_TABLE, resourceId: id, outcome: r === null ? 'not_found' : 'allowed', reason });
+      await appendAudit(trx, { actor, action, resource: PII_TABLE, resourceId: id, outcome: r === null ? 'not_found' : 'allowed', reason: why?.code ?? null, details });
       return r;
     });
     if (result === null) throw notFound();
@@ -132,17 +138,20 @@ export function createPiiWrites(ctx: PiiContext) {
   }
 
   /**
-   * Soft delete (admin): hides the client from everyone but admins; {@link restore} undoes it.
+   * Soft delete (admin): hides the client from everyone but admins; {@link restore} undoes it. The
+   * reason is stored sealed under the client's key; the audit entry's code defaults to
+   * `operator_request`.
    *
    * @example
    * ```ts
    * await pii.softDelete(clientId, admin, 'client asked to pause');
    * ```
    */
-  async function softDelete(clientId: string, actor: Actor, reason: string): Promise<{ clientId: string; deletedAt: string }> {
-    const why = requireReason(reason);
+  async function softDelete(clientId: string, actor: Actor, reason: RecordedReason): Promise<{ clientId: string; deletedAt: string }> {
+    const why = recordedReasonOf(reason, 'operator_request');
     return adminChange(clientId, actor, why, 'PII_DELETED', async (trx, id) => {
-      const { rows } = await sql<{ deleted_at: Date }>`update client_profile_pii set deleted_at = now(), deletion_reason = ${why}, updated_at = now()
+      const sealed = await sealIfKeyed(ctx, trx, id, why.text, 'pii.deletion_reason');
+      const { rows } = await sql<{ deleted_at: Date }>`update client_profile_pii set deleted_at = now(), deletion_reason = ${sealed}, updated_at = now()
          where client_id = ${id}::uuid and deleted_at is null returning deleted_at`.execute(trx);
       if (!rows[0]) return null;
       await sql`update client_profile_training set deleted_at = now() where client_id = ${id}::uuid`.execute(trx);
@@ -158,8 +167,8 @@ export function createPiiWrites(ctx: PiiContext) {
    * await pii.restore(clientId, admin, 'deleted by mistake');
    * ```
    */
-  async function restore(clientId: string, actor: Actor, reason: string): Promise<{ clientId: string }> {
-    const why = requireReason(reason);
+  async function restore(clientId: string, actor: Actor, reason: RecordedReason): Promise<{ clientId: string }> {
+    const why = recordedReasonOf(reason, 'operator_request');
     try {
       return await adminChange(clientId, actor, why, 'PII_RESTORED', async (trx, id) => {
         const { rows } = await sql`update client_profile_pii set deleted_at = null, deletion_reason = null, updated_at = now()
@@ -177,7 +186,9 @@ export function createPiiWrites(ctx: PiiContext) {
   /**
    * Irreversible erasure by crypto-shredding (admin): the data key is destroyed, ciphertexts, blind
    * indexes, training data and assignments removed; a tombstone (id, alias until the retention
-   * window ends, timestamps, reason) stays. Every installed erasure participant (`erasureParticipants`,
+   * window ends, timestamps, the record code) stays. The reason's text is sealed in the audit entry
+   * under the client's key, so the erasure shreds it too; the entry keeps the record code
+   * (default `data_subject_request`). Every installed erasure participant (`erasureParticipants`,
    * e.g. check-in replies) erases its part in the same transaction, and a participant that fails
    * rolls the erasure back. Audited; `client_erased` is published in the same transaction; afterwards the key provider forgets the client, so older copies can't be unwrapped.
    *
@@ -186,12 +197,12 @@ export function createPiiWrites(ctx: PiiContext) {
    * await pii.erase(clientId, admin, 'GDPR art. 17 request #42');
    * ```
    */
-  async function erase(clientId: string, actor: Actor, reason: string): Promise<{ clientId: string; erasedAt: string }> {
-    const why = requireReason(reason);
+  async function erase(clientId: string, actor: Actor, reason: RecordedReason): Promise<{ clientId: string; erasedAt: string }> {
+    const why = recordedReasonOf(reason, 'data_subject_request');
     const result = await adminChange(clientId, actor, why, 'PII_ERASED', async (trx, id) => {
       const { rows } = await sql<{ erased_at: Date }>`update client_profile_pii set
           ${sql.join(PII_FIELDS.map((f) => sql`${sql.ref(f)} = null`))}, email_index = null, phone_index = null,
-          erased_at = now(), deleted_at = coalesce(deleted_at, now()), deletion_reason = ${why}, updated_at = now()
+          erased_at = now(), deleted_at = coalesce(deleted_at, now()), deletion_reason = ${why.code}, updated_at = now()
          where client_id = ${id}::uuid and erased_at is null returning erased_at`.execute(trx);
       if (!rows[0]) return null;
       const erasedAt = new Date(rows[0].erased_at).toISOString();

@@ -91,14 +91,14 @@ describe.each(testEngines())('Galaxy-Swan aliases on $name', (engine) => {
       outputs.push(await call(routes, 'PUT', `/api/trainers/${tr.id}/clients/${id}`, admin));
       outputs.push(await call(routes, 'GET', `/api/clients/${id}/training`, tr));
       outputs.push(await call(routes, 'GET', `/api/clients/${id}/training`, ai));
-      outputs.push(await call(routes, 'GET', `/api/clients/${id}/pii`, ai, undefined, { reason: 'x' }));
-      const denied = await call(routes, 'GET', `/api/clients/${id}/pii`, { id, role: 'client' }, undefined, { reason: 'x' });
+      outputs.push(await call(routes, 'GET', `/api/clients/${id}/pii`, ai, undefined, { purpose: 'session_planning', reason: 'x' }));
+      const denied = await call(routes, 'GET', `/api/clients/${id}/pii`, { id, role: 'client' }, undefined, { purpose: 'session_planning', reason: 'x' });
       expect(denied.status).toBe(403);
       outputs.push(denied);
-      outputs.push(await call(routes, 'GET', `/api/clients/${id}/pii`, trainer(), undefined, { reason: 'x' }));
+      outputs.push(await call(routes, 'GET', `/api/clients/${id}/pii`, trainer(), undefined, { purpose: 'session_planning', reason: 'x' }));
       outputs.push(await call(routes, 'POST', '/api/clients', admin, { ...b, pii: { ...b.pii, phone_number: 'call ' + b.pii.full_name } }));
       outputs.push(await call(routes, 'POST', '/api/clients', admin, b)); // duplicate
-      const read = await call(routes, 'GET', `/api/clients/${id}/pii`, tr, undefined, { reason: 'session' });
+      const read = await call(routes, 'GET', `/api/clients/${id}/pii`, tr, undefined, { purpose: 'session_planning', reason: 'session' });
       expect(read.status).toBe(200);
       piiOutputs.push(read);
       if (i % 4 === 0) outputs.push(await call(routes, 'DELETE', `/api/clients/${id}`, admin, { reason: 'paused' }));

@@ -55,7 +55,7 @@ describe.each(testEngines())('legacy master_prompts split on $name', (engine) =>
     expect(reasons[ids[8]!]).toMatch(/training.height_inches/);
     expect(JSON.stringify(r)).not.toMatch(/Legacy Person|legacy\d@|No Birthday/i);
     expect(r.unmigrated).toHaveLength(6);
-    const got = await pii.getClientPII(ids[1]!, admin, 'verify migration');
+    const got = await pii.getClientPII(ids[1]!, admin, 'session_planning: verify migration');
     expect(got).toMatchObject({ full_name: 'Legacy Person 1', email: 'legacy1@example.com', phone_number: '+12133734211' });
     expect(await pii.getTraining(ids[1]!, admin)).toMatchObject({ age: expect.any(Number), gender: 'male', weight_lbs: 180.25, training_goals: ['endurance'], injury_history: [{ area: 'knee' }] });
     expect((await sql`select count(*)::int as n from master_prompts_backup`.execute(t.admin)).rows[0]).toEqual({ n: 9 });

@@ -25,7 +25,7 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     const body = clientBody(1);
     const { clientId, alias } = await pii.createClient(admin, body);
     expect(alias).toMatch(/ Swan/);
-    const got = await pii.getClientPII(clientId, admin, 'verifying intake');
+    const got = await pii.getClientPII(clientId, admin, 'session_planning: verifying intake');
     expect(got).toMatchObject({ clientId, alias, ...body.pii, phone_number: '+12133000001' });
     const training = await pii.getTraining(clientId, ai);
     expect(training).toMatchObject({ clientId, alias, gender: 'female', weight_lbs: 150.5, training_goals: ['strength'], training_tier: 'tier_2' });
@@ -33,7 +33,8 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     expect(JSON.stringify(training)).not.toContain(body.pii.full_name);
     const audit = await auditRows(t, clientId);
     expect(audit.map((a) => `${a.action}/${a.outcome}`)).toEqual(['CLIENT_CREATED/allowed', 'PII_ACCESS/allowed']);
-    expect(audit[1]!.reason).toBe('verifying intake');
+    expect(audit[1]!.reason).toBe('session_planning');
+    expect(JSON.stringify(audit)).not.toContain('verifying intake');
     // the access stamp is copied from the audit entry when the chainer links it
     const stamp = async () => (await sql<{ accessed_by: string | null; last_accessed_at: Date | null }>`
       select accessed_by, last_accessed_at from client_profile_pii where client_id = ${clientId}`.execute(t.admin)).rows[0]!;
@@ -45,8 +46,8 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
       where resource_id = ${clientId} and action = 'PII_ACCESS'`.execute(t.admin);
     expect(new Date(first.last_accessed_at!).getTime()).toBe(new Date(entry[0]!.occurred_at).getTime());
     const other = { id: randomUUID(), role: 'admin' as const };
-    await pii.getClientPII(clientId, other, 'second look');
-    await expect(pii.getClientPII(randomUUID(), other, 'unknown client')).rejects.toMatchObject({ code: 'NOT_FOUND' }); // stamps nothing
+    await pii.getClientPII(clientId, other, 'session_planning: second look');
+    await expect(pii.getClientPII(randomUUID(), other, 'session_planning: unknown client')).rejects.toMatchObject({ code: 'NOT_FOUND' }); // stamps nothing
     await sql`select swan_audit_chain()`.execute(t.admin);
     expect((await stamp()).accessed_by).toBe(other.id);
   });
@@ -57,10 +58,11 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     const self = { id: clientId, role: 'client' as const };
     expect(await pii.emailFor(self, clientId, 'prefill checkout')).toBe(body.pii.email);
     await expect(pii.emailFor({ id: randomUUID(), role: 'client' }, clientId, 'prefill checkout')).rejects.toMatchObject({ code: 'FORBIDDEN' });
-    await expect(pii.emailFor(self, clientId, '')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    await expect(pii.emailFor(self, clientId, 'x'.repeat(201))).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
     const audit = await auditRows(t, clientId);
     expect(audit.slice(1).map((a) => `${a.action}/${a.outcome}`)).toEqual(['PII_ACCESS/allowed', 'PII_ACCESS/denied']);
-    expect(audit[1]!.reason).toBe(`prefill checkout (for client ${clientId})`);
+    expect(audit[1]!.reason).toBe('service_delivery');
+    expect(JSON.stringify(audit)).not.toContain('prefill checkout');
   });
 
   it('phoneFor gives an admin/service actor (or the client) the phone and alias only, audited under its id', async () => {
@@ -72,7 +74,7 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     await expect(pii.phoneFor({ id: randomUUID(), role: 'trainer' }, clientId, 'checkin_sms')).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(pii.phoneFor(service, randomUUID(), 'checkin_sms')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     const audit = await auditRows(t, clientId);
-    expect(audit.slice(1).map((a) => `${a.actor_id}/${a.outcome}/${a.reason}`)).toEqual([`${service.id}/allowed/checkin_sms`, expect.stringMatching(/\/denied\/checkin_sms$/)]);
+    expect(audit.slice(1).map((a) => `${a.actor_id}/${a.outcome}/${a.reason}`)).toEqual([`${service.id}/allowed/service_delivery`, expect.stringMatching(/\/denied\/service_delivery$/)]);
   });
 
   it('rejects invalid input with paths only, writing nothing', async () => {
@@ -113,17 +115,17 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
   it('trainers read only assigned clients; denied, unknown and reasonless attempts are audited or refused', async () => {
     const { clientId } = await pii.createClient(admin, clientBody(5));
     const tr = trainer();
-    await expect(pii.getClientPII(clientId, tr, 'planning')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(pii.getClientPII(clientId, tr, 'session_planning: planning')).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(pii.getTraining(clientId, tr)).rejects.toMatchObject({ code: 'FORBIDDEN' });
     expect(await pii.findClientByEmail(clientBody(5).pii.email, tr)).toBeNull();
     await pii.assignTrainer(admin, tr.id, clientId);
     expect(await withActor(t.db, tr, (trx) => isAssignedTrainer(trx, tr.id, clientId))).toBe(true);
-    expect((await pii.getClientPII(clientId, tr, 'planning')).clientId).toBe(clientId);
+    expect((await pii.getClientPII(clientId, tr, 'session_planning: planning')).clientId).toBe(clientId);
     const unknown = randomUUID();
-    await expect(pii.getClientPII(unknown, tr, 'planning')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(pii.getClientPII(unknown, tr, 'session_planning: planning')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(pii.getClientPII(clientId, tr, '  ')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
-    await expect(pii.getClientPII('not-a-uuid', tr, 'x')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
-    await expect(pii.getClientPII(clientId, ai, 'prompt')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(pii.getClientPII('not-a-uuid', tr, 'session_planning: x')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    await expect(pii.getClientPII(clientId, ai, 'session_planning: prompt')).rejects.toMatchObject({ code: 'FORBIDDEN' });
     // a role that may never read PII is denied and audited even without a reason
     await expect(pii.getClientPII(clientId, ai, undefined as never)).rejects.toMatchObject({ code: 'FORBIDDEN' });
     const audit = await auditRows(t, clientId);
@@ -146,7 +148,7 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
       sql`update client_profile_pii set last_accessed_at = now()`,
       sql`insert into client_profile_pii (client_id, encryption_key_id) values (gen_random_uuid(), 'x')`,
       sql`select swan_pii_client_exists(${clientId}::uuid)`,
-      sql`select * from swan_pii_audited_reads(array[${ai.id}]::uuid[], array['admin'], array[${clientId}]::uuid[], array['PII_ACCESS'], array['leak'], false)`,
+      sql`select * from swan_pii_audited_reads(array[${ai.id}]::uuid[], array['admin'], array[${clientId}]::uuid[], array['PII_ACCESS'], array['leak'], array['{}'::jsonb], false)`,
       sql`select swan_pii_create(${ai.id}::uuid, gen_random_uuid(), array[]::bytea[], null, null, 'x', '\\x00'::bytea, 30, '{}'::jsonb, array['Nebula Swan'], array[1])`,
       sql`select t.*, p.email from client_profile_training t join client_profile_pii p using (client_id)`,
       sql`create view ai_leak as select * from client_profile_pii`,
@@ -201,7 +203,7 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
       const tr = trainers[Math.floor(Math.random() * trainers.length)]!;
       const c = clients[Math.floor(Math.random() * clients.length)]!;
       const readTraining = Math.random() < 0.5;
-      const outcome = await (readTraining ? pooled.getTraining(c.clientId, tr) : pooled.getClientPII(c.clientId, tr, 'pairs test'))
+      const outcome = await (readTraining ? pooled.getTraining(c.clientId, tr) : pooled.getClientPII(c.clientId, tr, 'session_planning: pairs test'))
         .then((r) => (r.clientId === c.clientId ? 'read' : 'wrong'), (e) => e.code);
       return { ok: assigned.has(`${tr.id}/${c.clientId}`) ? outcome === 'read' : outcome === 'FORBIDDEN' };
     }));
@@ -221,31 +223,29 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
       { actor: admin, client: 2, expect: 'read' }, { actor: b, client: 3, expect: 'FORBIDDEN' },
       { actor: admin, client: -1, expect: 'NOT_FOUND' },
     ];
-    const requests = Array.from({ length: 56 }, (_, i) => ({ ...cases[i % cases.length]!, reason: `batch case ${i}` }));
+    const requests = Array.from({ length: 56 }, (_, i) => cases[i % cases.length]!);
     const unknown = randomUUID();
-    const got = await Promise.all(requests.map((r) => {
-      const id = r.client < 0 ? unknown : clients[r.client]!.clientId;
-      return batched.getClientPII(id, r.actor, r.reason).then((p) => (p.email === bodies[r.client]!.pii.email ? 'read' : 'wrong'), (e) => e.code);
-    }));
+    const idOf = (client: number) => (client < 0 ? unknown : clients[client]!.clientId);
+    const { rows: last } = await sql<{ id: number }>`select coalesce(max(id), 0)::int as id from swan_audit_log`.execute(t.admin);
+    const got = await Promise.all(requests.map((r) =>
+      batched.getClientPII(idOf(r.client), r.actor, { purpose: 'legal_obligation' }).then((p) => (p.email === bodies[r.client]!.pii.email ? 'read' : 'wrong'), (e) => e.code)));
     expect(got).toEqual(requests.map((r) => r.expect));
-    const { rows } = await sql<{ reason: string; actor_id: string; outcome: string; tx: string }>`
-      select reason, actor_id, outcome, xmin::text as tx from swan_audit_log where reason like 'batch case %'`.execute(t.admin);
-    const byReason = new Map(rows.map((r) => [r.reason, r]));
+    const { rows } = await sql<{ resource_id: string; actor_id: string; outcome: string; tx: string }>`
+      select resource_id, actor_id, outcome, xmin::text as tx from swan_audit_log
+       where id > ${last[0]!.id} and action = 'PII_ACCESS' and reason = 'legal_obligation'`.execute(t.admin);
     const outcomeOf = { read: 'allowed', FORBIDDEN: 'denied', NOT_FOUND: 'not_found' } as const;
-    for (const r of requests) {
-      expect(byReason.get(r.reason)).toMatchObject({ actor_id: r.actor.id, outcome: outcomeOf[r.expect as keyof typeof outcomeOf] });
-    }
-    expect(rows).toHaveLength(requests.length);
+    expect(rows.map((r) => `${r.actor_id}/${r.resource_id}/${r.outcome}`).sort())
+      .toEqual(requests.map((r) => `${r.actor.id}/${idOf(r.client)}/${outcomeOf[r.expect as keyof typeof outcomeOf]}`).sort());
     // they went as a few statements, not one each: entries share transactions
     expect(new Set(rows.map((r) => r.tx)).size).toBeLessThan(requests.length / 4);
 
     // a malformed read fails alone: the reads queued with it still succeed
     const mixed = await Promise.all([
-      batched.getClientPII(clients[2]!.clientId, admin, 'batch neighbour 1'),
-      batched.getClientPII(clients[2]!.clientId, admin, 'nul \0 in reason'),
-      batched.getClientPII(clients[2]!.clientId, { id: 'not-a-uuid', role: 'admin' }, 'bad actor'),
-      batched.getClientPII(clients[2]!.clientId, ai, 'nul \0 from a role that is denied anyway'),
-      batched.getClientPII(clients[2]!.clientId, admin, 'batch neighbour 2'),
+      batched.getClientPII(clients[2]!.clientId, admin, 'session_planning: batch neighbour 1'),
+      batched.getClientPII(clients[2]!.clientId, admin, 'session_planning: nul \0 in reason'),
+      batched.getClientPII(clients[2]!.clientId, { id: 'not-a-uuid', role: 'admin' }, 'session_planning: bad actor'),
+      batched.getClientPII(clients[2]!.clientId, ai, 'session_planning: nul \0 from a role that is denied anyway'),
+      batched.getClientPII(clients[2]!.clientId, admin, 'session_planning: batch neighbour 2'),
     ].map((p) => p.then((r) => r.email, (e) => e.code)));
     expect(mixed).toEqual([bodies[2]!.pii.email, 'VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', bodies[2]!.pii.email]);
   });
@@ -256,18 +256,18 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     // a deferred trigger refuses, at commit, the audit entries of one reason
     await sql.raw(`create function test_refuse_at_commit() returns trigger language plpgsql as $$
       begin
-        if new.reason = 'refused at commit' then raise exception 'audit storage refused' using errcode = 'check_violation'; end if;
+        if new.reason = 'security_investigation' then raise exception 'audit storage refused' using errcode = 'check_violation'; end if;
         return null;
       end $$`).execute(t.admin);
     await sql.raw(`create constraint trigger test_refuse_at_commit after insert on swan_audit_log
       deferrable initially deferred for each row execute function test_refuse_at_commit()`).execute(t.admin);
     try {
       const before = (await auditRows(t, clientId)).length;
-      const error = await pii.getClientPII(clientId, admin, 'refused at commit').then(() => null, (e: unknown) => e);
+      const error = await pii.getClientPII(clientId, admin, 'security_investigation: refused at commit').then(() => null, (e: unknown) => e);
       expect(error).toMatchObject({ message: expect.stringContaining('audit storage refused') });
       expect(JSON.stringify(error)).not.toContain(body.pii.full_name);
       expect(await auditRows(t, clientId)).toHaveLength(before);
-      expect(await pii.getClientPII(clientId, admin, 'allowed again')).toMatchObject({ full_name: body.pii.full_name });
+      expect(await pii.getClientPII(clientId, admin, 'session_planning: allowed again')).toMatchObject({ full_name: body.pii.full_name });
     } finally {
       await sql.raw('drop trigger test_refuse_at_commit on swan_audit_log').execute(t.admin);
       await sql.raw('drop function test_refuse_at_commit()').execute(t.admin);
@@ -278,18 +278,18 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     const a = await pii.createClient(admin, clientBody(3000));
     const b = await pii.createClient(admin, clientBody(3001));
     await sql`update client_profile_pii set full_name = (select full_name from client_profile_pii where client_id = ${b.clientId}) where client_id = ${a.clientId}`.execute(t.admin);
-    await expect(pii.getClientPII(a.clientId, admin, 'swap test')).rejects.toMatchObject({ code: 'PII_DECRYPTION_FAILED' });
+    await expect(pii.getClientPII(a.clientId, admin, 'session_planning: swap test')).rejects.toMatchObject({ code: 'PII_DECRYPTION_FAILED' });
     await sql`update client_profile_pii set full_name = preferred_name where client_id = ${b.clientId}`.execute(t.admin);
-    await expect(pii.getClientPII(b.clientId, admin, 'column swap')).rejects.toMatchObject({ code: 'PII_DECRYPTION_FAILED' });
+    await expect(pii.getClientPII(b.clientId, admin, 'session_planning: column swap')).rejects.toMatchObject({ code: 'PII_DECRYPTION_FAILED' });
     const c = await pii.createClient(admin, clientBody(3002));
     await sql`update client_profile_pii set email = set_byte(email, 20, get_byte(email, 20) # 1) where client_id = ${c.clientId}`.execute(t.admin);
-    await expect(pii.getClientPII(c.clientId, admin, 'tamper')).rejects.toMatchObject({ code: 'PII_DECRYPTION_FAILED' });
+    await expect(pii.getClientPII(c.clientId, admin, 'session_planning: tamper')).rejects.toMatchObject({ code: 'PII_DECRYPTION_FAILED' });
     const d = await pii.createClient(admin, clientBody(3003));
     await sql`update client_profile_pii set blood_type = convert_to('O+', 'UTF8') where client_id = ${d.clientId}`.execute(t.admin);
-    await expect(pii.getClientPII(d.clientId, admin, 'plaintext')).rejects.toMatchObject({ code: 'PII_DECRYPTION_FAILED' });
+    await expect(pii.getClientPII(d.clientId, admin, 'session_planning: plaintext')).rejects.toMatchObject({ code: 'PII_DECRYPTION_FAILED' });
     const e = await pii.createClient(admin, clientBody(3004));
     await sql`update client_data_keys set master_key_id = 'nope' where client_id = ${e.clientId}`.execute(t.admin);
-    await expect(makeService(t.db, pii.keys).getClientPII(e.clientId, admin, 'unknown key')).rejects.toMatchObject({ code: 'PII_KEY_UNAVAILABLE' });
+    await expect(makeService(t.db, pii.keys).getClientPII(e.clientId, admin, 'session_planning: unknown key')).rejects.toMatchObject({ code: 'PII_KEY_UNAVAILABLE' });
     expect((await auditRows(t, d.clientId)).at(-1)).toMatchObject({ action: 'PII_ACCESS', outcome: 'error' });
   });
 
@@ -301,12 +301,12 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     await expect(pii.softDelete(clientId, admin, '')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
     await expect(pii.softDelete(clientId, tr, 'x')).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await pii.softDelete(clientId, admin, 'client paused');
-    await expect(pii.getClientPII(clientId, tr, 'x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(pii.getClientPII(clientId, tr, 'session_planning: x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(pii.getTraining(clientId, ai)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(await pii.findClientByEmail(body.pii.email, admin)).toBeNull();
     await expect(pii.softDelete(clientId, admin, 'again')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await pii.restore(clientId, admin, 'mistake');
-    expect((await pii.getClientPII(clientId, tr, 'back')).email).toBe(body.pii.email);
+    expect((await pii.getClientPII(clientId, tr, 'session_planning: back')).email).toBe(body.pii.email);
     // a restored client may not take an email that a live client now holds
     await pii.softDelete(clientId, admin, 'again');
     await pii.createClient(admin, { ...clientBody(4001), pii: { ...clientBody(4001).pii, email: body.pii.email } });
@@ -327,7 +327,7 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     const erased = await svc.erase(gone.clientId, admin, 'GDPR request');
     expect(erased.clientId).toBe(gone.clientId);
     const { rows } = await sql<any>`select * from client_profile_pii where client_id = ${gone.clientId}`.execute(t.admin);
-    expect(rows[0]).toMatchObject({ full_name: null, email: null, email_index: null, phone_index: null, deletion_reason: 'GDPR request' });
+    expect(rows[0]).toMatchObject({ full_name: null, email: null, email_index: null, phone_index: null, deletion_reason: 'data_subject_request' });
     expect(rows[0].erased_at).not.toBeNull();
     expect(await count(t, 'client_data_keys')).toBeGreaterThan(0);
     expect((await sql`select 1 from client_data_keys where client_id = ${gone.clientId}`.execute(t.admin)).rows).toHaveLength(0);
@@ -342,8 +342,8 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
       return decryptField(dk, p.full_name, { table: 'client_profile_pii', column: 'full_name', clientId });
     };
     await expect(decryptSnapshot(gone.clientId)).rejects.toMatchObject({ code: 'PII_KEY_UNAVAILABLE' });
-    expect(await decryptSnapshot(kept.clientId)).toBe((await svc.getClientPII(kept.clientId, admin, 'check')).full_name);
-    await expect(svc.getClientPII(gone.clientId, admin, 'x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await decryptSnapshot(kept.clientId)).toBe((await svc.getClientPII(kept.clientId, admin, 'session_planning: check')).full_name);
+    await expect(svc.getClientPII(gone.clientId, admin, 'session_planning: x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(svc.erase(gone.clientId, admin, 'twice')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect((await auditRows(t, gone.clientId)).map((a) => a.action)).toContain('PII_ERASED');
     // the alias stays on the tombstone until the retention window ends
@@ -377,19 +377,21 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     expect(r.remaining).toBe(Number(rows[0]!.n));
     expect(progress.at(-1)).toBe(7);
     const only2 = makeService(t.db, LocalKeyProvider.fromEnv(k2));
-    for (const m of made) expect((await only2.getClientPII(m.clientId, admin, 'after rotation')).clientId).toBe(m.clientId);
+    for (const m of made) expect((await only2.getClientPII(m.clientId, admin, 'session_planning: after rotation')).clientId).toBe(m.clientId);
     expect((await after.rotateKeys()).rewrapped).toBe(0);
   });
 
   it('exports a client for an admin or the client themself, with the access log and contributors', async () => {
     const body = clientBody(7000);
     const { clientId, alias } = await pii.createClient(admin, body);
-    await pii.getClientPII(clientId, admin, 'before export');
+    await pii.getClientPII(clientId, admin, 'session_planning: before export');
     const contributor = { name: 'consents', collect: async (_trx: unknown, id: string) => [{ clientId: id, consentType: 'ai_processing' }] };
     const self = { id: clientId, role: 'client' as const };
     const doc = await pii.exportClientData(clientId, self, [contributor]);
     expect(doc).toMatchObject({ clientId, alias, pii: { full_name: body.pii.full_name, email: body.pii.email }, training: { gender: 'female' }, consents: [{ clientId }] });
     expect((doc.accessLog as { action: string }[]).map((a) => a.action)).toEqual(['CLIENT_CREATED', 'PII_ACCESS', 'PII_EXPORT']);
+    // the client's own access log: the purpose in plaintext, the sealed note opened
+    expect((doc.accessLog as Record<string, unknown>[])[1]).toMatchObject({ action: 'PII_ACCESS', reason: 'session_planning', note: 'before export' });
     expect((await pii.exportClientData(clientId, admin)).clientId).toBe(clientId);
     await expect(pii.exportClientData(clientId, { id: randomUUID(), role: 'client' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(pii.exportClientData(clientId, trainer())).rejects.toMatchObject({ code: 'FORBIDDEN' });

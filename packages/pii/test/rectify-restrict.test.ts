@@ -34,7 +34,7 @@ describe.each(testEngines())('rectification, restriction and the client list on 
     expect(await pii.findClientByPhone(body.pii.phone_number, admin)).toBeNull();
     expect(await pii.findClientByPhone('+12135550199', admin)).toMatchObject({ clientId });
 
-    const got = await pii.getClientPII(clientId, admin, 'verify rectification');
+    const got = await pii.getClientPII(clientId, admin, 'session_planning: verify rectification');
     expect(got).toMatchObject({ full_name: body.pii.full_name, email: newEmail.toUpperCase(), phone_number: '+12135550199', date_of_birth: '1960-01-02', address: null });
     const training = await pii.getTraining(clientId, admin);
     expect(training.age).toBeGreaterThanOrEqual(new Date().getUTCFullYear() - 1961);
@@ -52,7 +52,7 @@ describe.each(testEngines())('rectification, restriction and the client list on 
     const bBody = clientBody(3);
     const b = await pii.createClient(admin, bBody);
     const before = await rowOf(t, b.clientId);
-    const takenEmail = (await pii.getClientPII(a.clientId, admin, 'lookup')).email!;
+    const takenEmail = (await pii.getClientPII(a.clientId, admin, 'session_planning: lookup')).email!;
     await expect(pii.updatePII(admin, b.clientId, { email: takenEmail.toUpperCase(), full_name: 'Changed Name' })).rejects.toMatchObject({ code: 'CONFLICT' });
     expect(await rowOf(t, b.clientId)).toEqual(before);
     expect((await auditRows(t, b.clientId)).map((r) => r.action)).not.toContain('PII_RECTIFIED');
@@ -98,7 +98,7 @@ describe.each(testEngines())('rectification, restriction and the client list on 
 
     await expect(pii.getTraining(clientId, ai)).rejects.toMatchObject({ code: 'PROCESSING_RESTRICTED' });
     expect((await pii.getTraining(clientId, admin)).clientId).toBe(clientId);
-    expect((await pii.getClientPII(clientId, admin, 'admin read while restricted')).clientId).toBe(clientId);
+    expect((await pii.getClientPII(clientId, admin, 'session_planning: admin read while restricted')).clientId).toBe(clientId);
     const doc = await pii.exportClientData(clientId, { id: clientId, role: 'client' });
     expect(doc.restrictions).toEqual([{ restrictedAt: r.restrictedAt, reason: 'accuracy contested', liftedAt: null, liftReason: null }]);
 

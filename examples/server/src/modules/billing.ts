@@ -5,9 +5,9 @@ import { migrations as piiMigrations } from '@swan/pii';
 import { pricingPageRoute } from '../pages/pricing.js';
 import type { ServerModule } from './types.js';
 
-/** What the billing module uses of `ctx.services.pii` when present: an audited, purpose-stated email read. */
+/** What the billing module uses of `ctx.services.pii` when present: an audited email read (purpose `service_delivery`, the note sealed). */
 interface PiiEmailReader {
-  emailFor(actor: Actor, clientId: string, purpose: string): Promise<string | null>;
+  emailFor(actor: Actor, clientId: string, note?: string | null): Promise<string | null>;
 }
 
 /**
