@@ -25,7 +25,7 @@ export function consentProcessingRecord(): ProcessingRecord {
         table: 'client_consents', holds: 'every grant, refusal and withdrawal of a consent type by a client, append-only',
         categories: ['consent type and text version', 'times', 'consent method', 'IP address', 'user agent', 'signature data', 'withdrawal reason'],
         encrypted: false,
-        erasure: 'kept as proof: every active consent is revoked ("Client erased") by a trigger; version, type, times and method stay, with the IP address, user agent and signature data as recorded',
+        erasure: 'kept as proof: every active consent is revoked ("Client erased") by a trigger, which clears the IP address, user agent and signature data of every row (sealed under the client\'s data key when a sealer is configured) and replaces a plaintext withdrawal reason; version, type, times and method stay',
         retention: 'kept as proof of consent',
       },
     ],

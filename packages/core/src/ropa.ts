@@ -19,9 +19,9 @@ export function coreProcessingRecord(): ProcessingRecord {
     tables: [
       {
         table: 'swan_audit_log', holds: 'one append-only, hash-chained entry per access or change, denied ones included',
-        categories: ['actor id and role', 'client id (resource id)', 'action and outcome', 'time', 'reason'],
+        categories: ['actor id and role', 'client id (resource id)', 'action and outcome', 'time', 'purpose or record code', 'note (sealed under the client\'s data key)'],
         encrypted: false,
-        erasure: 'kept (append-only; the chain must verify): entries keep the client id, actor, action, time, outcome and reason',
+        erasure: 'kept (append-only; the chain must verify): entries keep the client id, actor, action, time, outcome and purpose or record code; the sealed note can no longer be opened once the data key is destroyed',
       },
     ],
     processors: [],

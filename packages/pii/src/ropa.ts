@@ -28,7 +28,7 @@ export function piiProcessingRecord(options: { purposes?: readonly string[] } = 
         table: 'client_profile_pii', holds: 'one row per client: identity and contact data',
         categories: ['name', 'preferred name', 'date of birth', 'blood type (health data)', 'email', 'phone number', 'emergency contact', 'postal address'],
         encrypted: true,
-        erasure: 'kept as a tombstone: every ciphertext column and both blind indexes set to null; client id, key id, dates and the deletion reason stay',
+        erasure: 'kept as a tombstone: every ciphertext column and both blind indexes set to null; client id, key id, dates and the record code of the deletion stay (the free-text reason is sealed under the destroyed key)',
         retention: 'until erasure',
       },
       {
@@ -54,7 +54,7 @@ export function piiProcessingRecord(options: { purposes?: readonly string[] } = 
       },
       {
         table: 'client_restrictions', holds: 'the history of restrictions of processing (GDPR Art. 18) of each client',
-        categories: ['dates', 'admin ids', 'reasons'], encrypted: false, erasure: 'deleted (a trigger)', retention: 'until erasure',
+        categories: ['dates', 'admin ids', 'reasons (sealed under the client\'s data key)'], encrypted: true, erasure: 'deleted (a trigger)', retention: 'until erasure',
       },
     ],
     processors: [
