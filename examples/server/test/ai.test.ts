@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
+import { SEALED_PREFIX } from '@swan/core';
 import { bootServer, mintToken, type TestServer } from './helpers.js';
 
 /** The AI-facing routes: rate limit, consent and (AI query) subscription guards, then one outbox event. */
@@ -36,8 +37,11 @@ describe.each(['express', 'fastify'])('AI routes on %s', (framework) => {
     const url = new URL(body.tiers[0].url);
     expect(url.searchParams.get('client_reference_id')).toBe(clientId);
     expect(url.searchParams.get('prefilled_email')).toBe(email);
-    const { rows } = await sql<{ reason: string }>`select reason from swan_audit_log where resource_id = ${clientId} and action = 'PII_ACCESS'`.execute(server.ctx.db);
-    expect(rows.map((r) => r.reason)).toContain(`prefill Stripe checkout email (for client ${clientId})`);
+    const { rows } = await sql<{ reason: string; details: { note?: string } }>`select reason, details from swan_audit_log where resource_id = ${clientId} and action = 'PII_ACCESS'`.execute(server.ctx.db);
+    // the purpose on record in plaintext, the note sealed under the client's key
+    const prefill = rows.find((r) => r.reason === 'service_delivery' && r.details.note !== undefined);
+    expect(prefill?.details.note).toMatch(new RegExp(`^${SEALED_PREFIX}`));
+    expect(JSON.stringify(rows)).not.toContain('prefill Stripe checkout');
   });
 
   it('needs a client token', async () => {

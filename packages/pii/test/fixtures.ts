@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Actor } from '@swan/core';
 import { createPii, LocalKeyProvider, type KeyProvider, type PiiServiceOptions } from '@swan/pii';
 
@@ -33,3 +33,8 @@ export function clientBody(n: number, tag = randomBytes(4).toString('hex')) {
     training: { gender: 'female', height_inches: 66, weight_lbs: 150.5, training_goals: ['strength'], training_tier: 'tier_2' as const },
   };
 }
+
+/** The audit entries about one client, oldest first (read as the owner). */
+export const auditOf = async (db: Kysely<any>, clientId: string) =>
+  (await sql<{ action: string; outcome: string; actor_id: string | null; reason: string | null; details: Record<string, unknown> }>`
+    select action, outcome, actor_id, reason, details from swan_audit_log where resource_id = ${clientId} order by id`.execute(db)).rows;

@@ -4,13 +4,10 @@ import { sql } from 'kysely';
 import { withActor, verifyAuditChain } from '@swan/core';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
 import { LocalKeyProvider, type PiiService, isAssignedTrainer, migrations, type CreateClientInput } from '@swan/pii';
-import { admin, ai, clientBody, makeService, masterKey, trainer } from './fixtures.js';
+import { admin, ai, auditOf, clientBody, makeService, masterKey, trainer } from './fixtures.js';
 
 const count = async (t: TestDatabase, table: string) =>
   Number((await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)}`.execute(t.admin)).rows[0]!.n);
-
-const auditRows = async (t: TestDatabase, clientId: string) =>
-  (await sql<{ action: string; outcome: string; actor_id: string; reason: string | null }>`select action, outcome, actor_id, reason from swan_audit_log where resource_id = ${clientId} order by id`.execute(t.admin)).rows;
 
 describe.each(testEngines())('@swan/pii on $name', (engine) => {
   let t: TestDatabase;
@@ -31,7 +28,7 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     expect(training).toMatchObject({ clientId, alias, gender: 'female', weight_lbs: 150.5, training_goals: ['strength'], training_tier: 'tier_2' });
     expect(training.age).toBeGreaterThan(20);
     expect(JSON.stringify(training)).not.toContain(body.pii.full_name);
-    const audit = await auditRows(t, clientId);
+    const audit = await auditOf(t.admin, clientId);
     expect(audit.map((a) => `${a.action}/${a.outcome}`)).toEqual(['CLIENT_CREATED/allowed', 'PII_ACCESS/allowed']);
     expect(audit[1]!.reason).toBe('session_planning');
     expect(JSON.stringify(audit)).not.toContain('verifying intake');
@@ -59,7 +56,7 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     expect(await pii.emailFor(self, clientId, 'prefill checkout')).toBe(body.pii.email);
     await expect(pii.emailFor({ id: randomUUID(), role: 'client' }, clientId, 'prefill checkout')).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(pii.emailFor(self, clientId, 'x'.repeat(201))).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
-    const audit = await auditRows(t, clientId);
+    const audit = await auditOf(t.admin, clientId);
     expect(audit.slice(1).map((a) => `${a.action}/${a.outcome}`)).toEqual(['PII_ACCESS/allowed', 'PII_ACCESS/denied']);
     expect(audit[1]!.reason).toBe('service_delivery');
     expect(JSON.stringify(audit)).not.toContain('prefill checkout');
@@ -73,7 +70,7 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     expect(got).toEqual({ phone: expect.stringMatching(/^\+\d+$/), alias });
     await expect(pii.phoneFor({ id: randomUUID(), role: 'trainer' }, clientId, 'checkin_sms')).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(pii.phoneFor(service, randomUUID(), 'checkin_sms')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    const audit = await auditRows(t, clientId);
+    const audit = await auditOf(t.admin, clientId);
     expect(audit.slice(1).map((a) => `${a.actor_id}/${a.outcome}/${a.reason}`)).toEqual([`${service.id}/allowed/service_delivery`, expect.stringMatching(/\/denied\/service_delivery$/)]);
   });
 
@@ -128,11 +125,11 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     await expect(pii.getClientPII(clientId, ai, 'session_planning: prompt')).rejects.toMatchObject({ code: 'FORBIDDEN' });
     // a role that may never read PII is denied and audited even without a reason
     await expect(pii.getClientPII(clientId, ai, undefined as never)).rejects.toMatchObject({ code: 'FORBIDDEN' });
-    const audit = await auditRows(t, clientId);
+    const audit = await auditOf(t.admin, clientId);
     expect(audit.filter((a) => a.action === 'PII_ACCESS').map((a) => `${a.outcome}:${a.actor_id === tr.id ? 'tr' : a.actor_id === ai.id ? 'ai' : '?'}`))
       .toEqual(['denied:tr', 'allowed:tr', 'denied:ai', 'denied:ai']);
     expect(audit.at(-1)!.reason).toBeNull();
-    expect((await auditRows(t, unknown)).map((a) => a.outcome)).toEqual(['not_found']);
+    expect((await auditOf(t.admin, unknown)).map((a) => a.outcome)).toEqual(['not_found']);
     // a trainer has no update policy on the PII row: the update sees no row and changes nothing
     const r = await withActor(t.db, tr, (trx) => sql`update client_profile_pii set email_index = null where client_id = ${clientId}`.execute(trx));
     expect(Number(r.numAffectedRows)).toBe(0);
@@ -262,11 +259,11 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     await sql.raw(`create constraint trigger test_refuse_at_commit after insert on swan_audit_log
       deferrable initially deferred for each row execute function test_refuse_at_commit()`).execute(t.admin);
     try {
-      const before = (await auditRows(t, clientId)).length;
+      const before = (await auditOf(t.admin, clientId)).length;
       const error = await pii.getClientPII(clientId, admin, 'security_investigation: refused at commit').then(() => null, (e: unknown) => e);
       expect(error).toMatchObject({ message: expect.stringContaining('audit storage refused') });
       expect(JSON.stringify(error)).not.toContain(body.pii.full_name);
-      expect(await auditRows(t, clientId)).toHaveLength(before);
+      expect(await auditOf(t.admin, clientId)).toHaveLength(before);
       expect(await pii.getClientPII(clientId, admin, 'session_planning: allowed again')).toMatchObject({ full_name: body.pii.full_name });
     } finally {
       await sql.raw('drop trigger test_refuse_at_commit on swan_audit_log').execute(t.admin);
@@ -290,7 +287,7 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     const e = await pii.createClient(admin, clientBody(3004));
     await sql`update client_data_keys set master_key_id = 'nope' where client_id = ${e.clientId}`.execute(t.admin);
     await expect(makeService(t.db, pii.keys).getClientPII(e.clientId, admin, 'session_planning: unknown key')).rejects.toMatchObject({ code: 'PII_KEY_UNAVAILABLE' });
-    expect((await auditRows(t, d.clientId)).at(-1)).toMatchObject({ action: 'PII_ACCESS', outcome: 'error' });
+    expect((await auditOf(t.admin, d.clientId)).at(-1)).toMatchObject({ action: 'PII_ACCESS', outcome: 'error' });
   });
 
   it('soft delete hides a client until an admin restores it', async () => {
@@ -345,7 +342,7 @@ describe.each(testEngines())('@swan/pii on $name', (engine) => {
     expect(await decryptSnapshot(kept.clientId)).toBe((await svc.getClientPII(kept.clientId, admin, 'session_planning: check')).full_name);
     await expect(svc.getClientPII(gone.clientId, admin, 'session_planning: x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(svc.erase(gone.clientId, admin, 'twice')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    expect((await auditRows(t, gone.clientId)).map((a) => a.action)).toContain('PII_ERASED');
+    expect((await auditOf(t.admin, gone.clientId)).map((a) => a.action)).toContain('PII_ERASED');
     // the alias stays on the tombstone until the retention window ends
     expect(await svc.getAlias(gone.clientId, admin)).toBe(gone.alias);
     expect(await svc.releaseErasedAliases(new Date(Date.now() + 31 * 86_400_000))).toBe(1);

@@ -4,11 +4,7 @@ import { sql } from 'kysely';
 import { withActor } from '@swan/core';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
 import { migrations, type PiiService } from '@swan/pii';
-import { admin, ai, clientBody, makeService, trainer } from './fixtures.js';
-
-const auditRows = async (t: TestDatabase, clientId: string) =>
-  (await sql<{ action: string; outcome: string; reason: string | null; details: Record<string, unknown> }>`
-    select action, outcome, reason, details from swan_audit_log where resource_id = ${clientId} order by id`.execute(t.admin)).rows;
+import { admin, ai, auditOf, clientBody, makeService, trainer } from './fixtures.js';
 
 const rowOf = async (t: TestDatabase, clientId: string) =>
   (await sql<Record<string, unknown>>`select * from client_profile_pii where client_id = ${clientId}`.execute(t.admin)).rows[0]!;
@@ -39,9 +35,9 @@ describe.each(testEngines())('rectification, restriction and the client list on 
     const training = await pii.getTraining(clientId, admin);
     expect(training.age).toBeGreaterThanOrEqual(new Date().getUTCFullYear() - 1961);
 
-    const audit = (await auditRows(t, clientId)).find((a) => a.action === 'PII_RECTIFIED')!;
+    const audit = (await auditOf(t.admin, clientId)).find((a) => a.action === 'PII_RECTIFIED')!;
     expect(audit).toMatchObject({ outcome: 'allowed', details: { fields: ['date_of_birth', 'phone_number', 'email', 'address'] } });
-    const text = JSON.stringify(await auditRows(t, clientId));
+    const text = JSON.stringify(await auditOf(t.admin, clientId));
     expect(text).not.toContain(newEmail.split('@')[0]!);
     expect(text).not.toContain('555-0199');
     expect(text).not.toContain('1960-01-02');
@@ -55,7 +51,7 @@ describe.each(testEngines())('rectification, restriction and the client list on 
     const takenEmail = (await pii.getClientPII(a.clientId, admin, 'session_planning: lookup')).email!;
     await expect(pii.updatePII(admin, b.clientId, { email: takenEmail.toUpperCase(), full_name: 'Changed Name' })).rejects.toMatchObject({ code: 'CONFLICT' });
     expect(await rowOf(t, b.clientId)).toEqual(before);
-    expect((await auditRows(t, b.clientId)).map((r) => r.action)).not.toContain('PII_RECTIFIED');
+    expect((await auditOf(t.admin, b.clientId)).map((r) => r.action)).not.toContain('PII_RECTIFIED');
     expect(await pii.findClientByEmail(bBody.pii.email, admin)).toMatchObject({ clientId: b.clientId });
   });
 
@@ -81,7 +77,7 @@ describe.each(testEngines())('rectification, restriction and the client list on 
     expect((await pii.getTraining(clientId, admin)).training_goals).toEqual([]);
     await expect(pii.updateTraining(admin, clientId, { height_inches: 500 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
     await expect(pii.updateTraining(ai, clientId, { height_inches: 60 })).rejects.toMatchObject({ code: 'FORBIDDEN' });
-    const audit = (await auditRows(t, clientId)).filter((a) => a.action === 'TRAINING_RECTIFIED');
+    const audit = (await auditOf(t.admin, clientId)).filter((a) => a.action === 'TRAINING_RECTIFIED');
     expect(audit.map((a) => `${a.outcome}:${(a.details.fields as string[]).join(',')}`)).toEqual(['denied:weight_lbs', 'allowed:gender,weight_lbs,training_goals', 'allowed:training_goals']);
     expect(JSON.stringify(audit)).not.toContain('140.25');
   });
@@ -109,7 +105,7 @@ describe.each(testEngines())('rectification, restriction and the client list on 
     await expect(pii.restrict(admin, randomUUID(), 'unknown')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     const history = (await pii.exportClientData(clientId, admin)).restrictions;
     expect(history).toEqual([{ restrictedAt: r.restrictedAt, reason: 'accuracy contested', liftedAt: lifted.liftedAt, liftReason: 'accuracy verified' }]);
-    expect((await auditRows(t, clientId)).filter((a) => a.action.startsWith('PROCESSING_')).map((a) => a.action))
+    expect((await auditOf(t.admin, clientId)).filter((a) => a.action.startsWith('PROCESSING_')).map((a) => a.action))
       .toEqual(['PROCESSING_RESTRICTED', 'PROCESSING_UNRESTRICTED']);
 
     // erasure deletes the history with its reasons

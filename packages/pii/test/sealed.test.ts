@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { SEALED_PREFIX, verifyAuditChain, withActor } from '@swan/core';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
 import { DEFAULT_PURPOSES, migrations, type PiiService } from '@swan/pii';
-import { admin, ai, clientBody, makeService, trainer } from './fixtures.js';
+import { admin, ai, auditOf, clientBody, makeService, trainer } from './fixtures.js';
 
 /** Everything the audit log, the PII tombstones and the restriction history hold, as text (read as the owner). */
 async function storedText(t: TestDatabase): Promise<string> {
@@ -14,10 +14,6 @@ async function storedText(t: TestDatabase): Promise<string> {
       (select string_agg(x::text, E'\n') from client_restrictions x)) as t`.execute(t.admin);
   return rows[0]!.t ?? '';
 }
-
-const auditOf = async (t: TestDatabase, clientId: string) =>
-  (await sql<{ action: string; outcome: string; reason: string | null; details: Record<string, unknown> }>`
-    select action, outcome, reason, details from swan_audit_log where resource_id = ${clientId} order by id`.execute(t.admin)).rows;
 
 const auditCount = async (t: TestDatabase) =>
   (await sql<{ n: number }>`select count(*)::int as n from swan_audit_log`.execute(t.admin)).rows[0]!.n;
@@ -61,7 +57,7 @@ describe.each(testEngines())('purpose-bound reads and sealed free text on $name'
     await pii.getClientPII(clientId, admin, `billing_support: ${marker} b`);
     await pii.getClientPII(clientId, admin, { purpose: 'session_planning', reason: `${marker} c` }); // reason is the note
     await pii.getClientPII(clientId, admin, { purpose: 'data_subject_request' }); // no note
-    const reads = (await auditOf(t, clientId)).filter((a) => a.action === 'PII_ACCESS');
+    const reads = (await auditOf(t.admin, clientId)).filter((a) => a.action === 'PII_ACCESS');
     expect(reads.map((a) => a.reason)).toEqual(['emergency_contact', 'billing_support', 'session_planning', 'data_subject_request']);
     expect(reads.map((a) => typeof a.details.note === 'string' && (a.details.note as string).startsWith(SEALED_PREFIX))).toEqual([true, true, true, false]);
     expect(await storedText(t)).not.toContain(marker);
@@ -92,7 +88,7 @@ describe.each(testEngines())('purpose-bound reads and sealed free text on $name'
     await expect(pii.getClientPII(clientId, trainer(), { purpose: 'session_planning', note: `${marker} t` })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(pii.getClientPII(clientId, ai, `security_investigation: ${marker} ai`)).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(pii.getClientPII(clientId, { id: randomUUID(), role: 'client' }, { purpose: 'nonsense', note: `${marker} c` })).rejects.toMatchObject({ code: 'FORBIDDEN' });
-    const denied = (await auditOf(t, clientId)).filter((a) => a.outcome === 'denied');
+    const denied = (await auditOf(t.admin, clientId)).filter((a) => a.outcome === 'denied');
     expect(denied.map((a) => [a.reason, typeof a.details.note])).toEqual([['session_planning', 'string'], ['security_investigation', 'string'], [null, 'string']]);
     expect(await storedText(t)).not.toContain(marker);
     const doc = await pii.exportClientData(clientId, admin);
@@ -117,7 +113,7 @@ describe.each(testEngines())('purpose-bound reads and sealed free text on $name'
 
     await expect(pii.erase(clientId, admin, { reason: 'asked', code: 'because' as never })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
     await pii.erase(clientId, admin, { reason: `${marker} art. 17`, code: 'legal_obligation' });
-    const audit = await auditOf(t, clientId);
+    const audit = await auditOf(t.admin, clientId);
     expect(audit.filter((a) => a.action !== 'PII_EXPORT').map((a) => `${a.action}:${a.reason}`)).toEqual([
       'CLIENT_CREATED:null', 'PROCESSING_RESTRICTED:data_subject_request', 'PROCESSING_UNRESTRICTED:legal_obligation',
       'PII_DELETED:operator_request', 'PII_RESTORED:operator_request', 'PII_ERASED:legal_obligation',
@@ -163,7 +159,7 @@ describe.each(testEngines())('purpose-bound reads and sealed free text on $name'
     await expect(custom.getClientPII(clientId, admin, { purpose: 'session_planning' })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
     expect((await custom.getClientPII(clientId, admin, { purpose: 'coaching' })).email).toBe(body.pii.email);
     expect(await custom.emailFor({ id: clientId, role: 'client' }, clientId, 'checkout prefill')).toBe(body.pii.email);
-    expect((await auditOf(t, clientId)).filter((a) => a.action === 'PII_ACCESS').map((a) => [a.reason, a.details.onBehalfOf ?? null]))
+    expect((await auditOf(t.admin, clientId)).filter((a) => a.action === 'PII_ACCESS').map((a) => [a.reason, a.details.onBehalfOf ?? null]))
       .toEqual([['coaching', null], ['service_delivery', 'client']]);
   });
 });
