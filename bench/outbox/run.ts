@@ -8,7 +8,8 @@
 // Every round runs each system once, in an order that rotates per round; the page shows the
 // median of the per-round ratios and their range.
 // `npx tsx outbox/run.ts [--quick]`. DATABASE_URL: a superuser URL. OUTBOX_BENCH_N (drain size),
-// OUTBOX_BENCH_ROUNDS, OUTBOX_BENCH_LATENCY_N change the sizes.
+// OUTBOX_BENCH_ROUNDS, OUTBOX_BENCH_LATENCY_N change the sizes; OUTBOX_BENCH_ONLY=drain|latency
+// runs one half.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -25,6 +26,7 @@ const ROUNDS = Number(process.env.OUTBOX_BENCH_ROUNDS ?? 5);
 const LAT_N = Number(process.env.OUTBOX_BENCH_LATENCY_N ?? (QUICK ? 200 : 1_000));
 const C = 10;
 const BATCH = 500;
+const ONLY = process.env.OUTBOX_BENCH_ONLY;
 
 // Dropping a scratch database terminates pools the peers keep idle: ignore only that.
 process.on('uncaughtException', (e) => {
@@ -217,24 +219,35 @@ async function rounds<T>(systems: Record<string, (url: string) => Promise<T>>): 
 
 const f = (v: number, digits = 0) => v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 /** Median of per-round values and their range, e.g. `1.62 (1.41–1.80)`. */
+const col = <T, K extends keyof T>(rs: Record<string, T>[], name: string, k?: K) => rs.map((r) => (k === undefined ? r[name] : r[name]![k]) as number);
 const spread = (xs: number[], digits = 2) => `${f(median(xs), digits)} (${f(Math.min(...xs), digits)}–${f(Math.max(...xs), digits)})`;
 
 try {
-  const drains = await rounds({ ours: oursDrain, graphile: graphileDrain, floor: floorDrain });
-  const lats = await rounds({
-    ours: oursLatency,
-    default: (url) => graphileLatency(url, {}),
-    localQueue: (url) => graphileLatency(url, LOCAL_QUEUE),
-  });
-  const col = <T, K extends keyof T>(rs: Record<string, T>[], name: string, k?: K) => rs.map((r) => (k === undefined ? r[name] : r[name]![k]) as number);
+  console.log(`\noutbox bench: ${ROUNDS} rounds, systems in rotating order; drain N=${DRAIN_N.toLocaleString('en-US')} no-op events, concurrency ${C}, batch ${BATCH}; latency ${LAT_N} sequential events`);
+  if (ONLY !== 'latency') reportDrain(await rounds({ ours: oursDrain, graphile: graphileDrain, floor: floorDrain }));
+  if (ONLY !== 'drain') {
+    reportLatency(await rounds({
+      ours: oursLatency,
+      default: (url) => graphileLatency(url, {}),
+      localQueue: (url) => graphileLatency(url, LOCAL_QUEUE),
+    }));
+  }
+} finally {
+  await admin.destroy();
+}
+
+function reportDrain(drains: Record<string, number>[]): void {
   const vsGraphile = drains.map((r) => r.ours! / r.graphile!);
   const vsFloor = drains.map((r) => r.ours! / r.floor!);
-  console.log(`\noutbox bench: ${ROUNDS} rounds, systems in rotating order; drain N=${DRAIN_N.toLocaleString('en-US')} no-op events, concurrency ${C}, batch ${BATCH}; latency ${LAT_N} sequential events\n`);
-  console.log('| drain | events/s, median (range) | ours ÷ this, median of rounds (range) |');
+  console.log('\n| drain | events/s, median (range) | ours ÷ this, median of rounds (range) |');
   console.log('|---|---:|---:|');
   console.log(`| @swan/outbox | ${spread(col(drains, 'ours'), 0)} | 1.00 |`);
   console.log(`| graphile-worker 0.17 \`localQueue\` 500 | ${spread(col(drains, 'graphile'), 0)} | ${spread(vsGraphile)} |`);
   console.log(`| floor: bare SQL over \`pg\` | ${spread(col(drains, 'floor'), 0)} | ${spread(vsFloor)} |`);
+  console.log(`targets: drain ≥ 1.5× graphile-worker localQueue (median ${median(vsGraphile).toFixed(2)}×), ≥ 0.8× the floor (median ${median(vsFloor).toFixed(2)}×)`);
+}
+
+function reportLatency(lats: Record<string, Latency>[]): void {
   const best = (r: Record<string, Latency>, k: keyof Latency) => Math.min(r.default![k], r.localQueue![k]);
   console.log('\n| publish → handler | p50 ms, median (range) | p99 ms, median (range) |');
   console.log('|---|---:|---:|');
@@ -242,7 +255,5 @@ try {
     console.log(`| ${label} | ${spread(col(lats, name, 'p50'))} | ${spread(col(lats, name, 'p99'))} |`);
   }
   console.log(`| ours ÷ graphile-worker's better mode | ${spread(lats.map((r) => r.ours!.p50 / best(r, 'p50')))} | ${spread(lats.map((r) => r.ours!.p99 / best(r, 'p99')))} |`);
-  console.log(`\ntargets: drain ≥ 1.5× graphile-worker localQueue (median ${median(vsGraphile).toFixed(2)}×), ≥ 0.8× the floor (median ${median(vsFloor).toFixed(2)}×); latency p50 and p99 ≤ 0.8× graphile-worker's better mode`);
-} finally {
-  await admin.destroy();
+  console.log('targets: latency p50 and p99 ≤ 0.8× graphile-worker\'s better mode');
 }

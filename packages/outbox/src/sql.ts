@@ -1,6 +1,8 @@
 // The outbox's statements: one small function per statement, every parameter typed in SQL
-// ($1::bigint[], …) so PostgreSQL plans them once and never sees string-built SQL.
+// ($1::bigint[], …) so PostgreSQL plans them once and never sees string-built SQL. The worker's
+// statements are `prepared`: parsed once per pooled connection, not at every claim.
 import { sql, type Kysely } from 'kysely';
+import { prepared } from '@swan/core';
 
 /** An event as workers receive it. */
 export interface OutboxEvent<P = Record<string, unknown>> {
@@ -53,7 +55,7 @@ interface EventRow {
 // those events (at least once holds). Published events use the caller's setting.
 const ASYNC = sql.raw(`cross join (select set_config('synchronous_commit', 'off', true)) as async_commit`);
 
-const EVENT_COLUMNS = sql.raw('o.id, o.event_id, o.event_type, o.payload, o.aggregate_type, o.aggregate_id, o.attempts, o.max_attempts, o.steps_done, o.lease_expiries, o.idempotency_key, o.created_at, o.trace_context');
+const EVENT_COLUMNS = sql.raw('o.id, o.event_id, o.event_type, o.payload, o.aggregate_type, o.aggregate_id, o.attempts, o.max_attempts, o.steps_done, o.lease_expiries, o.idempotency_key, o.created_at, o.trace_context::text as trace_context');
 
 const SCHEDULE_KEY = /^schedule:(.+):(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)$/;
 
@@ -64,9 +66,7 @@ export function parseScheduleKey(key: string | null): { name: string; slot: Date
 }
 
 function toEvent(r: EventRow): OutboxEvent {
-  const schedule = parseScheduleKey(r.idempotency_key);
-  return {
-    ...(schedule ? { schedule } : {}),
+  const event: OutboxEvent = {
     leaseExpiries: Number(r.lease_expiries ?? 0),
     idempotencyKey: r.idempotency_key ?? null,
     id: r.id,
@@ -78,9 +78,12 @@ function toEvent(r: EventRow): OutboxEvent {
     attempts: Number(r.attempts),
     maxAttempts: Number(r.max_attempts),
     stepsDone: Number(r.steps_done ?? 0),
-    createdAt: new Date(r.created_at),
+    createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),
     traceContext: r.trace_context == null ? null : typeof r.trace_context === 'string' ? r.trace_context : JSON.stringify(r.trace_context),
   };
+  const schedule = parseScheduleKey(r.idempotency_key);
+  if (schedule) event.schedule = schedule;
+  return event;
 }
 
 /** Row to insert; `scheduledFor` null means now. */
@@ -151,7 +154,7 @@ export async function claim(db: Kysely<any>, p: ClaimParams): Promise<ClaimResul
                 and b.status in ('pending', 'processing') and b.id < o.id))`
     : sql``;
   const maxLost = Math.max(1, Math.trunc(p.maxLeaseExpiries ?? 3));
-  const { rows } = await sql<EventRow & { status: string }>`
+  const { rows } = await sql<EventRow & { status: string }>`${prepared}
     with expired as (
       select o.id from swan_outbox o
        where o.status = 'processing' and o.locked_until < now() ${types}
@@ -187,7 +190,7 @@ export async function claim(db: Kysely<any>, p: ClaimParams): Promise<ClaimResul
 
 /** Marks events completed (only those this owner still holds). */
 export async function complete(db: Kysely<any>, owner: string, ids: readonly (number | string)[]): Promise<void> {
-  await sql`
+  await sql`${prepared}
     update swan_outbox
        set status = 'completed', processed_at = now(), updated_at = now(), lease_owner = null, locked_until = null
       from (select set_config('synchronous_commit', 'off', true)) as async_commit
@@ -214,7 +217,7 @@ export interface Failure {
  * attempt; deferred runs go back to pending without counting an attempt.
  */
 export async function fail(db: Kysely<any>, owner: string, failures: readonly Failure[]): Promise<{ eventId: string; status: string }[]> {
-  const { rows } = await sql<{ event_id: string; status: string }>`
+  const { rows } = await sql<{ event_id: string; status: string }>`${prepared}
     update swan_outbox o
        set attempts = o.attempts + case when f.deferred then 0 else 1 end,
            status = case when f.deferred then 'pending'
@@ -241,7 +244,7 @@ export async function release(db: Kysely<any>, owner: string, ids: readonly (num
 
 /** Extends the leases this owner holds; returns the ids it still holds. */
 export async function extendLeases(db: Kysely<any>, owner: string, ids: readonly (number | string)[], leaseMs: number): Promise<Set<string>> {
-  const { rows } = await sql<{ id: number | string }>`
+  const { rows } = await sql<{ id: number | string }>`${prepared}
     update swan_outbox set locked_until = now() + ${leaseMs}::float8 * interval '1 millisecond'
      where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text and status = 'processing'
     returning id`.execute(db);
