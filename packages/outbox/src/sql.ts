@@ -141,7 +141,10 @@ export interface ClaimResult {
 
 /**
  * Claims up to `limit` due events, and events whose lease expired (counting a lease expiry, not
- * an attempt), in one statement. An event whose lease expires for the `maxLeaseExpiries`th time
+ * an attempt), in one statement; in the update, the old status `processing` marks the expired
+ * ones (both sets are locked by the statement). The update takes the claimed ids as an array, not
+ * as a join: PostgreSQL then looks them up by primary key, however many completed events the
+ * table keeps, where a join hashes the whole table at every claim. An event whose lease expires for the `maxLeaseExpiries`th time
  * goes dead with the error "worker lost N times" instead of being claimed again. Ordered: only
  * the oldest unfinished event of each aggregate is eligible.
  */
@@ -167,26 +170,29 @@ export async function claim(db: Kysely<any>, p: ClaimParams): Promise<ClaimResul
        order by o.scheduled_for, o.id
        limit ${p.limit}::int
        for update skip locked
-    ), c as (
-      select id, true as lost from expired union all select id, false from due
     )
     update swan_outbox o
-       set lease_expiries = o.lease_expiries + case when c.lost then 1 else 0 end,
-           status = case when c.lost and o.lease_expiries + 1 >= ${maxLost}::int then 'dead' else 'processing' end,
-           lease_owner = case when c.lost and o.lease_expiries + 1 >= ${maxLost}::int then null else ${p.owner}::text end,
-           locked_until = case when c.lost and o.lease_expiries + 1 >= ${maxLost}::int then null
+       set lease_expiries = o.lease_expiries + case when o.status = 'processing' then 1 else 0 end,
+           status = case when o.status = 'processing' and o.lease_expiries + 1 >= ${maxLost}::int then 'dead' else 'processing' end,
+           lease_owner = case when o.status = 'processing' and o.lease_expiries + 1 >= ${maxLost}::int then null else ${p.owner}::text end,
+           locked_until = case when o.status = 'processing' and o.lease_expiries + 1 >= ${maxLost}::int then null
                                else now() + ${p.leaseMs}::float8 * interval '1 millisecond' end,
-           last_error = case when c.lost and o.lease_expiries + 1 >= ${maxLost}::int
+           last_error = case when o.status = 'processing' and o.lease_expiries + 1 >= ${maxLost}::int
                              then 'worker lost ' || (o.lease_expiries + 1) || ' times' else o.last_error end,
-           last_error_at = case when c.lost and o.lease_expiries + 1 >= ${maxLost}::int then now() else o.last_error_at end,
+           last_error_at = case when o.status = 'processing' and o.lease_expiries + 1 >= ${maxLost}::int then now() else o.last_error_at end,
            updated_at = now()
-      from c ${ASYNC}
-     where o.id = c.id
+      from (select set_config('synchronous_commit', 'off', true)) as async_commit
+     where o.id = any(array(select id from expired union all select id from due))
     returning ${EVENT_COLUMNS}, o.status`.execute(db);
   const events = rows.filter((r) => r.status === 'processing').map(toEvent).sort((a, b) => Number(a.id) - Number(b.id));
   const poisoned = rows.filter((r) => r.status === 'dead').map((r) => ({ eventId: r.event_id, leaseExpiries: Number(r.lease_expiries) }));
   return { events, poisoned };
 }
+
+// Statements on held events look rows up by id (primary key) and check `lease_owner`, which the
+// table's check constraint sets exactly while status = 'processing'. Also testing the status
+// would lead the planner to the partial index of leases, and to compare every held row with
+// every id of the batch.
 
 /** Marks events completed (only those this owner still holds). */
 export async function complete(db: Kysely<any>, owner: string, ids: readonly (number | string)[]): Promise<void> {
@@ -194,7 +200,7 @@ export async function complete(db: Kysely<any>, owner: string, ids: readonly (nu
     update swan_outbox
        set status = 'completed', processed_at = now(), updated_at = now(), lease_owner = null, locked_until = null
       from (select set_config('synchronous_commit', 'off', true)) as async_commit
-     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text and status = 'processing'`.execute(db);
+     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text`.execute(db);
 }
 
 export interface Failure {
@@ -230,7 +236,7 @@ export async function fail(db: Kysely<any>, owner: string, failures: readonly Fa
                   ${failures.map((f) => f.delayMs)}::float8[], ${failures.map((f) => f.dead === true)}::boolean[],
                   ${failures.map((f) => f.deferred === true)}::boolean[], ${failures.map((f) => f.stepsDone ?? 0)}::smallint[])
            as f(id, error, delay_ms, dead, deferred, steps_done) ${ASYNC}
-     where o.id = f.id and o.lease_owner = ${owner}::text and o.status = 'processing'
+     where o.id = any(${failures.map((f) => f.id)}::bigint[]) and o.id = f.id and o.lease_owner = ${owner}::text
     returning o.event_id, o.status`.execute(db);
   return rows.map((r) => ({ eventId: r.event_id, status: r.status }));
 }
@@ -239,14 +245,14 @@ export async function fail(db: Kysely<any>, owner: string, failures: readonly Fa
 export async function release(db: Kysely<any>, owner: string, ids: readonly (number | string)[]): Promise<void> {
   await sql`
     update swan_outbox set status = 'pending', lease_owner = null, locked_until = null, updated_at = now()
-     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text and status = 'processing'`.execute(db);
+     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text`.execute(db);
 }
 
 /** Extends the leases this owner holds; returns the ids it still holds. */
 export async function extendLeases(db: Kysely<any>, owner: string, ids: readonly (number | string)[], leaseMs: number): Promise<Set<string>> {
   const { rows } = await sql<{ id: number | string }>`${prepared}
     update swan_outbox set locked_until = now() + ${leaseMs}::float8 * interval '1 millisecond'
-     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text and status = 'processing'
+     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text
     returning id`.execute(db);
   return new Set(rows.map((r) => String(r.id)));
 }
