@@ -2,7 +2,8 @@
 // alternating rounds on the same PostgreSQL, each run in a scratch database of its own.
 //   drain:   N pre-queued no-op events at concurrency 10: ours, graphile-worker `localQueue` 500
 //            (its fastest mode) and the floor (the same drain of swan_outbox as two bare `pg`
-//            statements: claim with UPDATE … SKIP LOCKED RETURNING, complete with id = ANY($1))
+//            statements: claim with UPDATE … id = ANY(ARRAY(SELECT … FOR UPDATE SKIP LOCKED))
+//            RETURNING, complete with id = ANY($1))
 //   latency: publish (one autocommit statement, as graphile-worker's addJob) → handler start,
 //            sequential events, LISTEN wake-up: ours, graphile-worker default and `localQueue`
 // Every round runs each system once, in an order that rotates per round; the page shows the
@@ -119,10 +120,12 @@ async function oursDrain(url: string): Promise<number> {
 
 /**
  * The floor: the same drain of the same table in bare SQL over `pg`, named statements, worker
- * bookkeeping committed asynchronously as ours does. Two loops claim batches (one claims while
- * the other's batch is handled); each runs its batch's handlers C at a time and completes the
- * batch in one statement. No leases checks, retries, dead letters or ordering: only what a
- * drain needs.
+ * bookkeeping committed asynchronously as ours does. The claim takes the locked ids as an array:
+ * the textbook `where id in (select … for update skip locked)` is planned as a hash join that
+ * reads the whole table (completed events included) at every claim. Two loops claim batches
+ * (one claims while the other's batch is handled); each runs its batch's handlers C at a time
+ * and completes the batch in one statement. No lease checks, retries, dead letters or ordering:
+ * only what a drain needs.
  */
 async function floorDrain(url: string): Promise<number> {
   const db = await swanDb(url, DRAIN_N);
@@ -132,8 +135,8 @@ async function floorDrain(url: string): Promise<number> {
   const claim = {
     name: 'floor_claim',
     text: `update swan_outbox set status = 'processing', lease_owner = 'floor', locked_until = now() + interval '30 seconds', updated_at = now()
-            where id in (select id from swan_outbox where status = 'pending' and scheduled_for <= now()
-                          order by scheduled_for, id limit $1 for update skip locked)
+            where id = any(array(select id from swan_outbox where status = 'pending' and scheduled_for <= now()
+                                  order by scheduled_for, id limit $1 for update skip locked))
            returning id, event_id, event_type, payload`,
   };
   const complete = {

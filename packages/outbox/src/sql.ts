@@ -1,6 +1,6 @@
 // The outbox's statements: one small function per statement, every parameter typed in SQL
-// ($1::bigint[], …) so PostgreSQL plans them once and never sees string-built SQL. The worker's
-// statements are `prepared`: parsed once per pooled connection, not at every claim.
+// ($1::bigint[], …) so PostgreSQL plans them once and never sees string-built SQL. The hot ones
+// (publish, claim, complete, fail, heartbeat) are `prepared`: parsed once per pooled connection.
 import { sql, type Kysely } from 'kysely';
 import { prepared } from '@swan/core';
 
@@ -103,7 +103,7 @@ export interface InsertRow {
 /** Inserts events; rows whose idempotency key exists already are skipped (not returned). */
 export async function insertEvents(trx: Kysely<any>, rows: readonly InsertRow[]): Promise<{ event_id: string }[]> {
   const col = <K extends keyof InsertRow>(k: K) => rows.map((r) => r[k]);
-  const { rows: inserted } = await sql<{ event_id: string }>`
+  const { rows: inserted } = await sql<{ event_id: string }>`${prepared}
     insert into swan_outbox (event_id, event_type, aggregate_type, aggregate_id, idempotency_key, payload, scheduled_for, max_attempts, trace_context)
     select e, t, a, ai, k, p::jsonb, coalesce(s::timestamptz, now()), m, tc::jsonb
       from unnest(${col('eventId')}::uuid[], ${col('eventType')}::text[], ${col('aggregateType')}::text[],
