@@ -141,12 +141,12 @@ export interface ClaimResult {
 
 /**
  * Claims up to `limit` due events, and events whose lease expired (counting a lease expiry, not
- * an attempt), in one statement; in the update, the old status `processing` marks the expired
- * ones (both sets are locked by the statement). The update takes the claimed ids as an array, not
- * as a join: PostgreSQL then looks them up by primary key, however many completed events the
- * table keeps, where a join hashes the whole table at every claim. An event whose lease expires for the `maxLeaseExpiries`th time
+ * an attempt), in one statement. An event whose lease expires for the `maxLeaseExpiries`th time
  * goes dead with the error "worker lost N times" instead of being claimed again. Ordered: only
- * the oldest unfinished event of each aggregate is eligible.
+ * the oldest unfinished event of each aggregate is eligible. In the update, the old status
+ * `processing` marks the expired ones (the statement holds the locks of both sets). It takes the
+ * claimed ids as an array, not as a join, so PostgreSQL looks them up by primary key however many
+ * completed events the table keeps (a join hashes the whole table at every claim).
  */
 export async function claim(db: Kysely<any>, p: ClaimParams): Promise<ClaimResult> {
   const types = p.eventTypes ? sql`and o.event_type = any(${p.eventTypes}::text[])` : sql``;
@@ -189,10 +189,10 @@ export async function claim(db: Kysely<any>, p: ClaimParams): Promise<ClaimResul
   return { events, poisoned };
 }
 
-// Statements on held events look rows up by id (primary key) and check `lease_owner`, which the
-// table's check constraint sets exactly while status = 'processing'. Also testing the status
-// would lead the planner to the partial index of leases, and to compare every held row with
-// every id of the batch.
+// Statements on held events look rows up by id (primary key) and test `lease_owner` and
+// `locked_until is not null`, which the table's check constraint makes equivalent to
+// status = 'processing'. Testing the status itself would lead the planner to the partial index
+// of leases, and to compare every held row with every id of the batch.
 
 /** Marks events completed (only those this owner still holds). */
 export async function complete(db: Kysely<any>, owner: string, ids: readonly (number | string)[]): Promise<void> {
@@ -200,7 +200,7 @@ export async function complete(db: Kysely<any>, owner: string, ids: readonly (nu
     update swan_outbox
        set status = 'completed', processed_at = now(), updated_at = now(), lease_owner = null, locked_until = null
       from (select set_config('synchronous_commit', 'off', true)) as async_commit
-     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text`.execute(db);
+     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text and locked_until is not null`.execute(db);
 }
 
 export interface Failure {
@@ -236,7 +236,7 @@ export async function fail(db: Kysely<any>, owner: string, failures: readonly Fa
                   ${failures.map((f) => f.delayMs)}::float8[], ${failures.map((f) => f.dead === true)}::boolean[],
                   ${failures.map((f) => f.deferred === true)}::boolean[], ${failures.map((f) => f.stepsDone ?? 0)}::smallint[])
            as f(id, error, delay_ms, dead, deferred, steps_done) ${ASYNC}
-     where o.id = any(${failures.map((f) => f.id)}::bigint[]) and o.id = f.id and o.lease_owner = ${owner}::text
+     where o.id = any(${failures.map((f) => f.id)}::bigint[]) and o.id = f.id and o.lease_owner = ${owner}::text and o.locked_until is not null
     returning o.event_id, o.status`.execute(db);
   return rows.map((r) => ({ eventId: r.event_id, status: r.status }));
 }
@@ -245,14 +245,14 @@ export async function fail(db: Kysely<any>, owner: string, failures: readonly Fa
 export async function release(db: Kysely<any>, owner: string, ids: readonly (number | string)[]): Promise<void> {
   await sql`
     update swan_outbox set status = 'pending', lease_owner = null, locked_until = null, updated_at = now()
-     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text`.execute(db);
+     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text and locked_until is not null`.execute(db);
 }
 
 /** Extends the leases this owner holds; returns the ids it still holds. */
 export async function extendLeases(db: Kysely<any>, owner: string, ids: readonly (number | string)[], leaseMs: number): Promise<Set<string>> {
   const { rows } = await sql<{ id: number | string }>`${prepared}
     update swan_outbox set locked_until = now() + ${leaseMs}::float8 * interval '1 millisecond'
-     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text
+     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text and locked_until is not null
     returning id`.execute(db);
   return new Set(rows.map((r) => String(r.id)));
 }

@@ -278,8 +278,11 @@ export function createWorker(options: WorkerOptions): Worker {
         completions = [];
         failures = [];
         try {
+          // a large batch (it grew while the previous write ran) as two statements on two connections
+          const half = done.length >= 2 * flushSize ? Math.ceil(done.length / 2) : done.length;
           await Promise.all([
-            done.length ? complete(db, workerId, done) : undefined,
+            done.length ? complete(db, workerId, done.slice(0, half)) : undefined,
+            half < done.length ? complete(db, workerId, done.slice(half)) : undefined,
             failed.length
               ? fail(db, workerId, failed).then((rows) => rows.filter((r) => r.status === 'dead').forEach((r) => report(new Error('dead-lettered'), 'dead', r.eventId)))
               : undefined,
