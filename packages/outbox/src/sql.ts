@@ -46,7 +46,8 @@ interface EventRow {
   steps_done: number;
   lease_expiries: number;
   idempotency_key: string | null;
-  created_at: Date | string;
+  /** milliseconds since the epoch (a number is parsed faster than a timestamptz, on both sides) */
+  created_ms: number | string;
   trace_context?: unknown;
 }
 
@@ -55,7 +56,7 @@ interface EventRow {
 // those events (at least once holds). Published events use the caller's setting.
 const ASYNC = sql.raw(`cross join (select set_config('synchronous_commit', 'off', true)) as async_commit`);
 
-const EVENT_COLUMNS = sql.raw('o.id, o.event_id, o.event_type, o.payload, o.aggregate_type, o.aggregate_id, o.attempts, o.max_attempts, o.steps_done, o.lease_expiries, o.idempotency_key, o.created_at, o.trace_context::text as trace_context');
+const EVENT_COLUMNS = sql.raw('o.id, o.event_id, o.event_type, o.payload, o.aggregate_type, o.aggregate_id, o.attempts, o.max_attempts, o.steps_done, o.lease_expiries, o.idempotency_key, extract(epoch from o.created_at)::float8 * 1000 as created_ms, o.trace_context::text as trace_context');
 
 const SCHEDULE_KEY = /^schedule:(.+):(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)$/;
 
@@ -78,7 +79,7 @@ function toEvent(r: EventRow): OutboxEvent {
     attempts: Number(r.attempts),
     maxAttempts: Number(r.max_attempts),
     stepsDone: Number(r.steps_done ?? 0),
-    createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),
+    createdAt: new Date(Number(r.created_ms)),
     traceContext: r.trace_context == null ? null : typeof r.trace_context === 'string' ? r.trace_context : JSON.stringify(r.trace_context),
   };
   const schedule = parseScheduleKey(r.idempotency_key);
