@@ -93,7 +93,7 @@ export interface WorkerOptions {
   handlers: Record<string, OutboxHandlerSteps>;
   /** Handlers running at once (default 10). */
   concurrency?: number;
-  /** Events claimed per statement and buffered locally (default 100). */
+  /** Events claimed per statement and buffered locally (default 100; up to three claims in flight while more are due). */
   batchSize?: number;
   /** Lease per claim; a crashed worker's events return after it (default 30 s). */
   leaseMs?: number;
@@ -360,18 +360,19 @@ export function createWorker(options: WorkerOptions): Worker {
     while (started && running.size < concurrency && queue.length) void run(queue.shift() as OutboxEvent);
   };
 
-  // Up to two claims in flight while the table has more than a batch (one claim runs while the
-  // previous batch is being handled); one at a time when it is draining or empty.
+  // Up to three claims in flight while the table has more than a batch (claims run while the
+  // previous batches are being handled: a claim takes longer than a batch of quick handlers);
+  // one at a time when it is draining or empty.
   let claiming = 0;
   let lastFull = false;
-  const wantMore = () => queue.length + claiming * batchSize < lowWater + (lastFull ? batchSize : 0);
+  const wantMore = () => queue.length + claiming * batchSize < lowWater + (lastFull ? 2 * batchSize : 0);
   const fill = (): void => {
     if (!started) return;
-    if (!wantMore() || (claiming > 0 && !(lastFull && claiming < 2))) {
+    if (!wantMore() || (claiming > 0 && !(lastFull && claiming < 3))) {
       again = true;
       return;
     }
-    while (started && claiming < (lastFull ? 2 : 1) && wantMore()) void claimOnce();
+    while (started && claiming < (lastFull ? 3 : 1) && wantMore()) void claimOnce();
   };
   const claimOnce = async (): Promise<void> => {
     claiming++;
