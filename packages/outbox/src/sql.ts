@@ -1,6 +1,8 @@
 // The outbox's statements: one small function per statement, every parameter typed in SQL
-// ($1::bigint[], …) so PostgreSQL plans them once and never sees string-built SQL.
+// ($1::bigint[], …) so PostgreSQL plans them once and never sees string-built SQL. The hot ones
+// (publish, claim, complete, fail, heartbeat) are `prepared`: parsed once per pooled connection.
 import { sql, type Kysely } from 'kysely';
+import { prepared } from '@swan/core';
 
 /** An event as workers receive it. */
 export interface OutboxEvent<P = Record<string, unknown>> {
@@ -44,7 +46,8 @@ interface EventRow {
   steps_done: number;
   lease_expiries: number;
   idempotency_key: string | null;
-  created_at: Date | string;
+  /** milliseconds since the epoch (a number is parsed faster than a timestamptz, on both sides) */
+  created_ms: number | string;
   trace_context?: unknown;
 }
 
@@ -53,7 +56,7 @@ interface EventRow {
 // those events (at least once holds). Published events use the caller's setting.
 const ASYNC = sql.raw(`cross join (select set_config('synchronous_commit', 'off', true)) as async_commit`);
 
-const EVENT_COLUMNS = sql.raw('o.id, o.event_id, o.event_type, o.payload, o.aggregate_type, o.aggregate_id, o.attempts, o.max_attempts, o.steps_done, o.lease_expiries, o.idempotency_key, o.created_at, o.trace_context');
+const EVENT_COLUMNS = sql.raw('o.id, o.event_id, o.event_type, o.payload, o.aggregate_type, o.aggregate_id, o.attempts, o.max_attempts, o.steps_done, o.lease_expiries, o.idempotency_key, extract(epoch from o.created_at)::float8 * 1000 as created_ms, o.trace_context::text as trace_context');
 
 const SCHEDULE_KEY = /^schedule:(.+):(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)$/;
 
@@ -64,9 +67,7 @@ export function parseScheduleKey(key: string | null): { name: string; slot: Date
 }
 
 function toEvent(r: EventRow): OutboxEvent {
-  const schedule = parseScheduleKey(r.idempotency_key);
-  return {
-    ...(schedule ? { schedule } : {}),
+  const event: OutboxEvent = {
     leaseExpiries: Number(r.lease_expiries ?? 0),
     idempotencyKey: r.idempotency_key ?? null,
     id: r.id,
@@ -78,9 +79,12 @@ function toEvent(r: EventRow): OutboxEvent {
     attempts: Number(r.attempts),
     maxAttempts: Number(r.max_attempts),
     stepsDone: Number(r.steps_done ?? 0),
-    createdAt: new Date(r.created_at),
+    createdAt: new Date(Number(r.created_ms)),
     traceContext: r.trace_context == null ? null : typeof r.trace_context === 'string' ? r.trace_context : JSON.stringify(r.trace_context),
   };
+  const schedule = parseScheduleKey(r.idempotency_key);
+  if (schedule) event.schedule = schedule;
+  return event;
 }
 
 /** Row to insert; `scheduledFor` null means now. */
@@ -100,7 +104,7 @@ export interface InsertRow {
 /** Inserts events; rows whose idempotency key exists already are skipped (not returned). */
 export async function insertEvents(trx: Kysely<any>, rows: readonly InsertRow[]): Promise<{ event_id: string }[]> {
   const col = <K extends keyof InsertRow>(k: K) => rows.map((r) => r[k]);
-  const { rows: inserted } = await sql<{ event_id: string }>`
+  const { rows: inserted } = await sql<{ event_id: string }>`${prepared}
     insert into swan_outbox (event_id, event_type, aggregate_type, aggregate_id, idempotency_key, payload, scheduled_for, max_attempts, trace_context)
     select e, t, a, ai, k, p::jsonb, coalesce(s::timestamptz, now()), m, tc::jsonb
       from unnest(${col('eventId')}::uuid[], ${col('eventType')}::text[], ${col('aggregateType')}::text[],
@@ -140,7 +144,10 @@ export interface ClaimResult {
  * Claims up to `limit` due events, and events whose lease expired (counting a lease expiry, not
  * an attempt), in one statement. An event whose lease expires for the `maxLeaseExpiries`th time
  * goes dead with the error "worker lost N times" instead of being claimed again. Ordered: only
- * the oldest unfinished event of each aggregate is eligible.
+ * the oldest unfinished event of each aggregate is eligible. In the update, the old status
+ * `processing` marks the expired ones (the statement holds the locks of both sets). It takes the
+ * claimed ids as an array, not as a join, so PostgreSQL looks them up by primary key however many
+ * completed events the table keeps (a join hashes the whole table at every claim).
  */
 export async function claim(db: Kysely<any>, p: ClaimParams): Promise<ClaimResult> {
   const types = p.eventTypes ? sql`and o.event_type = any(${p.eventTypes}::text[])` : sql``;
@@ -151,7 +158,7 @@ export async function claim(db: Kysely<any>, p: ClaimParams): Promise<ClaimResul
                 and b.status in ('pending', 'processing') and b.id < o.id))`
     : sql``;
   const maxLost = Math.max(1, Math.trunc(p.maxLeaseExpiries ?? 3));
-  const { rows } = await sql<EventRow & { status: string }>`
+  const { rows } = await sql<EventRow & { status: string }>`${prepared}
     with expired as (
       select o.id from swan_outbox o
        where o.status = 'processing' and o.locked_until < now() ${types}
@@ -164,34 +171,37 @@ export async function claim(db: Kysely<any>, p: ClaimParams): Promise<ClaimResul
        order by o.scheduled_for, o.id
        limit ${p.limit}::int
        for update skip locked
-    ), c as (
-      select id, true as lost from expired union all select id, false from due
     )
     update swan_outbox o
-       set lease_expiries = o.lease_expiries + case when c.lost then 1 else 0 end,
-           status = case when c.lost and o.lease_expiries + 1 >= ${maxLost}::int then 'dead' else 'processing' end,
-           lease_owner = case when c.lost and o.lease_expiries + 1 >= ${maxLost}::int then null else ${p.owner}::text end,
-           locked_until = case when c.lost and o.lease_expiries + 1 >= ${maxLost}::int then null
+       set lease_expiries = o.lease_expiries + case when o.status = 'processing' then 1 else 0 end,
+           status = case when o.status = 'processing' and o.lease_expiries + 1 >= ${maxLost}::int then 'dead' else 'processing' end,
+           lease_owner = case when o.status = 'processing' and o.lease_expiries + 1 >= ${maxLost}::int then null else ${p.owner}::text end,
+           locked_until = case when o.status = 'processing' and o.lease_expiries + 1 >= ${maxLost}::int then null
                                else now() + ${p.leaseMs}::float8 * interval '1 millisecond' end,
-           last_error = case when c.lost and o.lease_expiries + 1 >= ${maxLost}::int
+           last_error = case when o.status = 'processing' and o.lease_expiries + 1 >= ${maxLost}::int
                              then 'worker lost ' || (o.lease_expiries + 1) || ' times' else o.last_error end,
-           last_error_at = case when c.lost and o.lease_expiries + 1 >= ${maxLost}::int then now() else o.last_error_at end,
+           last_error_at = case when o.status = 'processing' and o.lease_expiries + 1 >= ${maxLost}::int then now() else o.last_error_at end,
            updated_at = now()
-      from c ${ASYNC}
-     where o.id = c.id
+      from (select set_config('synchronous_commit', 'off', true)) as async_commit
+     where o.id = any(array(select id from expired union all select id from due))
     returning ${EVENT_COLUMNS}, o.status`.execute(db);
   const events = rows.filter((r) => r.status === 'processing').map(toEvent).sort((a, b) => Number(a.id) - Number(b.id));
   const poisoned = rows.filter((r) => r.status === 'dead').map((r) => ({ eventId: r.event_id, leaseExpiries: Number(r.lease_expiries) }));
   return { events, poisoned };
 }
 
+// Statements on held events look rows up by id (primary key) and test `lease_owner` and
+// `locked_until is not null`, which the table's check constraint makes equivalent to
+// status = 'processing'. Testing the status itself would lead the planner to the partial index
+// of leases, and to compare every held row with every id of the batch.
+
 /** Marks events completed (only those this owner still holds). */
 export async function complete(db: Kysely<any>, owner: string, ids: readonly (number | string)[]): Promise<void> {
-  await sql`
+  await sql`${prepared}
     update swan_outbox
        set status = 'completed', processed_at = now(), updated_at = now(), lease_owner = null, locked_until = null
       from (select set_config('synchronous_commit', 'off', true)) as async_commit
-     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text and status = 'processing'`.execute(db);
+     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text and locked_until is not null`.execute(db);
 }
 
 export interface Failure {
@@ -214,7 +224,7 @@ export interface Failure {
  * attempt; deferred runs go back to pending without counting an attempt.
  */
 export async function fail(db: Kysely<any>, owner: string, failures: readonly Failure[]): Promise<{ eventId: string; status: string }[]> {
-  const { rows } = await sql<{ event_id: string; status: string }>`
+  const { rows } = await sql<{ event_id: string; status: string }>`${prepared}
     update swan_outbox o
        set attempts = o.attempts + case when f.deferred then 0 else 1 end,
            status = case when f.deferred then 'pending'
@@ -227,7 +237,7 @@ export async function fail(db: Kysely<any>, owner: string, failures: readonly Fa
                   ${failures.map((f) => f.delayMs)}::float8[], ${failures.map((f) => f.dead === true)}::boolean[],
                   ${failures.map((f) => f.deferred === true)}::boolean[], ${failures.map((f) => f.stepsDone ?? 0)}::smallint[])
            as f(id, error, delay_ms, dead, deferred, steps_done) ${ASYNC}
-     where o.id = f.id and o.lease_owner = ${owner}::text and o.status = 'processing'
+     where o.id = any(${failures.map((f) => f.id)}::bigint[]) and o.id = f.id and o.lease_owner = ${owner}::text and o.locked_until is not null
     returning o.event_id, o.status`.execute(db);
   return rows.map((r) => ({ eventId: r.event_id, status: r.status }));
 }
@@ -236,14 +246,14 @@ export async function fail(db: Kysely<any>, owner: string, failures: readonly Fa
 export async function release(db: Kysely<any>, owner: string, ids: readonly (number | string)[]): Promise<void> {
   await sql`
     update swan_outbox set status = 'pending', lease_owner = null, locked_until = null, updated_at = now()
-     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text and status = 'processing'`.execute(db);
+     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text and locked_until is not null`.execute(db);
 }
 
 /** Extends the leases this owner holds; returns the ids it still holds. */
 export async function extendLeases(db: Kysely<any>, owner: string, ids: readonly (number | string)[], leaseMs: number): Promise<Set<string>> {
-  const { rows } = await sql<{ id: number | string }>`
+  const { rows } = await sql<{ id: number | string }>`${prepared}
     update swan_outbox set locked_until = now() + ${leaseMs}::float8 * interval '1 millisecond'
-     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text and status = 'processing'
+     where id = any(${ids}::bigint[]) and lease_owner = ${owner}::text and locked_until is not null
     returning id`.execute(db);
   return new Set(rows.map((r) => String(r.id)));
 }

@@ -31,7 +31,7 @@ export function traceContextOf(ctx = context.active()): string | null {
   return carrier.traceparent ? JSON.stringify(carrier) : null;
 }
 
-const MESSAGING: Attributes = { 'messaging.system': 'swan_outbox' };
+const SYSTEM = 'swan_outbox';
 
 /**
  * Runs a publish inside its span (kind PRODUCER, `publish <event type>`), handing `fn` the trace
@@ -40,13 +40,9 @@ const MESSAGING: Attributes = { 'messaging.system': 'swan_outbox' };
 export function tracePublish<T extends { eventId: string }[]>(eventTypes: readonly string[], fn: (traceContext: string | null) => Promise<T>): Promise<T> {
   const types = [...new Set(eventTypes)];
   const name = types.length === 1 ? `publish ${types[0]}` : 'publish';
-  const attributes: Attributes = {
-    ...MESSAGING,
-    'messaging.operation.type': 'send',
-    'messaging.operation.name': 'publish',
-    ...(types.length === 1 ? { 'messaging.destination.name': types[0] } : {}),
-    ...(eventTypes.length > 1 ? { 'messaging.batch.message_count': eventTypes.length } : {}),
-  };
+  const attributes: Attributes = { 'messaging.system': SYSTEM, 'messaging.operation.type': 'send', 'messaging.operation.name': 'publish' };
+  if (types.length === 1) attributes['messaging.destination.name'] = types[0];
+  if (eventTypes.length > 1) attributes['messaging.batch.message_count'] = eventTypes.length;
   return inSpan(swanTracer(SCOPE), name, { kind: SpanKind.PRODUCER, attributes }, async (span) => {
     const results = await fn(traceContextOf());
     if (results.length === 1 && span.isRecording()) span.setAttribute('messaging.message.id', results[0]!.eventId);
@@ -88,8 +84,9 @@ export async function traceHandle(event: HandledEvent, run: () => Promise<void>)
   const parent = publisherContext(event);
   const publisher = trace.getSpanContext(parent);
   const links: Link[] = publisher ? [{ context: publisher, attributes: { 'messaging.message.id': event.eventId } }] : [];
+  // one literal: spreading a shared object into an object of dotted keys costs microseconds per event
   const attributes: Attributes = {
-    ...MESSAGING,
+    'messaging.system': SYSTEM,
     'messaging.operation.type': 'process',
     'messaging.operation.name': 'process',
     'messaging.destination.name': event.eventType,

@@ -93,7 +93,7 @@ export interface WorkerOptions {
   handlers: Record<string, OutboxHandlerSteps>;
   /** Handlers running at once (default 10). */
   concurrency?: number;
-  /** Events claimed per statement and buffered locally (default 100). */
+  /** Events claimed per statement and buffered locally (default 100; up to three claims in flight while more are due). */
   batchSize?: number;
   /** Lease per claim; a crashed worker's events return after it (default 30 s). */
   leaseMs?: number;
@@ -160,6 +160,29 @@ export interface Worker {
 
 const MAX_ERROR = 500;
 
+/**
+ * Cancels one handler run. Its AbortController is made only when the handler reads
+ * `ctx.signal`: creating one costs more than the rest of a no-op event's dispatch.
+ */
+class RunControl {
+  aborted = false;
+  private reason: unknown;
+  private controller: AbortController | undefined;
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+}
+
 function errorText(error: unknown): string {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return text.slice(0, MAX_ERROR);
@@ -202,6 +225,7 @@ export function createWorker(options: WorkerOptions): Worker {
     Object.entries(options.handlers).map(([type, h]) => [type, typeof h === 'function' ? [h] : [...h]]),
   );
   const lowWater = Math.max(concurrency, Math.ceil(batchSize / 4));
+  const ordered = options.ordered === true;
   const eventTypes = '*' in handlers ? null : Object.keys(handlers);
   const report = (error: unknown, phase: string, eventId?: string) => options.onError?.(error, eventId ? { phase, eventId } : { phase });
   const scheduler = options.schedules === undefined ? undefined : createScheduler({
@@ -215,11 +239,14 @@ export function createWorker(options: WorkerOptions): Worker {
   });
 
   const queue: OutboxEvent[] = [];
-  const running = new Map<number | string, AbortController>();
+  const running = new Map<number | string, RunControl>();
   let completions: (number | string)[] = [];
   let failures: Failure[] = [];
   let started = false;
   let fetching = false;
+  // Due events may wait that no claim has taken yet (a notification, a poll, a full batch): claim
+  // again as soon as the buffer wants more. False after a claim that found fewer than a batch,
+  // so finishing handlers of a drained table do not send empty claims.
   let again = false;
   let flushing: Promise<void> | null = null;
   let flushTimer: NodeJS.Timeout | null = null;
@@ -243,6 +270,7 @@ export function createWorker(options: WorkerOptions): Worker {
       flushTimer = null;
     }
     if (flushing) return flushing;
+    let wrote = false;
     flushing = (async () => {
       while (completions.length || failures.length) {
         const done = completions;
@@ -250,12 +278,16 @@ export function createWorker(options: WorkerOptions): Worker {
         completions = [];
         failures = [];
         try {
+          // a large batch (it grew while the previous write ran) as two statements on two connections
+          const half = done.length >= 2 * flushSize ? Math.ceil(done.length / 2) : done.length;
           await Promise.all([
-            done.length ? complete(db, workerId, done) : undefined,
+            done.length ? complete(db, workerId, done.slice(0, half)) : undefined,
+            half < done.length ? complete(db, workerId, done.slice(half)) : undefined,
             failed.length
               ? fail(db, workerId, failed).then((rows) => rows.filter((r) => r.status === 'dead').forEach((r) => report(new Error('dead-lettered'), 'dead', r.eventId)))
               : undefined,
           ]);
+          wrote = true;
         } catch (e) {
           // The leases stay held: the heartbeat keeps them, the next flush retries the writes.
           completions.push(...done);
@@ -267,6 +299,11 @@ export function createWorker(options: WorkerOptions): Worker {
       }
     })().finally(() => {
       flushing = null;
+      // ordered: a finished event makes the next one of its aggregate claimable
+      if (wrote && ordered) {
+        again = true;
+        fill();
+      }
       checkIdle();
     });
     return flushing;
@@ -279,24 +316,24 @@ export function createWorker(options: WorkerOptions): Worker {
   };
 
   const run = async (event: OutboxEvent) => {
-    const controller = new AbortController();
-    running.set(event.id, controller);
+    const control = new RunControl();
+    running.set(event.id, control);
     let stepsDone = event.stepsDone;
     try {
       const steps = handlers[event.eventType] ?? handlers['*'];
       if (!steps) throw new Error(`No handler for ${event.eventType}`);
-      const ctx = { signal: controller.signal, workerId };
+      const ctx: HandlerContext = { get signal() { return control.signal; }, workerId };
       // an occurrence of a schedule queues the next one first, whatever its handler does
       if (event.schedule && scheduler) await scheduler.advance(event.schedule.name).catch((e) => report(e, 'schedule', event.eventId));
       await traceHandle(event, async () => {
-        for (; stepsDone < steps.length && !controller.signal.aborted; stepsDone++) await steps[stepsDone]!(event, ctx);
+        for (; stepsDone < steps.length && !control.aborted; stepsDone++) await steps[stepsDone]!(event, ctx);
       });
-      if (!controller.signal.aborted) {
+      if (!control.aborted) {
         completions.push(event.id);
         unavailableSince = 0;
       }
     } catch (error) {
-      if (!controller.signal.aborted) {
+      if (!control.aborted) {
         const failure: Failure = { id: event.id, error: errorText(error), delayMs: 0, stepsDone };
         if (isUnavailable(error)) {
           const now = Date.now();
@@ -315,7 +352,7 @@ export function createWorker(options: WorkerOptions): Worker {
     }
     scheduleFlush();
     dispatch();
-    if (started && queue.length < lowWater) void fill();
+    if (started && (again || lastFull) && queue.length < lowWater) void fill();
     checkIdle();
   };
 
@@ -323,25 +360,26 @@ export function createWorker(options: WorkerOptions): Worker {
     while (started && running.size < concurrency && queue.length) void run(queue.shift() as OutboxEvent);
   };
 
-  // Up to two claims in flight while the table has more than a batch (one claim runs while the
-  // previous batch is being handled); one at a time when it is draining or empty.
+  // Up to three claims in flight while the table has more than a batch (claims run while the
+  // previous batches are being handled: a claim takes longer than a batch of quick handlers);
+  // one at a time when it is draining or empty.
   let claiming = 0;
   let lastFull = false;
-  const wantMore = () => queue.length + claiming * batchSize < lowWater + (lastFull ? batchSize : 0);
+  const wantMore = () => queue.length + claiming * batchSize < lowWater + (lastFull ? 2 * batchSize : 0);
   const fill = (): void => {
     if (!started) return;
-    if (claiming > 0 && !(lastFull && claiming < 2 && wantMore())) {
+    if (!wantMore() || (claiming > 0 && !(lastFull && claiming < 3))) {
       again = true;
       return;
     }
-    while (started && claiming < (lastFull ? 2 : 1) && wantMore()) void claimOnce();
+    while (started && claiming < (lastFull ? 3 : 1) && wantMore()) void claimOnce();
   };
   const claimOnce = async (): Promise<void> => {
     claiming++;
     fetching = true;
     again = false;
     try {
-      const { events, poisoned } = await claim(db, { owner: workerId, leaseMs, limit: batchSize, eventTypes, ordered: options.ordered === true, maxLeaseExpiries });
+      const { events, poisoned } = await claim(db, { owner: workerId, leaseMs, limit: batchSize, eventTypes, ordered, maxLeaseExpiries });
       for (const p of poisoned) report(new Error(`worker lost ${p.leaseExpiries} times`), 'dead', p.eventId);
       if (!started) {
         if (events.length) await release(db, workerId, events.map((e) => e.id));

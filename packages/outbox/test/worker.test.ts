@@ -20,7 +20,7 @@ describe.each(testEngines())('worker behaviour on $name', (engine) => {
   let outbox: Outbox;
   beforeAll(async () => {
     t = await engine.create([migrations]);
-    outbox = createOutbox({ db: t.db, eventTypes: ['sched_test', 'jitter_test', 'stop_test', 'starve_test', 'steps_test', 'defer_test'] });
+    outbox = createOutbox({ db: t.db, eventTypes: ['sched_test', 'jitter_test', 'stop_test', 'starve_test', 'chain_test', 'steps_test', 'defer_test'] });
   });
   afterAll(() => t.close());
 
@@ -178,6 +178,24 @@ describe.each(testEngines())('worker behaviour on $name', (engine) => {
     // the backlog runs one at a time; the others run beside it: all of them are done while the
     // backlog has barely started (a FIFO queue would finish them after the whole backlog)
     expect(busyBefore).toBeLessThan(backlog / 10);
+  });
+
+  it('ordered mode: the next event of an aggregate is claimed once the previous one is written, without waiting for a poll', async () => {
+    const aggregate = randomUUID();
+    const n = 8;
+    await t.db.transaction().execute((trx) =>
+      outbox.publishMany(trx, Array.from({ length: n }, (_, i) => ({ eventType: 'chain_test', payload: { i }, aggregateType: 'client', aggregateId: aggregate }))),
+    );
+    const done: number[] = [];
+    // one poll a minute: only the worker's own claims after each completion can run the chain in time
+    const worker = createWorker({ db: t.db, handlers: { chain_test: async (e: OutboxEvent<{ i: number }>) => void done.push(e.payload.i) }, ordered: true, pollIntervalMs: 60_000 });
+    await worker.start();
+    try {
+      await until(() => done.length === n, 10_000);
+    } finally {
+      await worker.stop();
+    }
+    expect(done).toEqual(Array.from({ length: n }, (_, i) => i));
   });
 
   it('resumes a multi-step handler after the steps that succeeded; an unavailable step burns no attempt', async () => {
