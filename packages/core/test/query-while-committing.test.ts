@@ -114,9 +114,11 @@ describe.each(testEngines())('queryWhileCommitting on $name', (engine) => {
       try {
         const pid = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(victim)).rows[0]!.pid;
         const pending = queryWhileCommitting(victim, CompiledQuery.raw('select pg_sleep(5)'), () => 'never');
+        // handled from the start: it may reject before pg_terminate_backend's own answer arrives
+        const rejected = expect(pending).rejects.toThrow();
         await new Promise((r) => setTimeout(r, 200));
         await sql`select pg_terminate_backend(${pid})`.execute(t.admin);
-        await expect(pending).rejects.toThrow();
+        await rejected;
         expect((await sql<{ one: number }>`select 1 as one`.execute(victim)).rows).toEqual([{ one: 1 }]);
         expect((await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(victim)).rows[0]!.pid).not.toBe(pid);
       } finally {
