@@ -1,6 +1,6 @@
-import { ROOT_CONTEXT, SpanKind, context, propagation, trace, type Attributes, type Link } from '@opentelemetry/api';
+import { ProxyTracerProvider, ROOT_CONTEXT, SpanKind, context, propagation, trace, type Attributes, type Context, type Link, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import { sql, type Kysely } from 'kysely';
-import { inSpan, swanInstruments, swanTracer } from '@swan/core';
+import { inSpan, markError, swanInstruments, swanTracer } from '@swan/core';
 
 // Spans and metrics of the outbox through @opentelemetry/api (no-ops without an SDK). Events carry
 // the W3C trace context of their publisher (column trace_context), so the handler's span joins the
@@ -72,15 +72,42 @@ function publisherContext(event: HandledEvent) {
   }
 }
 
+// What a provider without an SDK delegates to (the API's no-op provider, the same object for
+// every proxy of this copy of @opentelemetry/api).
+const NO_SDK = new ProxyTracerProvider().getDelegate();
+let tracerProvider: TracerProvider | undefined;
+let tracer: Tracer | undefined;
+
 /**
- * Runs one event's handler inside its span (kind CONSUMER, `process <event type>`): a child of the
- * publisher's span and linked to it (`messaging.message.id` = the event id), however many
- * processes lie between them. Records `swan.outbox.handler.duration` with `event_type` and
- * `outcome` (`completed`, `failed`, `deferred` for an unavailable dependency, `dead` for a
- * permanent error).
+ * The outbox tracer, or undefined while no tracing SDK is installed. Looked up per run (an SDK
+ * may be installed or replaced at any time), but made only when the global provider changes.
  */
-export async function traceHandle(event: HandledEvent, run: () => Promise<void>): Promise<void> {
-  const start = performance.now();
+function handleTracer(): Tracer | undefined {
+  const provider = trace.getTracerProvider();
+  if (provider instanceof ProxyTracerProvider && provider.getDelegate() === NO_SDK) return undefined;
+  if (provider !== tracerProvider) {
+    tracerProvider = provider;
+    tracer = provider.getTracer(SCOPE);
+  }
+  return tracer;
+}
+
+/** The span of one handler run and the context its steps run in. */
+export interface HandleSpan {
+  span: Span;
+  context: Context;
+}
+
+/**
+ * Starts the span of one event's handler run (kind CONSUMER, `process <event type>`): a child of
+ * the publisher's span and linked to it (`messaging.message.id` = the event id), however many
+ * processes lie between them. Undefined when no tracing SDK is installed and the event carries
+ * no trace context: nothing would be recorded or propagated, so the worker runs the handler
+ * without a span (a no-op span costs more than dispatching a quick handler).
+ */
+export function startHandleSpan(event: HandledEvent): HandleSpan | undefined {
+  const tracer = handleTracer();
+  if (!tracer && !event.traceContext) return undefined;
   const parent = publisherContext(event);
   const publisher = trace.getSpanContext(parent);
   const links: Link[] = publisher ? [{ context: publisher, attributes: { 'messaging.message.id': event.eventId } }] : [];
@@ -93,15 +120,33 @@ export async function traceHandle(event: HandledEvent, run: () => Promise<void>)
     'messaging.message.id': event.eventId,
     'swan.outbox.attempt': event.attempts + 1,
   };
-  let outcome = 'completed';
-  try {
-    await inSpan(swanTracer(SCOPE), `process ${event.eventType}`, { kind: SpanKind.CONSUMER, attributes, links }, run, parent);
-  } catch (error) {
-    outcome = outcomeOf(error);
-    throw error;
-  } finally {
-    instruments().handlerDuration.record((performance.now() - start) / 1000, { event_type: event.eventType, outcome });
+  const span = (tracer ?? swanTracer(SCOPE)).startSpan(`process ${event.eventType}`, { kind: SpanKind.CONSUMER, attributes, links }, parent);
+  return { span, context: trace.setSpan(parent, span) };
+}
+
+// Metric attributes by event type and outcome, made once (recording allocates nothing per run).
+const outcomeAttributes = new Map<string, Record<string, Attributes>>();
+function attributesOf(eventType: string, outcome: string): Attributes {
+  let byOutcome = outcomeAttributes.get(eventType);
+  if (!byOutcome) {
+    byOutcome = {};
+    // '*' handlers see any type: keep the cache bounded
+    if (outcomeAttributes.size < 1000) outcomeAttributes.set(eventType, byOutcome);
   }
+  return (byOutcome[outcome] ??= { event_type: eventType, outcome });
+}
+
+/**
+ * Ends one handler run: ends its span (marked failed with the error's type when `failed`) and
+ * records `swan.outbox.handler.duration` with `event_type` and `outcome` (`completed`, `failed`,
+ * `deferred` for an unavailable dependency, `dead` for a permanent error).
+ */
+export function endHandle(handle: HandleSpan | undefined, eventType: string, startMs: number, failed: boolean, error?: unknown): void {
+  if (handle) {
+    if (failed) markError(handle.span, error);
+    handle.span.end();
+  }
+  instruments().handlerDuration.record((performance.now() - startMs) / 1000, attributesOf(eventType, failed ? outcomeOf(error) : 'completed'));
 }
 
 /** Adds the active span's W3C trace context to a relayed message's headers (NATS `MsgHdrs`). */

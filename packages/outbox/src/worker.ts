@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
 import { claim, complete, extendLeases, fail, release, type Failure, type OutboxEvent } from './sql.js';
 import { createScheduler, type Schedule, type Scheduler, type SchedulerOptions } from './schedules.js';
-import { traceHandle } from './telemetry.js';
+import { context } from '@opentelemetry/api';
+import { endHandle, startHandleSpan } from './telemetry.js';
 
 
 /**
@@ -161,13 +162,19 @@ export interface Worker {
 const MAX_ERROR = 500;
 
 /**
- * Cancels one handler run. Its AbortController is made only when the handler reads
- * `ctx.signal`: creating one costs more than the rest of a no-op event's dispatch.
+ * One handler run: the context its handler gets (`signal`, `workerId`), and the worker's state of
+ * the run. The AbortController is made only when the handler reads `signal`: creating one costs
+ * more than the rest of a no-op event's dispatch.
  */
-class RunControl {
+class RunControl implements HandlerContext {
   aborted = false;
   private reason: unknown;
   private controller: AbortController | undefined;
+  constructor(
+    readonly workerId: string,
+    /** Steps of the event's handler that succeeded (resumed after on retry). */
+    public stepsDone: number,
+  ) {}
   get signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController();
@@ -181,6 +188,11 @@ class RunControl {
     this.reason = reason;
     this.controller?.abort(reason);
   }
+}
+
+/** Runs the steps not done yet, counting them on `control` (a failure keeps the count). */
+async function runSteps(steps: readonly OutboxHandler[], event: OutboxEvent, control: RunControl): Promise<void> {
+  for (; control.stepsDone < steps.length && !control.aborted; control.stepsDone++) await steps[control.stepsDone]!(event, control);
 }
 
 function errorText(error: unknown): string {
@@ -316,25 +328,29 @@ export function createWorker(options: WorkerOptions): Worker {
   };
 
   const run = async (event: OutboxEvent) => {
-    const control = new RunControl();
+    const control = new RunControl(workerId, event.stepsDone);
     running.set(event.id, control);
-    let stepsDone = event.stepsDone;
     try {
       const steps = handlers[event.eventType] ?? handlers['*'];
       if (!steps) throw new Error(`No handler for ${event.eventType}`);
-      const ctx: HandlerContext = { get signal() { return control.signal; }, workerId };
       // an occurrence of a schedule queues the next one first, whatever its handler does
       if (event.schedule && scheduler) await scheduler.advance(event.schedule.name).catch((e) => report(e, 'schedule', event.eventId));
-      await traceHandle(event, async () => {
-        for (; stepsDone < steps.length && !control.aborted; stepsDone++) await steps[stepsDone]!(event, ctx);
-      });
+      const startMs = performance.now();
+      const span = startHandleSpan(event);
+      try {
+        await (span ? context.with(span.context, runSteps, undefined, steps, event, control) : runSteps(steps, event, control));
+      } catch (error) {
+        endHandle(span, event.eventType, startMs, true, error);
+        throw error;
+      }
+      endHandle(span, event.eventType, startMs, false);
       if (!control.aborted) {
         completions.push(event.id);
         unavailableSince = 0;
       }
     } catch (error) {
       if (!control.aborted) {
-        const failure: Failure = { id: event.id, error: errorText(error), delayMs: 0, stepsDone };
+        const failure: Failure = { id: event.id, error: errorText(error), delayMs: 0, stepsDone: control.stepsDone };
         if (isUnavailable(error)) {
           const now = Date.now();
           if (!unavailableSince) unavailableSince = now;

@@ -98,6 +98,39 @@ describe.each(testEngines())('outbox telemetry on $name', (engine) => {
     expect({ failed: counts.failed! - (before.failed ?? 0), completed: counts.completed! - (before.completed ?? 0) }).toEqual({ failed: 1, completed: 1 });
   });
 
+  it('without a tracing SDK a handler runs outside any span and its duration is still recorded; an SDK installed later traces the next runs', async () => {
+    const completed = async () => {
+      const duration = (await collect()).find((m) => m.descriptor.name === 'swan.outbox.handler.duration');
+      const point = (duration?.dataPoints ?? []).find((p) => p.attributes.event_type === 'untraced_test' && p.attributes.outcome === 'completed');
+      return (point?.value as { count: number } | undefined)?.count ?? 0;
+    };
+    const before = await completed();
+    const seen: { active: boolean }[] = [];
+    const worker = createWorker({ db: t.db, handlers: { untraced_test: async () => { seen.push({ active: trace.getActiveSpan() !== undefined }); } }, pollIntervalMs: 20 });
+    const untraced = createOutbox({ db: t.db, eventTypes: ['untraced_test'] });
+    const publishOne = () => t.db.transaction().execute((trx) => untraced.publish(trx, { eventType: 'untraced_test', payload: {} }));
+    spans.reset();
+    trace.disable();
+    await worker.start();
+    try {
+      await publishOne();
+      await until(() => seen.length === 1);
+      expect(seen[0]).toEqual({ active: false });
+      await until(async () => (await completed()) === before + 1);
+
+      trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }));
+      await publishOne();
+      await until(() => seen.length === 2);
+      expect(seen[1]).toEqual({ active: true });
+      await until(() => spans.getFinishedSpans().some((s) => s.name === 'process untraced_test'));
+      expect(await completed()).toBe(before + 2);
+    } finally {
+      await worker.stop();
+      trace.disable();
+      trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }));
+    }
+  });
+
   it('observeOutbox reports pending, processing and dead, and the age of the oldest due event, until stopped', async () => {
     const stop = observeOutbox(t.db);
     const gauges = async () => {
