@@ -82,6 +82,21 @@ describe.each(testEngines())('outbox on $name', (engine) => {
     await t.db.transaction().execute((trx) => outbox.publish(trx, { eventType: 'invoice_sent', payload: { invoiceId: 'in_1' } }));
   });
 
+  it('the database refuses an event type of the wrong format, inserted or updated past the library', async () => {
+    const refused = /swan_outbox_event_type_format/;
+    const insert = (eventType: string) => sql<{ id: number }>`
+      insert into swan_outbox (event_id, event_type, payload) values (${randomUUID()}::uuid, ${eventType}, '{}'::jsonb) returning id`.execute(t.db);
+    await expect(insert('Bad Type')).rejects.toThrow(refused);
+    await expect(insert('x'.repeat(101))).rejects.toThrow(refused);
+    const { rows: [row] } = await insert('format_check');
+    try {
+      await expect(sql`update swan_outbox set event_type = 'no spaces' where id = ${row!.id}`.execute(t.db)).rejects.toThrow(refused);
+      await sql`update swan_outbox set status = 'dead' where id = ${row!.id}`.execute(t.db);
+    } finally {
+      await sql`delete from swan_outbox where id = ${row!.id}`.execute(t.db);
+    }
+  });
+
   it('runs handlers, dead-letters a poison event after max attempts while others flow, and redrives it', async () => {
     const seen: string[] = [];
     let poisonRuns = 0;
