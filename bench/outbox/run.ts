@@ -5,7 +5,8 @@
 //            statements: claim with UPDATE … id = ANY(ARRAY(SELECT … FOR UPDATE SKIP LOCKED))
 //            RETURNING, complete with id = ANY($1))
 //   latency: publish (one autocommit statement, as graphile-worker's addJob) → handler start,
-//            sequential events, LISTEN wake-up: ours, graphile-worker default and `localQueue`
+//            sequential events after 100 unmeasured ones, LISTEN wake-up: ours, graphile-worker
+//            default and `localQueue`
 // Every round runs each system once, in an order that rotates per round; the page shows the
 // median of the per-round ratios and their range.
 // `npx tsx outbox/run.ts [--quick]`. DATABASE_URL: a superuser URL. OUTBOX_BENCH_N (drain size),
@@ -25,6 +26,7 @@ const QUICK = process.argv.includes('--quick');
 const DRAIN_N = Number(process.env.OUTBOX_BENCH_N ?? (QUICK ? 10_000 : 50_000));
 const ROUNDS = Number(process.env.OUTBOX_BENCH_ROUNDS ?? 5);
 const LAT_N = Number(process.env.OUTBOX_BENCH_LATENCY_N ?? (QUICK ? 200 : 1_000));
+const WARMUP = 100;
 const C = 10;
 const BATCH = 500;
 const ONLY = process.env.OUTBOX_BENCH_ONLY;
@@ -65,7 +67,10 @@ function counter(n: number) {
   return { hit: () => { if (++done === n) resolve(); }, finished };
 }
 
-/** Latency probe: `seen(key)` from the handler; `measure` publishes n keys one after another. */
+/**
+ * Latency probe: `seen(key)` from the handler; `measure` publishes WARMUP unmeasured keys, then n
+ * measured keys, one after another.
+ */
 function latencyProbe() {
   const waiters = new Map<string, (t: number) => void>();
   return {
@@ -73,12 +78,13 @@ function latencyProbe() {
     async measure(n: number, publish: (key: string) => Promise<unknown>): Promise<Latency> {
       await sleep(200);
       const lat: number[] = [];
-      for (let i = 0; i < n; i++) {
+      for (let i = -WARMUP; i < n; i++) {
         const key = randomUUID();
         const seen = new Promise<number>((r) => waiters.set(key, r));
         const t = performance.now();
         await publish(key);
-        lat.push((await seen) - t);
+        const latency = (await seen) - t;
+        if (i >= 0) lat.push(latency);
         waiters.delete(key);
       }
       return { p50: pct(lat, 50), p99: pct(lat, 99) };
@@ -228,7 +234,7 @@ const col = <T, K extends keyof T>(rs: Record<string, T>[], name: string, k?: K)
 const spread = (xs: number[], digits = 2) => `${f(median(xs), digits)} (${f(Math.min(...xs), digits)}–${f(Math.max(...xs), digits)})`;
 
 try {
-  console.log(`\noutbox bench: ${ROUNDS} rounds, systems in rotating order; drain N=${DRAIN_N.toLocaleString('en-US')} no-op events, concurrency ${C}, batch ${BATCH}; latency ${LAT_N} sequential events`);
+  console.log(`\noutbox bench: ${ROUNDS} rounds, systems in rotating order; drain N=${DRAIN_N.toLocaleString('en-US')} no-op events, concurrency ${C}, batch ${BATCH}; latency ${LAT_N} sequential events after ${WARMUP} unmeasured`);
   if (ONLY !== 'latency') reportDrain(await rounds({ ours: oursDrain, graphile: graphileDrain, floor: floorDrain }));
   if (ONLY !== 'drain') {
     reportLatency(await rounds({
