@@ -15,9 +15,11 @@ describe.each(testEngines())('createDatabase on $name', (engine) => {
     try {
       const pid = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(victim)).rows[0]!.pid;
       const pending = victim.transaction().execute((trx) => sql`select pg_sleep(5)`.execute(trx));
+      // handled from the start: it may reject before pg_terminate_backend's own answer arrives
+      const rejected = expect(pending).rejects.toThrow();
       await new Promise((r) => setTimeout(r, 200));
       await sql`select pg_terminate_backend(${pid})`.execute(t.admin);
-      await expect(pending).rejects.toThrow();
+      await rejected;
       expect((await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(victim)).rows[0]!.pid).not.toBe(pid);
     } finally {
       await victim.destroy();
