@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { context } from '@opentelemetry/api';
 import type { Kysely } from 'kysely';
 import { claim, complete, extendLeases, fail, release, type Failure, type OutboxEvent } from './sql.js';
 import { createScheduler, type Schedule, type Scheduler, type SchedulerOptions } from './schedules.js';
-import { context } from '@opentelemetry/api';
 import { endHandle, startHandleSpan } from './telemetry.js';
 
 
