@@ -34,4 +34,6 @@ create table swan_outbox_schedules (
 create index swan_outbox_schedules_stored on swan_outbox_schedules (last_slot) where cron is not null and active;
 
 grant select, insert, update, delete on swan_outbox_schedules to swan_app;
+-- retention removes archived events after their window
+grant delete on swan_outbox_archive to swan_app;
 revoke all on swan_outbox_schedules from ai_service;
