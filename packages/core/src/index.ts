@@ -14,6 +14,6 @@ export * from './adapter.js';
 export * from './guard.js';
 export * from './pg-errors.js';
 export { SYSTEM_ACTOR } from './system-actor.js';
-export { swanInstruments, swanTracer, inSpan, markError, traceRoute, observeAuditBacklog } from './telemetry.js';
+export { swanInstruments, swanTracer, tracingInstalled, inSpan, markError, traceRoute, observeAuditBacklog } from './telemetry.js';
 export { pruneInBatches, sqlFunctionExists } from './retention.js';
 export { coreProcessingRecord } from './ropa.js';

@@ -1,4 +1,4 @@
-import { context, metrics, propagation, trace, SpanKind, SpanStatusCode, type Attributes, type Context, type Meter, type Span, type SpanOptions, type TextMapGetter, type Tracer } from '@opentelemetry/api';
+import { context, metrics, propagation, trace, ProxyTracerProvider, SpanKind, SpanStatusCode, type Attributes, type Context, type Meter, type Span, type SpanOptions, type TextMapGetter, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import { sql, type Kysely } from 'kysely';
 import { httpStatusFor, isSwanError } from './errors.js';
 import type { Route, SwanRequest, SwanResponse } from './http.js';
@@ -33,9 +33,14 @@ export function swanInstruments<T>(scope: string, build: (meter: Meter) => T): (
   };
 }
 
+// Tracers by scope, kept while the global tracer provider stays the same object: before an SDK is
+// installed they are the API's proxies, which follow an SDK installed later on their own;
+// `trace.disable()` replaces the provider, and the next use makes them again.
+let tracersOf: TracerProvider | undefined;
+const tracers = new Map<string, Tracer>();
+
 /**
- * The tracer of an instrumentation scope (looked up at each use, so an SDK installed later is
- * picked up).
+ * The tracer of an instrumentation scope (an SDK installed later is picked up).
  *
  * @example
  * ```ts
@@ -43,7 +48,32 @@ export function swanInstruments<T>(scope: string, build: (meter: Meter) => T): (
  * ```
  */
 export function swanTracer(scope: string): Tracer {
-  return trace.getTracer(scope);
+  const provider = trace.getTracerProvider();
+  if (provider !== tracersOf) {
+    tracersOf = provider;
+    tracers.clear();
+  }
+  let tracer = tracers.get(scope);
+  if (!tracer) tracers.set(scope, (tracer = provider.getTracer(scope)));
+  return tracer;
+}
+
+// What a provider without an SDK delegates to: the API's no-op provider, one object per copy of
+// @opentelemetry/api.
+const NO_SDK = new ProxyTracerProvider().getDelegate();
+
+/**
+ * Whether a tracing SDK is installed now. Without one every span is a no-op: a hot path may skip
+ * building it (its name, attributes and context) when nothing would be propagated either.
+ *
+ * @example
+ * ```ts
+ * if (tracingInstalled()) span = swanTracer('@swan/outbox').startSpan('process', { attributes });
+ * ```
+ */
+export function tracingInstalled(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider && provider.getDelegate() === NO_SDK);
 }
 
 /**

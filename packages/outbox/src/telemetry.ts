@@ -1,6 +1,6 @@
-import { ProxyTracerProvider, ROOT_CONTEXT, SpanKind, context, propagation, trace, type Attributes, type Context, type Link, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, context, propagation, trace, type Attributes, type Context, type Link, type Span } from '@opentelemetry/api';
 import { sql, type Kysely } from 'kysely';
-import { inSpan, markError, swanInstruments, swanTracer } from '@swan/core';
+import { inSpan, markError, swanInstruments, swanTracer, tracingInstalled } from '@swan/core';
 
 // Spans and metrics of the outbox through @opentelemetry/api (no-ops without an SDK). Events carry
 // the W3C trace context of their publisher (column trace_context), so the handler's span joins the
@@ -72,26 +72,6 @@ function publisherContext(event: HandledEvent) {
   }
 }
 
-// What a provider without an SDK delegates to (the API's no-op provider, the same object for
-// every proxy of this copy of @opentelemetry/api).
-const NO_SDK = new ProxyTracerProvider().getDelegate();
-let tracerProvider: TracerProvider | undefined;
-let tracer: Tracer | undefined;
-
-/**
- * The outbox tracer, or undefined while no tracing SDK is installed. Looked up per run (an SDK
- * may be installed or replaced at any time), but made only when the global provider changes.
- */
-function handleTracer(): Tracer | undefined {
-  const provider = trace.getTracerProvider();
-  if (provider instanceof ProxyTracerProvider && provider.getDelegate() === NO_SDK) return undefined;
-  if (provider !== tracerProvider) {
-    tracerProvider = provider;
-    tracer = provider.getTracer(SCOPE);
-  }
-  return tracer;
-}
-
 /** The span of one handler run and the context its steps run in. */
 export interface HandleSpan {
   span: Span;
@@ -106,8 +86,7 @@ export interface HandleSpan {
  * without a span (a no-op span costs more than dispatching a quick handler).
  */
 export function startHandleSpan(event: HandledEvent): HandleSpan | undefined {
-  const tracer = handleTracer();
-  if (!tracer && !event.traceContext) return undefined;
+  if (!event.traceContext && !tracingInstalled()) return undefined;
   const parent = publisherContext(event);
   const publisher = trace.getSpanContext(parent);
   const links: Link[] = publisher ? [{ context: publisher, attributes: { 'messaging.message.id': event.eventId } }] : [];
@@ -120,7 +99,7 @@ export function startHandleSpan(event: HandledEvent): HandleSpan | undefined {
     'messaging.message.id': event.eventId,
     'swan.outbox.attempt': event.attempts + 1,
   };
-  const span = (tracer ?? swanTracer(SCOPE)).startSpan(`process ${event.eventType}`, { kind: SpanKind.CONSUMER, attributes, links }, parent);
+  const span = swanTracer(SCOPE).startSpan(`process ${event.eventType}`, { kind: SpanKind.CONSUMER, attributes, links }, parent);
   return { span, context: trace.setSpan(parent, span) };
 }
 
