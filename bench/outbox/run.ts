@@ -7,11 +7,13 @@
 //   latency: publish (one autocommit statement, as graphile-worker's addJob) → handler start,
 //            sequential events after 100 unmeasured ones, LISTEN wake-up: ours, graphile-worker
 //            default and `localQueue`
+//   publish: sequential publishes, one transaction each (no worker running), after 100 unmeasured
+//            ones: ours, graphile-worker `addJob` and pg-boss 10 `send`
 // Every round runs each system once, in an order that rotates per round; the page shows the
 // median of the per-round ratios and their range.
 // `npx tsx outbox/run.ts [--quick]`. DATABASE_URL: a superuser URL. OUTBOX_BENCH_N (drain size),
-// OUTBOX_BENCH_ROUNDS, OUTBOX_BENCH_LATENCY_N change the sizes; OUTBOX_BENCH_ONLY=drain|latency
-// runs one half.
+// OUTBOX_BENCH_ROUNDS, OUTBOX_BENCH_LATENCY_N, OUTBOX_BENCH_PUBLISH_N change the sizes;
+// OUTBOX_BENCH_ONLY=drain|latency|publish runs one part.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -20,12 +22,14 @@ import { createDatabase, migrate, migrations as core } from '@swan/core';
 import { createOutbox, createWorker, migrations as outboxMigrations } from '@swan/outbox';
 import { pgListen } from '@swan/outbox/pg-listen';
 import { Logger, makeWorkerUtils, run as runGraphile, type RunnerOptions } from 'graphile-worker';
+import PgBoss from 'pg-boss';
 
 const BASE = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const QUICK = process.argv.includes('--quick');
 const DRAIN_N = Number(process.env.OUTBOX_BENCH_N ?? (QUICK ? 10_000 : 50_000));
 const ROUNDS = Number(process.env.OUTBOX_BENCH_ROUNDS ?? 5);
 const LAT_N = Number(process.env.OUTBOX_BENCH_LATENCY_N ?? (QUICK ? 200 : 1_000));
+const PUBLISH_N = Number(process.env.OUTBOX_BENCH_PUBLISH_N ?? (QUICK ? 500 : 2_000));
 const WARMUP = 100;
 const C = 10;
 const BATCH = 500;
@@ -98,6 +102,14 @@ function latencyProbe() {
 }
 /** Publish → handler percentiles, and the median time of the publish alone (its statement and commit). */
 interface Latency { p50: number; p99: number; publishP50: number }
+
+/** Events/s of PUBLISH_N sequential publishes, after WARMUP unmeasured ones. */
+async function publishRate(publish: () => Promise<unknown>): Promise<number> {
+  for (let i = 0; i < WARMUP; i++) await publish();
+  const t = performance.now();
+  for (let i = 0; i < PUBLISH_N; i++) await publish();
+  return PUBLISH_N / ((performance.now() - t) / 1000);
+}
 
 // ---------------------------------------------------------------- ours and the floor (same table)
 const event = () => ({ eventType: 'client_erased' as const, payload: { clientId: randomUUID() } });
@@ -193,7 +205,16 @@ async function oursLatency(url: string): Promise<Latency> {
   return r;
 }
 
-// ---------------------------------------------------------------- graphile-worker
+async function oursPublish(url: string): Promise<number> {
+  const db = createDatabase({ url, poolSize: C + 2 });
+  await migrate(db, [core, outboxMigrations]);
+  const outbox = createOutbox({ db });
+  const rate = await publishRate(() => outbox.publish(db, event()));
+  await db.destroy();
+  return rate;
+}
+
+// ---------------------------------------------------------------- graphile-worker and pg-boss
 const LOCAL_QUEUE: Partial<RunnerOptions> = { preset: { worker: { localQueue: { size: BATCH }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } } };
 
 async function graphileDrain(url: string): Promise<number> {
@@ -218,6 +239,24 @@ async function graphileLatency(url: string, mode: Partial<RunnerOptions>): Promi
   return r;
 }
 
+async function graphilePublish(url: string): Promise<number> {
+  const utils = await makeWorkerUtils({ connectionString: url, logger: quiet });
+  await utils.migrate();
+  const rate = await publishRate(() => utils.addJob('noop', { clientId: randomUUID() }));
+  await utils.release();
+  return rate;
+}
+
+async function pgBossPublish(url: string): Promise<number> {
+  const boss = new PgBoss({ connectionString: url, supervise: false, schedule: false });
+  boss.on('error', () => undefined);
+  await boss.start();
+  await boss.createQueue('noop');
+  const rate = await publishRate(() => boss.send('noop', { clientId: randomUUID() }));
+  await boss.stop({ graceful: false, wait: true });
+  return rate;
+}
+
 // ---------------------------------------------------------------- rounds and report
 async function rounds<T>(systems: Record<string, (url: string) => Promise<T>>): Promise<Record<string, T>[]> {
   const names = Object.keys(systems);
@@ -240,15 +279,16 @@ const col = <T, K extends keyof T>(rs: Record<string, T>[], name: string, k?: K)
 const spread = (xs: number[], digits = 2) => `${f(median(xs), digits)} (${f(Math.min(...xs), digits)}–${f(Math.max(...xs), digits)})`;
 
 try {
-  console.log(`\noutbox bench: ${ROUNDS} rounds, systems in rotating order; drain N=${DRAIN_N.toLocaleString('en-US')} no-op events, concurrency ${C}, batch ${BATCH}; latency ${LAT_N} sequential events after ${WARMUP} unmeasured`);
-  if (ONLY !== 'latency') reportDrain(await rounds({ ours: oursDrain, graphile: graphileDrain, floor: floorDrain }));
-  if (ONLY !== 'drain') {
+  console.log(`\noutbox bench: ${ROUNDS} rounds, systems in rotating order; drain N=${DRAIN_N.toLocaleString('en-US')} no-op events, concurrency ${C}, batch ${BATCH}; latency ${LAT_N} and publish ${PUBLISH_N} sequential events after ${WARMUP} unmeasured`);
+  if (!ONLY || ONLY === 'drain') reportDrain(await rounds({ ours: oursDrain, graphile: graphileDrain, floor: floorDrain }));
+  if (!ONLY || ONLY === 'latency') {
     reportLatency(await rounds({
       ours: oursLatency,
       default: (url) => graphileLatency(url, {}),
       localQueue: (url) => graphileLatency(url, LOCAL_QUEUE),
     }));
   }
+  if (!ONLY || ONLY === 'publish') reportPublish(await rounds({ ours: oursPublish, graphile: graphilePublish, pgBoss: pgBossPublish }));
 } finally {
   await admin.destroy();
 }
@@ -273,4 +313,12 @@ function reportLatency(lats: Record<string, Latency>[]): void {
   }
   console.log(`| ours ÷ graphile-worker's better mode | ${spread(lats.map((r) => r.ours!.p50 / best(r, 'p50')))} | ${spread(lats.map((r) => r.ours!.p99 / best(r, 'p99')))} | ${spread(lats.map((r) => r.ours!.publishP50 / best(r, 'publishP50')))} |`);
   console.log('targets: latency p50 and p99 ≤ 0.8× graphile-worker\'s better mode');
+}
+
+function reportPublish(rates: Record<string, number>[]): void {
+  console.log('\n| publish, one transaction per event | events/s, median (range) | ours ÷ this, median of rounds (range) |');
+  console.log('|---|---:|---:|');
+  console.log(`| @swan/outbox \`publish\` | ${spread(col(rates, 'ours'), 0)} | 1.00 |`);
+  console.log(`| graphile-worker 0.17 \`addJob\` | ${spread(col(rates, 'graphile'), 0)} | ${spread(rates.map((r) => r.ours! / r.graphile!))} |`);
+  console.log(`| pg-boss 10 \`send\` | ${spread(col(rates, 'pgBoss'), 0)} | ${spread(rates.map((r) => r.ours! / r.pgBoss!))} |`);
 }
