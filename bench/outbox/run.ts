@@ -114,10 +114,15 @@ async function publishRate(publish: () => Promise<unknown>): Promise<number> {
 // ---------------------------------------------------------------- ours and the floor (same table)
 const event = () => ({ eventType: 'client_erased' as const, payload: { clientId: randomUUID() } });
 
-async function swanDb(url: string, n: number): Promise<Kysely<any>> {
+/** A migrated scratch database and its outbox. */
+async function swanOutbox(url: string) {
   const db = createDatabase({ url, poolSize: C + 2 });
   await migrate(db, [core, outboxMigrations]);
-  const outbox = createOutbox({ db });
+  return { db, outbox: createOutbox({ db }) };
+}
+
+async function swanDb(url: string, n: number): Promise<Kysely<any>> {
+  const { db, outbox } = await swanOutbox(url);
   for (let i = 0; i < n; i += 5000) await db.transaction().execute((trx) => outbox.publishMany(trx, Array.from({ length: Math.min(5000, n - i) }, event)));
   await sql`vacuum analyze swan_outbox`.execute(db);
   return db;
@@ -192,9 +197,7 @@ async function floorDrain(url: string): Promise<number> {
 }
 
 async function oursLatency(url: string): Promise<Latency> {
-  const db = createDatabase({ url, poolSize: C + 2 });
-  await migrate(db, [core, outboxMigrations]);
-  const outbox = createOutbox({ db });
+  const { db, outbox } = await swanOutbox(url);
   const probe = latencyProbe();
   const worker = createWorker({ db, handlers: { client_erased: async (e) => probe.seen(String(e.payload.key)) }, concurrency: C, listen: pgListen(url) });
   await worker.start();
@@ -206,9 +209,7 @@ async function oursLatency(url: string): Promise<Latency> {
 }
 
 async function oursPublish(url: string): Promise<number> {
-  const db = createDatabase({ url, poolSize: C + 2 });
-  await migrate(db, [core, outboxMigrations]);
-  const outbox = createOutbox({ db });
+  const { db, outbox } = await swanOutbox(url);
   const rate = await publishRate(() => outbox.publish(db, event()));
   await db.destroy();
   return rate;
