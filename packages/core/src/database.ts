@@ -1,5 +1,5 @@
 import { Kysely, PostgresDialect, sql, type CompiledQuery } from 'kysely';
-import { SCRIPT_MARKER, pgliteDialect } from './pglite-driver.js';
+import { SCRIPT_MARKER, pgliteDialect, type PGliteMaintenance } from './pglite-driver.js';
 
 /** Which engine a database handle talks to. */
 export type DatabaseEngine = 'pglite' | 'postgres';
@@ -9,6 +9,11 @@ export interface DatabaseConfig {
   url?: string | undefined;
   /** PGlite data directory; unset → in memory. Ignored with `url`. */
   dataDir?: string | undefined;
+  /**
+   * PGlite only: vacuuming and analyzing of the embedded database, which has no autovacuum
+   * (default every 60 s; `false` turns it off). Ignored with `url`: the server's autovacuum does it.
+   */
+  maintenance?: PGliteMaintenance | false | undefined;
   /** Pool size for PostgreSQL (default 10). */
   poolSize?: number | undefined;
   /** Application name reported to PostgreSQL. */
@@ -60,6 +65,24 @@ function statementName(text: string): string {
   return name;
 }
 
+const REPLAN_FIRST = 64;
+const REPLAN_LAST = 65_536;
+
+/**
+ * The name of a marked statement at its `runs`th execution on a connection: its base name, then
+ * `_1` from the 64th execution, `_2` from the 256th, and so on ×4 up to `_6` from the 65,536th.
+ * Each new name is parsed and planned again. PostgreSQL keeps the generic plan it makes at a
+ * statement's sixth execution until the table is next analyzed: a plan made while a table was
+ * nearly empty (a sequential scan instead of a primary-key lookup) would stay in use while the
+ * table grows, until the first autovacuum analyze. Earlier names are not deallocated (a failing
+ * `DEALLOCATE` would abort the caller's transaction): at most seven plans per statement and connection.
+ */
+function replanName(base: string, runs: number): string {
+  if (runs < REPLAN_FIRST) return base;
+  const generation = Math.floor(Math.log2(Math.min(runs, REPLAN_LAST) / REPLAN_FIRST) / 2) + 1;
+  return `${base}_${generation}`;
+}
+
 /** The statement name of a text marked {@link prepared} when naming is on; `undefined` otherwise. */
 function preparedName(named: boolean, text: string): string | undefined {
   return named && text.startsWith(PREPARED_MARKER) ? statementName(text) : undefined;
@@ -83,7 +106,7 @@ export function createDatabase<DB = any>(config: DatabaseConfig = {}): Kysely<DB
     db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: () => createPool({ ...config, url }) }) });
     engines.set(db, 'postgres');
   } else {
-    db = new Kysely<DB>({ dialect: pgliteDialect(config.dataDir ? { dataDir: config.dataDir } : {}) });
+    db = new Kysely<DB>({ dialect: pgliteDialect(config.dataDir ? { dataDir: config.dataDir } : {}, config.maintenance ?? {}) });
     engines.set(db, 'pglite');
   }
   return db;
@@ -99,10 +122,14 @@ async function createPool(config: DatabaseConfig & { url: string }): Promise<imp
   // once per connection instead of at every call.
   const named = config.preparedStatements !== false;
   class PreparingClient extends Client {
+    /** Executions of each named statement on this connection. */
+    readonly #runs = new Map<string, number>();
     override query(query: unknown, values?: unknown, callback?: unknown): any {
-      const name = typeof query === 'string' ? preparedName(named, query) : undefined;
-      if (name !== undefined) return (super.query as Function)({ name, text: query, values }, callback);
-      return (super.query as Function)(query, values, callback);
+      const base = typeof query === 'string' ? preparedName(named, query) : undefined;
+      if (base === undefined) return (super.query as Function)(query, values, callback);
+      const runs = (this.#runs.get(base) ?? 0) + 1;
+      this.#runs.set(base, runs);
+      return (super.query as Function)({ name: replanName(base, runs), text: query, values }, callback);
     }
   }
   const pool = new Pool({
