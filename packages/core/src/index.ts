@@ -4,7 +4,7 @@ export * from './openapi.js';
 export * from './actor.js';
 export * from './validation.js';
 export { createDatabase, engineOf, prepared, queryWhileCommitting, runScript, type DatabaseConfig, type DatabaseEngine } from './database.js';
-export { pgliteDialect, type PGliteDialectOptions } from './pglite-driver.js';
+export { pgliteDialect, type PGliteDialectOptions, type PGliteMaintenance } from './pglite-driver.js';
 export { migrate, checksumOf, type Migration, type MigrationSet, type MigrateResult } from './migrator.js';
 export * from './audit.js';
 export * from './role-safety.js';

@@ -23,6 +23,31 @@ export interface PGliteDialectOptions {
   [option: string]: unknown;
 }
 
+/**
+ * Vacuuming and analyzing of the embedded database. A PostgreSQL server's autovacuum does this;
+ * PGlite has none, so without it the dead row versions of updated tables (every outbox event is
+ * updated twice) and their index entries would pile up for good, statistics would never exist,
+ * and claims and look-ups would slow down with every event ever handled.
+ */
+export interface PGliteMaintenance {
+  /** How often tables are checked (default 60 s, as autovacuum's `autovacuum_naptime`). */
+  intervalMs?: number;
+  /** A pass that failed (it is tried again at the next interval). Default: ignored. */
+  onError?: (error: unknown) => void;
+}
+
+// Autovacuum's default thresholds: a table is vacuumed when its dead row versions exceed 50 +
+// 20 % of its live rows, analyzed when its changes since the last analyze exceed 50 + 10 %; the
+// database is vacuumed whole before its transaction ids age halfway to autovacuum_freeze_max_age.
+const DUE_TABLES = `
+  select format('%I.%I', schemaname, relname) as name,
+         n_dead_tup > 50 + 0.2 * n_live_tup as vacuum
+    from pg_stat_user_tables
+   where n_dead_tup > 50 + 0.2 * n_live_tup or n_mod_since_analyze > 50 + 0.1 * n_live_tup`;
+const FREEZE_DUE = `
+  select age(datfrozenxid) > current_setting('autovacuum_freeze_max_age')::bigint / 2 as due
+    from pg_database where datname = current_database()`;
+
 const PGLITE = '@electric-sql/pglite';
 
 /**
@@ -57,15 +82,46 @@ export const SCRIPT_MARKER = '/* swan:script */\n';
 class PGliteDriver implements Driver {
   #client: PGlite | undefined;
   #queue: Promise<void> = Promise.resolve();
+  #timer: NodeJS.Timeout | undefined;
   readonly #options: PGliteDialectOptions;
+  readonly #maintenance: PGliteMaintenance | false;
 
-  constructor(options: PGliteDialectOptions) {
+  constructor(options: PGliteDialectOptions, maintenance: PGliteMaintenance | false) {
     this.#options = options;
+    this.#maintenance = maintenance;
   }
 
   async init(): Promise<void> {
     const { PGlite } = await loadPGlite();
     this.#client = await PGlite.create(this.#options as PGliteOptions);
+    if (this.#maintenance) {
+      const { intervalMs = 60_000, onError } = this.#maintenance;
+      let running = false;
+      this.#timer = setInterval(() => {
+        if (running) return;
+        running = true;
+        this.#maintain().catch((e) => onError?.(e)).finally(() => (running = false));
+      }, intervalMs);
+      this.#timer.unref();
+    }
+  }
+
+  /**
+   * One pass of what autovacuum would do: vacuums and analyzes the tables that changed enough,
+   * between transactions (it takes the session as a transaction would).
+   */
+  async #maintain(): Promise<void> {
+    const connection = (await this.acquireConnection()) as PGliteConnection;
+    try {
+      const client = this.#client;
+      if (!client) return;
+      const tables = await client.query<{ name: string; vacuum: boolean }>(DUE_TABLES);
+      for (const t of tables.rows) await client.exec(`${t.vacuum ? 'vacuum (analyze)' : 'analyze'} ${t.name}`);
+      const freeze = await client.query<{ due: boolean }>(FREEZE_DUE);
+      if (freeze.rows[0]?.due) await client.exec('vacuum');
+    } finally {
+      connection.release();
+    }
   }
 
   acquireConnection(): Promise<DatabaseConnection> {
@@ -95,6 +151,7 @@ class PGliteDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
+    clearInterval(this.#timer);
     await this.#queue;
     await this.#client?.close();
     this.#client = undefined;
@@ -127,12 +184,14 @@ class PGliteConnection implements DatabaseConnection {
 
 /**
  * Kysely dialect for an embedded PGlite database (in memory, or in `dataDir`). PGlite is loaded
- * when the first query runs; without it installed that query fails with `CONFIG_INVALID`.
+ * when the first query runs; without it installed that query fails with `CONFIG_INVALID`. Tables
+ * are vacuumed and analyzed as autovacuum would (see {@link PGliteMaintenance}); `false` turns
+ * that off.
  */
-export function pgliteDialect(options: PGliteDialectOptions = {}): Dialect {
+export function pgliteDialect(options: PGliteDialectOptions = {}, maintenance: PGliteMaintenance | false = {}): Dialect {
   return {
     createAdapter: () => new PostgresAdapter(),
-    createDriver: () => new PGliteDriver(options),
+    createDriver: () => new PGliteDriver(options, maintenance),
     createIntrospector: (db) => new PostgresIntrospector(db),
     createQueryCompiler: () => new PostgresQueryCompiler(),
   };
