@@ -28,7 +28,7 @@ const BASE = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/tes
 const QUICK = process.argv.includes('--quick');
 const DRAIN_N = Number(process.env.OUTBOX_BENCH_N ?? (QUICK ? 10_000 : 50_000));
 const ROUNDS = Number(process.env.OUTBOX_BENCH_ROUNDS ?? 5);
-const LAT_N = Number(process.env.OUTBOX_BENCH_LATENCY_N ?? (QUICK ? 200 : 1_000));
+const LAT_N = Number(process.env.OUTBOX_BENCH_LATENCY_N ?? (QUICK ? 200 : 2_000));
 const PUBLISH_N = Number(process.env.OUTBOX_BENCH_PUBLISH_N ?? (QUICK ? 500 : 2_000));
 const WARMUP = 100;
 const C = 10;
@@ -306,13 +306,18 @@ function reportDrain(drains: Record<string, number>[]): void {
 }
 
 function reportLatency(lats: Record<string, Latency>[]): void {
-  const best = (r: Record<string, Latency>, k: keyof Latency) => Math.min(r.default![k], r.localQueue![k]);
+  const ratios = (k: keyof Latency, of: (r: Record<string, Latency>) => number) => spread(lats.map((r) => r.ours![k] / of(r)));
+  // graphile-worker's better mode for a measure: the one with the lower median over the rounds
+  const better = (k: keyof Latency) => (median(col(lats, 'default', k)) <= median(col(lats, 'localQueue', k)) ? 'default' : 'localQueue');
+  const vsBetter = (k: keyof Latency) => `${ratios(k, (r) => r[better(k)]![k])} ÷ ${better(k)}`;
+  const vsFaster = (k: keyof Latency) => ratios(k, (r) => Math.min(r.default![k], r.localQueue![k]));
   console.log('\n| publish → handler | p50 ms, median (range) | p99 ms, median (range) | publish alone p50 ms |');
   console.log('|---|---:|---:|---:|');
   for (const [label, name] of [['@swan/outbox', 'ours'], ['graphile-worker 0.17 default', 'default'], ['graphile-worker 0.17 `localQueue` 500', 'localQueue']] as const) {
     console.log(`| ${label} | ${spread(col(lats, name, 'p50'))} | ${spread(col(lats, name, 'p99'))} | ${spread(col(lats, name, 'publishP50'))} |`);
   }
-  console.log(`| ours ÷ graphile-worker's better mode | ${spread(lats.map((r) => r.ours!.p50 / best(r, 'p50')))} | ${spread(lats.map((r) => r.ours!.p99 / best(r, 'p99')))} | ${spread(lats.map((r) => r.ours!.publishP50 / best(r, 'publishP50')))} |`);
+  console.log(`| ours ÷ graphile-worker's better mode | ${vsBetter('p50')} | ${vsBetter('p99')} | ${vsBetter('publishP50')} |`);
+  console.log(`| ours ÷ the faster mode of each round | ${vsFaster('p50')} | ${vsFaster('p99')} | ${vsFaster('publishP50')} |`);
   console.log('targets: latency p50 and p99 ≤ 0.8× graphile-worker\'s better mode');
 }
 
