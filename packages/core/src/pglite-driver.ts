@@ -115,6 +115,8 @@ class PGliteDriver implements Driver {
     try {
       const client = this.#client;
       if (!client) return;
+      // the session's own counters reach pg_stat_user_tables when it next reports them: now
+      await client.query('select pg_stat_force_next_flush()');
       const tables = await client.query<{ name: string; vacuum: boolean }>(DUE_TABLES);
       for (const t of tables.rows) await client.exec(`${t.vacuum ? 'vacuum (analyze)' : 'analyze'} ${t.name}`);
       const freeze = await client.query<{ due: boolean }>(FREEZE_DUE);
@@ -189,6 +191,10 @@ class PGliteConnection implements DatabaseConnection {
  * that off.
  */
 export function pgliteDialect(options: PGliteDialectOptions = {}, maintenance: PGliteMaintenance | false = {}): Dialect {
+  const intervalMs = maintenance ? maintenance.intervalMs : undefined;
+  if (intervalMs !== undefined && !(intervalMs > 0 && Number.isFinite(intervalMs))) {
+    throw new TypeError('maintenance.intervalMs must be a positive number of milliseconds');
+  }
   return {
     createAdapter: () => new PostgresAdapter(),
     createDriver: () => new PGliteDriver(options, maintenance),

@@ -48,4 +48,10 @@ describe('the embedded database vacuums and analyzes itself, as autovacuum would
     expect(errors).toEqual([]);
     expect((await sql<{ v: string }>`select v from churn where id = 1`.execute(db)).rows).toEqual([{ v: 'y' }]);
   });
+
+  it('refuses an interval that is not a positive number of milliseconds', () => {
+    for (const intervalMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => createDatabase({ maintenance: { intervalMs } })).toThrow('maintenance.intervalMs must be a positive number of milliseconds');
+    }
+  });
 });
