@@ -66,16 +66,17 @@ function statementName(text: string): string {
 }
 
 const REPLAN_FIRST = 64;
-const REPLAN_LAST = 65_536;
+const REPLAN_LAST = 4_096;
 
 /**
  * The name of a marked statement at its `runs`th execution on a connection: its base name, then
- * `_1` from the 64th execution, `_2` from the 256th, and so on ×4 up to `_6` from the 65,536th.
- * Each new name is parsed and planned again. PostgreSQL keeps the generic plan it makes at a
- * statement's sixth execution until the table is next analyzed: a plan made while a table was
+ * `_1` from the 64th execution, `_2` from the 256th, `_3` from the 1,024th and `_4` from the
+ * 4,096th. Each new name is parsed and planned again. PostgreSQL keeps the generic plan it makes at
+ * a statement's sixth execution until the table is next analyzed: a plan made while a table was
  * nearly empty (a sequential scan instead of a primary-key lookup) would stay in use while the
- * table grows, until the first autovacuum analyze. Earlier names are not deallocated (a failing
- * `DEALLOCATE` would abort the caller's transaction): at most seven plans per statement and connection.
+ * table grows, until the first autovacuum analyze, which re-plans everything from then on. Earlier
+ * names are not deallocated (a failing `DEALLOCATE` would abort the caller's transaction): at most
+ * five plans per statement and connection (the outbox's claim holds about 130 kB each).
  */
 function replanName(base: string, runs: number): string {
   if (runs < REPLAN_FIRST) return base;
