@@ -1,13 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import type { Route, SwanRequest } from '@swan/core';
 import { SwanError } from '@swan/core';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
-import { GALAXY_SWAN_ALIASES, type PiiService, migrations, parseAlias, piiRoutes } from '@swan/pii';
-import { admin, ai, clientBody, makeService, trainer } from './fixtures.js';
+import { GALAXY_SWAN_ALIASES, type PiiService, parseAlias, piiRoutes } from '@swan/pii';
+import { admin, ai, clientBody, makeService, trainer, withPiiDatabase } from './fixtures.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -41,11 +41,7 @@ function call(routes: Route[], method: string, path: string, actor: SwanRequest[
 describe.each(testEngines())('Galaxy-Swan aliases on $name', (engine) => {
   let t: TestDatabase;
   let pii: PiiService;
-  beforeAll(async () => {
-    t = await engine.create([migrations]);
-    pii = makeService(t.db);
-  });
-  afterAll(() => t.close());
+  withPiiDatabase(engine, (db, service) => ((t = db), (pii = service)));
 
   it('1,000 clients created concurrently get 1,000 distinct aliases, lowest tiers first', async () => {
     const creators = [pii, makeService(t.connectApp(8), pii.keys)];

@@ -1,7 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll } from 'vitest';
 import { sql, type Kysely } from 'kysely';
 import type { Actor } from '@swan/core';
-import { createPii, LocalKeyProvider, type KeyProvider, type PiiServiceOptions } from '@swan/pii';
+import type { TestDatabase, TestEngine } from '@swan/test-utils';
+import { createPii, LocalKeyProvider, migrations, type KeyProvider, type PiiService, type PiiServiceOptions } from '@swan/pii';
 
 export const admin: Actor = { id: randomUUID(), role: 'admin' };
 export const ai: Actor = { id: randomUUID(), role: 'ai_service' };
@@ -11,6 +13,16 @@ export const masterKey = (id: string) => `${id}:${randomBytes(32).toString('base
 
 export function makeService(db: Kysely<any>, keys: KeyProvider = LocalKeyProvider.fromEnv(masterKey('k1')), indexKey = randomBytes(32), extra: Partial<PiiServiceOptions> = {}) {
   return createPii({ db, keys, indexKey, ...extra });
+}
+
+/** Before the block's tests, a migrated database of `engine` and a service on it (handed to `ready`); closed after them. */
+export function withPiiDatabase(engine: TestEngine, ready: (t: TestDatabase, pii: PiiService) => void): void {
+  let t: TestDatabase | undefined;
+  beforeAll(async () => {
+    t = await engine.create([migrations]);
+    ready(t, makeService(t.db));
+  });
+  afterAll(() => t?.close());
 }
 
 const FIRST = ['Amara', 'Björn', 'Chidi', 'Dana', 'Élodie', 'Farid', 'Greta', 'Hiroshi', 'Ines', 'José', 'Kalani', 'Ließchen'];

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { withActor, verifyAuditChain } from '@swan/core';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
-import { LocalKeyProvider, type PiiService, isAssignedTrainer, migrations, type CreateClientInput } from '@swan/pii';
-import { admin, ai, auditOf, clientBody, makeService, masterKey, trainer } from './fixtures.js';
+import { LocalKeyProvider, type PiiService, isAssignedTrainer, type CreateClientInput } from '@swan/pii';
+import { admin, ai, auditOf, clientBody, makeService, masterKey, trainer, withPiiDatabase } from './fixtures.js';
 
 const count = async (t: TestDatabase, table: string) =>
   Number((await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)}`.execute(t.admin)).rows[0]!.n);
@@ -12,11 +12,7 @@ const count = async (t: TestDatabase, table: string) =>
 describe.each(testEngines())('@swan/pii on $name', (engine) => {
   let t: TestDatabase;
   let pii: PiiService;
-  beforeAll(async () => {
-    t = await engine.create([migrations]);
-    pii = makeService(t.db);
-  });
-  afterAll(() => t.close());
+  withPiiDatabase(engine, (db, service) => ((t = db), (pii = service)));
 
   it('creates a client, derives the age, and reads it back decrypted with an audit entry', async () => {
     const body = clientBody(1);

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { withActor } from '@swan/core';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
 import { migrations, type PiiService } from '@swan/pii';
-import { admin, ai, auditOf, clientBody, makeService, trainer } from './fixtures.js';
+import { admin, ai, auditOf, clientBody, makeService, trainer, withPiiDatabase } from './fixtures.js';
 
 const rowOf = async (t: TestDatabase, clientId: string) =>
   (await sql<Record<string, unknown>>`select * from client_profile_pii where client_id = ${clientId}`.execute(t.admin)).rows[0]!;
@@ -12,11 +12,7 @@ const rowOf = async (t: TestDatabase, clientId: string) =>
 describe.each(testEngines())('rectification, restriction and the client list on $name', (engine) => {
   let t: TestDatabase;
   let pii: PiiService;
-  beforeAll(async () => {
-    t = await engine.create([migrations]);
-    pii = makeService(t.db);
-  });
-  afterAll(() => t.close());
+  withPiiDatabase(engine, (db, service) => ((t = db), (pii = service)));
 
   it('updatePII re-encrypts the changed fields, moves the blind indexes and the age, and audits field names only', async () => {
     const body = clientBody(1);

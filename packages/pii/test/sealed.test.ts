@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { SEALED_PREFIX, verifyAuditChain, withActor } from '@swan/core';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
-import { DEFAULT_PURPOSES, migrations, type PiiService } from '@swan/pii';
-import { admin, ai, auditOf, clientBody, makeService, trainer } from './fixtures.js';
+import { DEFAULT_PURPOSES, type PiiService } from '@swan/pii';
+import { admin, ai, auditOf, clientBody, makeService, trainer, withPiiDatabase } from './fixtures.js';
 
 /** Everything the audit log, the PII tombstones and the restriction history hold, as text (read as the owner). */
 async function storedText(t: TestDatabase): Promise<string> {
@@ -21,11 +21,7 @@ const auditCount = async (t: TestDatabase) =>
 describe.each(testEngines())('purpose-bound reads and sealed free text on $name', (engine) => {
   let t: TestDatabase;
   let pii: PiiService;
-  beforeAll(async () => {
-    t = await engine.create([migrations]);
-    pii = makeService(t.db);
-  });
-  afterAll(() => t.close());
+  withPiiDatabase(engine, (db, service) => ((t = db), (pii = service)));
 
   it('a missing or unknown purpose, or a note over 200 characters, is VALIDATION_FAILED and writes nothing', async () => {
     const { clientId } = await pii.createClient(admin, clientBody(1));
