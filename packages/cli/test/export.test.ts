@@ -14,20 +14,9 @@ import { SYSTEM_ACTOR } from '@swan/core';
 import { createMasterPromptService, masterPromptExportContributor, type MasterPrompt } from '@swan/schema';
 import { swan, targets, using, type Target } from './harness.js';
 
-/** A valid client master prompt v3 (the schema package's sample prompt). */
-const prompt = (): MasterPrompt => ({
-  schema_version: '3.0.0',
-  meta: {
-    prompt_version: '3.0.0', client_id: '6f1c9a52-3e0b-4d7a-9c61-2b8e5d4f7a10', created_date: '2025-11-04T09:00:00Z',
-    last_updated: '2025-11-05T18:30:00Z', last_updated_by: 'trainer:9b2d',
-    change_log: [{ version: '3.0.0', date: '2025-11-04T09:00:00Z', changes: 'Initial intake', updated_by: 'trainer:9b2d' }],
-    effective_date: '2025-11-04T09:00:00Z', confidentiality_level: 'HIGH', hipaa_compliant: true, data_retention_years: 7,
-  },
-  client_profile: {
-    basic_info: { age: 41, gender: 'Non-binary', height_inches: 70, weight_lbs: 182.4, body_fat_percentage: 24.5, bmi: 26.2 },
-    training_tier: { tier: 'Tier 2', tier_name: 'Gold Swan', session_rate_usd: 125, sessions_per_week: 3 },
-  },
-} as unknown as MasterPrompt);
+/** A valid client master prompt v3: the schema package's sample prompt. */
+const SAMPLE_PROMPTS = new URL('../../schema/test/fixtures/master-prompts.json', import.meta.url);
+const prompt = (): MasterPrompt => (JSON.parse(readFileSync(SAMPLE_PROMPTS, 'utf8')) as { valid: MasterPrompt }).valid;
 
 /** The sections of the HTTP export (`GET /api/clients/:clientId/export`) with every package installed. */
 const SECTIONS = ['exportedAt', 'clientId', 'alias', 'createdAt', 'deletedAt', 'pii', 'training', 'accessLog', 'restrictions', 'consents', 'masterPrompts', 'subscriptions', 'checkins'];
