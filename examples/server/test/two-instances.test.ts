@@ -14,7 +14,7 @@ import { sql } from 'kysely';
 import { withActor } from '@swan/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrations as outboxMigrations } from '@swan/outbox';
-import { postgresUrl, redisUrl, testEngines, type TestDatabase } from '@swan/test-utils';
+import { postgresUrl, redisUrl, testEngines, type TestDatabase, until as waitUntil } from '@swan/test-utils';
 import { bootServer, mintToken, SECRET, type TestServer } from './helpers.js';
 import { serveFakeTwilio } from './fakes.js';
 import { root } from './build.js';
@@ -25,13 +25,7 @@ const postgres = postgresUrl() ? testEngines().find((e) => e.name === 'postgres'
 const PUBLIC_URL = 'http://swan.test';
 const DAY = 86_400_000;
 
-async function until(check: () => Promise<boolean> | boolean, ms = 30_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`${what} not reached in time`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (check: () => Promise<boolean> | boolean, ms: number, what: string) => waitUntil(check, ms, what, 50);
 
 /** Starts instance B as a child process; resolves with its URL once it listens. */
 function startChild(env: Record<string, string>): { child: ChildProcess; listening: Promise<string>; output: () => string } {

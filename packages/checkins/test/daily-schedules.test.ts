@@ -10,21 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, migrations as coreMigrations, withActor } from '@swan/core';
 import { createOutbox, createScheduler, createScheduleStore, createWorker, migrations as outboxMigrations, scheduleKey, type Worker } from '@swan/outbox';
 import { createPii, LocalKeyProvider, migrations as piiMigrations } from '@swan/pii';
-import { testEngines } from '@swan/test-utils';
+import { testEngines, until } from '@swan/test-utils';
 import { checkinScheduleName, createCheckins, createTwilioClient, migrations, type CheckInKind, type Checkins } from '../src/index.js';
 import { ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, FROM } from './fake-twilio.js';
 import { admin, startHarness, type Harness } from './harness.js';
 
 const LA = 'America/Los_Angeles';
 const DAY = 86_400_000;
-
-async function until(check: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 interface Row { event_id: string; event_type: string; status: string; idempotency_key: string; scheduled_for: Date; payload: any }
 

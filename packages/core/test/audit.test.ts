@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type Kysely } from 'kysely';
 import { randomUUID } from 'node:crypto';
-import { testEngines, type TestDatabase } from '@swan/test-utils';
+import { testEngines, type TestDatabase, until } from '@swan/test-utils';
 import { appendAudit, chainAuditLog, startAuditChainer, verifyAuditChain, withActor, type Actor } from '@swan/core';
 
 const admin: Actor = { id: randomUUID(), role: 'admin' };
@@ -256,7 +256,7 @@ describe.each(testEngines())('audit chain on $name', (engine) => {
       // tests that were open during the insert end first.
       const passed = async () => (await sql<{ past: boolean }>`
         select pg_snapshot_xmin(pg_current_snapshot()) > (select max(txid) from swan_audit_log) as past`.execute(f.admin)).rows[0]!.past;
-      for (const deadline = Date.now() + 30_000; !(await passed()) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+      await until(passed, 30_000, 'the end of transactions older than the insert');
       const run = () => f.admin.transaction().execute(async (trx) => {
         const fetched = async () => (await sql<{ n: number }>`
           select (idx_tup_fetch + seq_tup_read)::int as n from pg_stat_xact_user_tables where relname = 'swan_audit_log'`.execute(trx)).rows[0]!.n;

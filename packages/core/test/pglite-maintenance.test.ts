@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { sql, type Kysely } from 'kysely';
 import { createDatabase } from '@swan/core';
+import { until } from '@swan/test-utils';
 
 interface TableStats { n_dead_tup: number; analyzed: boolean; vacuumed: boolean }
 
@@ -8,14 +9,6 @@ const stats = async (db: Kysely<any>): Promise<TableStats> =>
   (await sql<TableStats>`
     select n_dead_tup::int, last_analyze is not null as analyzed, last_vacuum is not null as vacuumed
       from pg_stat_user_tables where relname = 'churn'`.execute(db)).rows[0]!;
-
-async function until(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('the embedded database vacuums and analyzes itself, as autovacuum would', () => {
   let db: Kysely<any> | undefined;
@@ -27,7 +20,7 @@ describe('the embedded database vacuums and analyzes itself, as autovacuum would
     await sql`create table churn (id int primary key, v text)`.execute(db);
     await sql`insert into churn select g, 'x' from generate_series(1, 1000) g`.execute(db);
     await sql`delete from churn where id > 100`.execute(db);
-    await until(async () => (await stats(db!)).vacuumed);
+    await until(async () => (await stats(db!)).vacuumed, 30_000);
     expect(await stats(db)).toEqual({ n_dead_tup: 0, analyzed: true, vacuumed: true });
     expect(errors).toEqual([]);
   });
@@ -44,7 +37,7 @@ describe('the embedded database vacuums and analyzes itself, as autovacuum would
       expect((await stats(trx)).vacuumed).toBe(false);
       await sql`update churn set v = 'y' where id = 1`.execute(trx);
     });
-    await until(async () => (await stats(db!)).vacuumed);
+    await until(async () => (await stats(db!)).vacuumed, 30_000);
     expect(errors).toEqual([]);
     expect((await sql<{ v: string }>`select v from churn where id = 1`.execute(db)).rows).toEqual([{ v: 'y' }]);
   });

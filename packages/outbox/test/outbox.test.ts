@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testEngines, type TestDatabase } from '@swan/test-utils';
+import { testEngines, type TestDatabase, until } from '@swan/test-utils';
 import { createOutbox, createWorker, migrations, outboxRoutes, type Outbox, type OutboxEvent } from '@swan/outbox';
 import type { SwanRequest } from '@swan/core';
 
@@ -15,14 +15,6 @@ async function statusOf(t: TestDatabase, eventId: string) {
   const { rows } = await sql<{ status: string; attempts: number; last_error: string | null }>`
     select status, attempts, last_error from swan_outbox where event_id = ${eventId}::uuid`.execute(t.admin);
   return rows[0];
-}
-
-async function until(check: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe.each(testEngines())('outbox on $name', (engine) => {

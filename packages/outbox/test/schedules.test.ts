@@ -1,15 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testEngines, type TestDatabase } from '@swan/test-utils';
+import { testEngines, type TestDatabase, until } from '@swan/test-utils';
 import { createOutbox, createScheduler, createScheduleStore, createWorker, migrations, removeSchedule, scheduleKey, setSchedule, type OutboxEvent } from '@swan/outbox';
-
-async function until(check: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const HOUR = 3_600_000;
 

@@ -5,7 +5,7 @@ import { MeterProvider, MetricReader, type MetricData } from '@opentelemetry/sdk
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testEngines, type TestDatabase } from '@swan/test-utils';
+import { testEngines, type TestDatabase, until as waitUntil } from '@swan/test-utils';
 import { createOutbox, createWorker, migrations, observeOutbox, type Outbox } from '@swan/outbox';
 
 /** A reader the test collects from on demand. */
@@ -35,13 +35,7 @@ async function collect(): Promise<MetricData[]> {
   return resourceMetrics.scopeMetrics.flatMap((s) => s.metrics);
 }
 
-async function until(check: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = (check: () => Promise<boolean> | boolean, ms = 15_000) => waitUntil(check, ms, 'condition', 10);
 
 describe.each(testEngines())('outbox telemetry on $name', (engine) => {
   let t: TestDatabase;

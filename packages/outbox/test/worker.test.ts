@@ -1,17 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testEngines, type TestDatabase } from '@swan/test-utils';
+import { testEngines, type TestDatabase, until as waitUntil } from '@swan/test-utils';
 import { backoffDelay, createOutbox, createWorker, migrations, UnavailableError, type Outbox, type OutboxEvent } from '@swan/outbox';
 import { pgListen } from '@swan/outbox/pg-listen';
 
-async function until(check: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = (check: () => Promise<boolean> | boolean, ms?: number) => waitUntil(check, ms, 'condition', 10);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -2,3 +2,4 @@ export * from './services.js';
 export * from './db.js';
 export * from './contract.js';
 export * from './clients.js';
+export * from './until.js';
