@@ -309,7 +309,10 @@ function reportLatency(lats: Record<string, Latency>[]): void {
   const ratios = (k: keyof Latency, of: (r: Record<string, Latency>) => number) => spread(lats.map((r) => r.ours![k] / of(r)));
   // graphile-worker's better mode for a measure: the one with the lower median over the rounds
   const better = (k: keyof Latency) => (median(col(lats, 'default', k)) <= median(col(lats, 'localQueue', k)) ? 'default' : 'localQueue');
-  const vsBetter = (k: keyof Latency) => `${ratios(k, (r) => r[better(k)]![k])} ÷ ${better(k)}`;
+  const vsBetter = (k: keyof Latency) => {
+    const mode = better(k);
+    return `${ratios(k, (r) => r[mode]![k])} ÷ ${mode}`;
+  };
   const vsFaster = (k: keyof Latency) => ratios(k, (r) => Math.min(r.default![k], r.localQueue![k]));
   console.log('\n| publish → handler | p50 ms, median (range) | p99 ms, median (range) | publish alone p50 ms |');
   console.log('|---|---:|---:|---:|');

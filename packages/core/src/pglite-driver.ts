@@ -112,15 +112,15 @@ class PGliteDriver implements Driver {
    */
   async #maintain(): Promise<void> {
     const connection = (await this.acquireConnection()) as PGliteConnection;
+    const run = <R>(text: string) => connection.executeQuery<R>(CompiledQuery.raw(text));
     try {
-      const client = this.#client;
-      if (!client) return;
       // the session's own counters reach pg_stat_user_tables when it next reports them: now
-      await client.query('select pg_stat_force_next_flush()');
-      const tables = await client.query<{ name: string; vacuum: boolean }>(DUE_TABLES);
-      for (const t of tables.rows) await client.exec(`${t.vacuum ? 'vacuum (analyze)' : 'analyze'} ${t.name}`);
-      const freeze = await client.query<{ due: boolean }>(FREEZE_DUE);
-      if (freeze.rows[0]?.due) await client.exec('vacuum');
+      await run('select pg_stat_force_next_flush()');
+      const tables = await run<{ name: string; vacuum: boolean }>(DUE_TABLES);
+      // VACUUM and ANALYZE go through PGlite's exec (the simple query protocol), as scripts do
+      for (const t of tables.rows) await run(`${SCRIPT_MARKER}${t.vacuum ? 'vacuum (analyze)' : 'analyze'} ${t.name}`);
+      const freeze = await run<{ due: boolean }>(FREEZE_DUE);
+      if (freeze.rows[0]?.due) await run(`${SCRIPT_MARKER}vacuum`);
     } finally {
       connection.release();
     }
