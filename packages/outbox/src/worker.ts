@@ -135,7 +135,10 @@ export interface WorkerOptions {
    * outage's length (at most `capMs`) after it ends.
    */
   unavailableBackoff?: { baseMs?: number; capMs?: number };
-  /** Completions are written in batches: after `flushMs` (default 2) or `flushSize` (default 200) events. */
+  /**
+   * Completions are written in batches: after `flushMs` (default 2) or `flushSize` (default 200)
+   * events, or with the next claim if that comes first.
+   */
   flushMs?: number;
   flushSize?: number;
   /** Lease owner id (default host:pid:random). */
@@ -321,6 +324,16 @@ export function createWorker(options: WorkerOptions): Worker {
     return flushing;
   };
 
+  const takeCompletions = () => {
+    const done = completions;
+    completions = [];
+    if (flushTimer && !failures.length) {
+      clearTimeout(flushTimer);
+      flushTimer = null;
+    }
+    return done;
+  };
+
   const scheduleFlush = () => {
     if (completions.length + failures.length >= flushSize) void flush();
     else if (!flushTimer && !flushing) flushTimer = setTimeout(() => void flush(), flushMs);
@@ -394,8 +407,12 @@ export function createWorker(options: WorkerOptions): Worker {
     claiming++;
     fetching = true;
     again = false;
+    // Completions waiting for their flush are written by the claim: one statement instead of two.
+    const done = flushing || completions.length > flushSize ? [] : takeCompletions();
     try {
-      const { events, poisoned } = await claim(db, { owner: workerId, leaseMs, limit: batchSize, eventTypes, ordered, maxLeaseExpiries });
+      const { events, poisoned } = await claim(db, { owner: workerId, leaseMs, limit: batchSize, eventTypes, ordered, maxLeaseExpiries, completed: done });
+      // ordered: the claim could not see its own completions yet
+      if (done.length && ordered) again = true;
       for (const p of poisoned) report(new Error(`worker lost ${p.leaseExpiries} times`), 'dead', p.eventId);
       if (!started) {
         if (events.length) await release(db, workerId, events.map((e) => e.id));
@@ -406,6 +423,10 @@ export function createWorker(options: WorkerOptions): Worker {
       }
     } catch (e) {
       lastFull = false;
+      if (done.length) {
+        completions.push(...done);
+        scheduleFlush();
+      }
       report(e, 'claim');
     } finally {
       claiming--;

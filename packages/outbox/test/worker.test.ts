@@ -14,7 +14,7 @@ describe.each(testEngines())('worker behaviour on $name', (engine) => {
   let outbox: Outbox;
   beforeAll(async () => {
     t = await engine.create([migrations]);
-    outbox = createOutbox({ db: t.db, eventTypes: ['sched_test', 'jitter_test', 'stop_test', 'starve_test', 'chain_test', 'steps_test', 'defer_test'] });
+    outbox = createOutbox({ db: t.db, eventTypes: ['sched_test', 'jitter_test', 'stop_test', 'starve_test', 'chain_test', 'steps_test', 'defer_test', 'ride_test'] });
   });
   afterAll(() => t.close());
 
@@ -190,6 +190,36 @@ describe.each(testEngines())('worker behaviour on $name', (engine) => {
       await worker.stop();
     }
     expect(done).toEqual(Array.from({ length: n }, (_, i) => i));
+  });
+
+  it('a completion waiting for its flush is written by the next claim', async () => {
+    const handled: string[] = [];
+    const worker = createWorker({ db: t.db, handlers: { ride_test: async (e) => void handled.push(e.eventId) }, pollIntervalMs: 20, flushMs: 60_000 });
+    await worker.start();
+    try {
+      const { eventId } = await outbox.publish(t.db, { eventType: 'ride_test', payload: { n: 1 } });
+      // a poll's claim writes it, long before the flush would
+      await until(async () => (await statuses('ride_test')).some((r) => r.event_id === eventId && r.status === 'completed'), 5000);
+      expect(handled).toEqual([eventId]);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('an event whose lease expired while its completion waited is completed by the next claim, not claimed again', async () => {
+    const handled: string[] = [];
+    const { eventId } = await outbox.publish(t.db, { eventType: 'ride_test', payload: { n: 2 } });
+    // claimed at start with a 100 ms lease and no heartbeat; the first poll comes after it expired
+    const worker = createWorker({ db: t.db, handlers: { ride_test: async (e) => void handled.push(e.eventId) }, leaseMs: 100, heartbeat: false, pollIntervalMs: 400, flushMs: 60_000 });
+    await worker.start();
+    try {
+      await until(async () => (await statuses('ride_test')).some((r) => r.event_id === eventId && r.status === 'completed'), 5000);
+    } finally {
+      await worker.stop();
+    }
+    expect(handled).toEqual([eventId]);
+    const { rows } = await sql<{ lease_expiries: number }>`select lease_expiries from swan_outbox where event_id = ${eventId}`.execute(t.admin);
+    expect(rows).toEqual([{ lease_expiries: 0 }]);
   });
 
   it('resumes a multi-step handler after the steps that succeeded; an unavailable step burns no attempt', async () => {
