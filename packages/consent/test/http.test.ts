@@ -10,7 +10,7 @@ import { expressGuard, mountSwan as mountExpress } from '@swan/express';
 import { fastifyGuard, mountSwan as mountFastify } from '@swan/fastify';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
 import { createConsent, type ConsentService, consentRoutes, MAX_SIGNATURE_BYTES, seedConsentVersion30 } from '../src/index.js';
-import { admin, createClient, createDb } from './setup.js';
+import { admin, createClient, createDb, withConsentDatabase } from './setup.js';
 
 /** Test-only actor resolver: `X-Test-Actor: <uuid>:<role>` (a host would verify a JWT here). */
 const actor: ActorResolver = (req) => {
@@ -66,12 +66,7 @@ describe.each(testEngines())('consent HTTP on $name', (engine) => {
   // One database for both adapters' contract tests.
   let t: TestDatabase;
   let service: ConsentService;
-  beforeAll(async () => {
-    t = await createDb(engine);
-    service = createConsent({ db: t.db });
-    await seedConsentVersion30(t.db);
-  });
-  afterAll(() => t?.close());
+  withConsentDatabase(engine, (db, consent) => void ((t = db), (service = consent)));
 
   describe.each(adapters)('consent routes over $name', ({ make, VERSION }) => {
     let app: App;

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SwanError } from '@swan/core';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
-import { createConsent, type ConsentService, seedConsentVersion30 } from '../src/index.js';
-import { admin, asClient, createClient, createDb, request } from './setup.js';
+import type { ConsentService } from '../src/index.js';
+import { admin, asClient, createClient, request, withConsentDatabase } from './setup.js';
 
 const DAY = 86_400_000;
 const utcDate = (d: Date) => d.toISOString().slice(0, 10);
@@ -21,12 +21,7 @@ describe.each(testEngines())('re-consent on $name', (engine) => {
   describe('3.0 → 3.1 without requires_re_consent', () => {
     let t: TestDatabase;
     let consent: ConsentService;
-    beforeAll(async () => {
-      t = await createDb(engine);
-      consent = createConsent({ db: t.db });
-      await seedConsentVersion30(t.db);
-    });
-    afterAll(() => t?.close());
+    withConsentDatabase(engine, (db, service) => void ((t = db), (consent = service)));
 
     it('keeps 3.0 consent valid, before and after 3.1 takes effect', async () => {
       const clientId = await createClient(t.admin);
@@ -44,13 +39,11 @@ describe.each(testEngines())('re-consent on $name', (engine) => {
     const effective = new Date(Date.now() + 2 * DAY);
     const effectiveDay = utcDate(effective);
     const startOfEffective = new Date(`${effectiveDay}T00:00:00Z`);
-    beforeAll(async () => {
-      t = await createDb(engine);
-      consent = createConsent({ db: t.db });
-      await seedConsentVersion30(t.db);
+    withConsentDatabase(engine, async (db, service) => {
+      t = db;
+      consent = service;
       await consent.publishVersion(admin, { version: '3.1', effectiveDate: effectiveDay, fullText: 'v3.1 new processors', requiresReConsent: true });
     });
-    afterAll(() => t?.close());
 
     it('invalidates 3.0 consent from the effective date on, not an instant before', async () => {
       const clientId = await createClient(t.admin);

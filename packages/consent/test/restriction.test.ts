@@ -1,20 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { testEngines, type TestDatabase } from '@swan/test-utils';
-import { createConsent, seedConsentVersion30, type ConsentService } from '../src/index.js';
-import { asClient, createClient, createDb, rejection, request } from './setup.js';
+import type { ConsentService } from '../src/index.js';
+import { asClient, createClient, rejection, request, withConsentDatabase } from './setup.js';
 
 /** The guard and restriction of processing (GDPR Art. 18, `@swan/pii`'s client_restrictions). */
 describe.each(testEngines())('requireConsent and restriction of processing on $name', (engine) => {
   let t: TestDatabase;
   let consent: ConsentService;
-  beforeAll(async () => {
-    t = await createDb(engine);
-    consent = createConsent({ db: t.db });
-    await seedConsentVersion30(t.db);
-  });
-  afterAll(() => t?.close());
+  withConsentDatabase(engine, (db, service) => void ((t = db), (consent = service)));
 
   const restrict = (clientId: string) => sql`insert into client_restrictions (client_id, restricted_by, reason)
     values (${clientId}::uuid, ${randomUUID()}::uuid, 'contested')`.execute(t.admin);

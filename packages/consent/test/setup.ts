@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
+import { afterAll, beforeAll } from 'vitest';
 import type { Actor, SwanError, SwanRequest } from '@swan/core';
 import { migrations as piiMigrations } from '@swan/pii';
-import { insertClientRow, type TestEngine } from '@swan/test-utils';
-import { migrations as consentMigrations } from '../src/index.js';
+import { insertClientRow, type TestDatabase, type TestEngine } from '@swan/test-utils';
+import { createConsent, migrations as consentMigrations, seedConsentVersion30, type ConsentService } from '../src/index.js';
 
 export const sets = [piiMigrations, consentMigrations];
 
@@ -15,6 +16,20 @@ export const createClient = (owner: Kysely<any>): Promise<string> => insertClien
 
 export async function createDb(engine: TestEngine) {
   return engine.create(sets);
+}
+
+/**
+ * Sets up, for a describe block, a migrated database with consent version 3.0 and a consent
+ * service over it; `ready` receives both (and may publish more versions first).
+ */
+export function withConsentDatabase(engine: TestEngine, ready: (t: TestDatabase, consent: ConsentService) => Promise<void> | void): void {
+  let t: TestDatabase | undefined;
+  beforeAll(async () => {
+    t = await createDb(engine);
+    await seedConsentVersion30(t.db);
+    await ready(t, createConsent({ db: t.db }));
+  });
+  afterAll(() => t?.close());
 }
 
 /** A framework-free request as the adapters build it. */
