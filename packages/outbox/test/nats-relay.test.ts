@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { natsUrl, testEngines, type TestDatabase } from '@swan/test-utils';
+import { killProcess, natsUrl, testEngines, type TestDatabase } from '@swan/test-utils';
 import { createOutbox, createWorker, migrations } from '@swan/outbox';
 import { ensureOutboxStream, isNatsUnavailable, natsRelayHandler, type RelayedEvent } from '@swan/outbox/nats';
 
@@ -44,13 +44,8 @@ class OwnNats {
       }
     }
   }
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
+  kill(): Promise<void> {
+    return killProcess(this.child);
   }
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import type { Actor, GuardContext, SwanRequest } from '@swan/core';
+import { killProcess } from '@swan/test-utils';
 
 /** A unique Redis key prefix per test, so tests never share counters on the shared Redis. */
 export const uniquePrefix = () => `swan:rl:test:${randomBytes(6).toString('hex')}:`;
@@ -70,12 +71,7 @@ export class OwnRedis {
   }
 
   async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
+    await killProcess(this.child);
     this.child = undefined;
   }
 }

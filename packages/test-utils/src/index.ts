@@ -3,3 +3,4 @@ export * from './db.js';
 export * from './contract.js';
 export * from './clients.js';
 export * from './until.js';
+export * from './processes.js';
