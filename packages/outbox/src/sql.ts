@@ -179,10 +179,9 @@ const completeRows = (owner: string, ids: readonly (number | string)[]) => sql`
  * the oldest unfinished event of each aggregate is eligible. In the update, the old status
  * `processing` marks the expired ones (the statement holds the locks of both sets). It takes the
  * claimed ids as an array, not as a join, so PostgreSQL looks them up by primary key however many
- * completed events the table keeps (a join hashes the whole table at every claim). `completed`
- * events are marked completed first, in the same transaction: one statement instead of two when
- * events come one at a time. They are kept out of the expired ones (one statement must not update
- * a row twice).
+ * completed events the table keeps (a join hashes the whole table at every claim). The same
+ * statement marks the `completed` events completed: one statement instead of two when events come
+ * one at a time. They are kept out of the expired ones (one statement must not update a row twice).
  */
 export async function claim(db: Kysely<any>, p: ClaimParams): Promise<ClaimResult> {
   const types = p.eventTypes ? sql`and o.event_type = any(${p.eventTypes}::text[])` : sql``;
@@ -231,7 +230,6 @@ export async function claim(db: Kysely<any>, p: ClaimParams): Promise<ClaimResul
   events.sort((a, b) => Number(a.id) - Number(b.id));
   return { events, poisoned };
 }
-
 
 /** Marks events completed (only those this owner still holds). */
 export async function complete(db: Kysely<any>, owner: string, ids: readonly (number | string)[]): Promise<void> {
