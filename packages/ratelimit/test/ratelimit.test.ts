@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { createDatabase, isSwanError, ok, runRoute, toErrorResponse, type EventPublisher, type Route, type SwanError } from '@swan/core';
 import { redisUrl } from '@swan/test-utils';
@@ -12,9 +12,16 @@ const url = redisUrl();
 const stores = [{ name: 'memory', redis: false }, ...(url ? [{ name: 'redis', redis: true }] : [])];
 
 const open: RateLimiter[] = [];
+// The limiters' clock stands still during each test, so no count straddles the end of a key's
+// window; tests of windows passing bring their own clock. Two minutes ahead, so that Redis keys
+// (which expire a second after their window) outlive the test and still expire soon after it.
+let frozen = 0;
+beforeEach(() => {
+  frozen = Date.now() + 120_000;
+});
 function limiter(redis: boolean, options: RateLimiterOptions = {}): RateLimiter {
   // A generous command timeout: these tests are about counting; outage.test.ts covers the 50 ms default.
-  const l = createRateLimiter({ ...(redis ? { redis: url!, prefix: uniquePrefix(), commandTimeoutMs: 2000 } : {}), ...options });
+  const l = createRateLimiter({ clock: () => frozen, ...(redis ? { redis: url!, prefix: uniquePrefix(), commandTimeoutMs: 2000 } : {}), ...options });
   open.push(l);
   return l;
 }
@@ -69,7 +76,7 @@ describe.each(stores)('rate limiter on $name', ({ redis }) => {
   });
 
   it('resets after a real 1 s window', async () => {
-    const l = limiter(redis, { policies: { short: { points: 2, windowSeconds: 1 } } });
+    const l = limiter(redis, { policies: { short: { points: 2, windowSeconds: 1 } }, clock: Date.now });
     let first = await l.consume('short', 'ip:10.0.0.1');
     // Start the sequence early in a window so it cannot straddle a reset.
     if (first.resetMs < 500) {
@@ -143,8 +150,7 @@ describe.each(stores)('rate limiter on $name', ({ redis }) => {
 describe.skipIf(!url)('rate limiter on shared Redis', () => {
   it('admits exactly the policy count across two app instances (200 concurrent requests)', async () => {
     const prefix = uniquePrefix();
-    const now = Date.now();
-    const options: RateLimiterOptions = { policies: { aiQuery: { points: 10, windowSeconds: 60 } }, prefix, clock: () => now };
+    const options: RateLimiterOptions = { policies: { aiQuery: { points: 10, windowSeconds: 60 } }, prefix };
     const one = limiter(true, options);
     const two = limiter(true, options);
     const guards = [one.guard('aiQuery'), two.guard('aiQuery')];
@@ -333,7 +339,7 @@ describe.each(stores)('rate limiter on $name: tiers, alert windows, header lists
 describe.skipIf(!url)('Redis counters', () => {
   it('expire with their window: count and expiry are set in one atomic step', async () => {
     const prefix = uniquePrefix();
-    const l = limiter(true, { prefix, policies: { p: { points: 5, windowSeconds: 60 } } });
+    const l = limiter(true, { prefix, policies: { p: { points: 5, windowSeconds: 60 } }, clock: Date.now }); // compared with Redis's own TTLs
     const d = await l.consume('p', 'ip:10.2.2.2');
     const admin = new Redis(url!);
     try {
