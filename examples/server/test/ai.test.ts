@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { SEALED_PREFIX } from '@swan/core';
-import { bootServer, mintToken, type TestServer } from './helpers.js';
+import { bootServer, mintToken, withFrozenRateLimits, type TestServer } from './helpers.js';
 
 /** The AI-facing routes: rate limit, consent and (AI query) subscription guards, then one outbox event. */
 describe.each(['express', 'fastify'])('AI routes on %s', (framework) => {
@@ -18,7 +18,7 @@ describe.each(['express', 'fastify'])('AI routes on %s', (framework) => {
   };
 
   beforeAll(async () => {
-    server = await bootServer({ SWAN_FRAMEWORK: framework, RUN_WORKERS: 'false', STRIPE_PAYMENT_LINK_TIER_1: 'https://buy.stripe.com/test_one', STRIPE_PRICE_TIER_1: 'price_one' }, [], []);
+    server = await bootServer({ SWAN_FRAMEWORK: framework, RUN_WORKERS: 'false', STRIPE_PAYMENT_LINK_TIER_1: 'https://buy.stripe.com/test_one', STRIPE_PRICE_TIER_1: 'price_one' }, [], [], withFrozenRateLimits());
     admin = await mintToken({ sub: randomUUID(), role: 'admin' }, { expiresIn: '10m' });
     email = `dana-${randomUUID()}@example.org`;
     const created = await post('/api/clients', admin, {

@@ -6,6 +6,7 @@ import { ok, type Route } from '@swan/core';
 import { createServer, type SwanServer } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { modules } from '../src/modules/index.js';
+import { createRatelimitModule } from '../src/modules/ratelimit.js';
 import type { Logger, ServerModule } from '../src/modules/types.js';
 
 export const SECRET = 'test-secret-0123456789-abcdefghijklmnop';
@@ -37,7 +38,18 @@ export interface TestServer extends SwanServer {
 }
 
 /** Boots the example server in-process on a free port (PGlite in a temp DATA_DIR unless `env` says otherwise). */
-export async function bootServer(env: Record<string, string>, argv: string[] = [], extraModules: ServerModule[] = [probeModule], base = modules): Promise<TestServer> {
+/**
+ * The server's modules with a rate limiter whose clock stands still (two minutes ahead, so Redis
+ * keys outlive the test): a test that counts requests up to a limit never straddles the end of a
+ * window.
+ */
+export function withFrozenRateLimits(base: readonly ServerModule[] = modules): ServerModule[] {
+  const frozen = Date.now() + 120_000;
+  const limits = createRatelimitModule({ clock: () => frozen });
+  return base.map((m) => (m.name === limits.name ? limits : m));
+}
+
+export async function bootServer(env: Record<string, string>, argv: string[] = [], extraModules: ServerModule[] = [probeModule], base: readonly ServerModule[] = modules): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'swan-server-'));
   const logger = memoryLogger();
   const config = loadConfig({ PORT: '0', DATA_DIR: dataDir, AUTH_JWT_SECRET: SECRET, ...env }, argv);

@@ -10,7 +10,7 @@ import { fastifyGuard } from '@swan/fastify';
 import { createRateLimiter } from '@swan/ratelimit';
 import { ratelimitModule } from '../src/modules/ratelimit.js';
 import type { ServerModule } from '../src/modules/types.js';
-import { bootServer, mintToken, type TestServer } from './helpers.js';
+import { bootServer, mintToken, withFrozenRateLimits, type TestServer } from './helpers.js';
 
 /** Public routes behind the server's limits: one `general` guard, and `general` + `photoUpload` on one route. */
 const publicLimited: ServerModule = {
@@ -28,8 +28,8 @@ describe.each(['express', 'fastify'])('rate limits of the example server on %s',
   let direct: TestServer;
   beforeAll(async () => {
     [trusting, direct] = await Promise.all([
-      bootServer({ SWAN_FRAMEWORK: framework, TRUST_PROXY: 'loopback' }, [], [publicLimited], [ratelimitModule]),
-      bootServer({ SWAN_FRAMEWORK: framework }, [], [publicLimited], [ratelimitModule]),
+      bootServer({ SWAN_FRAMEWORK: framework, TRUST_PROXY: 'loopback' }, [], [publicLimited], withFrozenRateLimits([ratelimitModule])),
+      bootServer({ SWAN_FRAMEWORK: framework }, [], [publicLimited], withFrozenRateLimits([ratelimitModule])),
     ]);
   });
   afterAll(async () => {
@@ -61,8 +61,9 @@ describe('two limit guards on a host route (expressGuard, fastifyGuard)', () => 
   it('append to the header lists instead of replacing each other, and the refusal carries both', async () => {
     // One limiter per framework (both are called from 127.0.0.1).
     const policies = { outer: { points: 5, windowSeconds: 60 }, inner: { points: 1, windowSeconds: 30 } };
-    const limiter = createRateLimiter({ policies });
-    const limiter2 = createRateLimiter({ policies });
+    const frozen = Date.now(); // both requests in one window
+    const limiter = createRateLimiter({ policies, clock: () => frozen });
+    const limiter2 = createRateLimiter({ policies, clock: () => frozen });
     const expected = '"outer";q=5;w=60, "inner";q=1;w=30';
     const app = express();
     app.get('/host', expressGuard(limiter.guard('outer')), expressGuard(limiter.guard('inner')), (_req, res) => { res.json({ ok: true }); });
@@ -98,7 +99,7 @@ describe('per-tier AI query limits from the billing subscription', () => {
     return { status: res.status, body: (await res.json()) as any, headers: res.headers };
   };
   beforeAll(async () => {
-    server = await bootServer({ RUN_WORKERS: 'false' }, [], []);
+    server = await bootServer({ RUN_WORKERS: 'false' }, [], [], withFrozenRateLimits());
   });
   afterAll(() => server?.dispose());
 

@@ -21,6 +21,8 @@ export interface RatelimitModuleOptions {
   tierLimits?: Record<string, Record<string, number>>;
   /** How long a client's looked-up tier is reused, in ms (default 30 000): a new subscription counts after at most this. */
   tierCacheMs?: number;
+  /** The limiter's clock, in milliseconds since the epoch (default `Date.now`): tests hold it still so counts never straddle a window's end. */
+  clock?: () => number;
 }
 
 /** Default per-tier limits: more AI queries for the higher tiers (tier_1 keeps the policy's 10/min). */
@@ -53,6 +55,7 @@ export function createRatelimitModule(options: RatelimitModuleOptions = {}): Ser
         return typeof billing?.getActiveTier === 'function' ? billing.getActiveTier(actor.id) : null;
       };
       const limiter = createRateLimiter({
+        ...(options.clock ? { clock: options.clock } : {}),
         // 100 ms bounds a hung Redis; a shorter timeout fails `aiQuery` closed spuriously on an overloaded host.
         ...(config.redisUrl ? { redis: config.redisUrl, commandTimeoutMs: 100 } : {}),
         ...(ctx.events ? { events: ctx.events, db: ctx.db } : {}),
