@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, type JWTPayload } from 'jose';
 import { ok, type Route } from '@swan/core';
+import { frozenClock } from '@swan/test-utils';
 import { createServer, type SwanServer } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { modules } from '../src/modules/index.js';
@@ -37,18 +38,13 @@ export interface TestServer extends SwanServer {
   dispose(): Promise<void>;
 }
 
-/** Boots the example server in-process on a free port (PGlite in a temp DATA_DIR unless `env` says otherwise). */
-/**
- * The server's modules with a rate limiter whose clock stands still (two minutes ahead, so Redis
- * keys outlive the test): a test that counts requests up to a limit never straddles the end of a
- * window.
- */
+/** The server's modules with a rate limiter whose clock stands still (see `frozenClock`). */
 export function withFrozenRateLimits(base: readonly ServerModule[] = modules): ServerModule[] {
-  const frozen = Date.now() + 120_000;
-  const limits = createRatelimitModule({ clock: () => frozen });
+  const limits = createRatelimitModule({ clock: frozenClock() });
   return base.map((m) => (m.name === limits.name ? limits : m));
 }
 
+/** Boots the example server in-process on a free port (PGlite in a temp DATA_DIR unless `env` says otherwise). */
 export async function bootServer(env: Record<string, string>, argv: string[] = [], extraModules: ServerModule[] = [probeModule], base: readonly ServerModule[] = modules): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'swan-server-'));
   const logger = memoryLogger();

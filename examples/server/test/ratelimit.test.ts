@@ -10,6 +10,7 @@ import { fastifyGuard } from '@swan/fastify';
 import { createRateLimiter } from '@swan/ratelimit';
 import { ratelimitModule } from '../src/modules/ratelimit.js';
 import type { ServerModule } from '../src/modules/types.js';
+import { frozenClock } from '@swan/test-utils';
 import { bootServer, mintToken, withFrozenRateLimits, type TestServer } from './helpers.js';
 
 /** Public routes behind the server's limits: one `general` guard, and `general` + `photoUpload` on one route. */
@@ -61,9 +62,9 @@ describe('two limit guards on a host route (expressGuard, fastifyGuard)', () => 
   it('append to the header lists instead of replacing each other, and the refusal carries both', async () => {
     // One limiter per framework (both are called from 127.0.0.1).
     const policies = { outer: { points: 5, windowSeconds: 60 }, inner: { points: 1, windowSeconds: 30 } };
-    const frozen = Date.now(); // both requests in one window
-    const limiter = createRateLimiter({ policies, clock: () => frozen });
-    const limiter2 = createRateLimiter({ policies, clock: () => frozen });
+    const clock = frozenClock(); // both requests in one window
+    const limiter = createRateLimiter({ policies, clock });
+    const limiter2 = createRateLimiter({ policies, clock });
     const expected = '"outer";q=5;w=60, "inner";q=1;w=30';
     const app = express();
     app.get('/host', expressGuard(limiter.guard('outer')), expressGuard(limiter.guard('inner')), (_req, res) => { res.json({ ok: true }); });

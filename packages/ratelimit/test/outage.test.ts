@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSwanError } from '@swan/core';
-import { redisUrl } from '@swan/test-utils';
+import { frozenClock, redisUrl } from '@swan/test-utils';
 import { createRateLimiter, type RateLimitDecision, type RateLimiter } from '../src/index.js';
 import { eventually, headerContext, OwnRedis, request } from './helpers.js';
 
@@ -15,11 +15,8 @@ describe.skipIf(!enabled)('Redis outage', () => {
 
   beforeAll(async () => {
     server = await OwnRedis.start();
-    // The clock stands still (two minutes ahead, so that keys outlive the test): no count straddles
-    // the end of a window.
-    const frozen = Date.now() + 120_000;
     limiter = createRateLimiter({
-      clock: () => frozen,
+      clock: frozenClock(),
       redis: server.url,
       policies: {
         general: { points: 3, windowSeconds: 60 }, // open, with the insurance limiter

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { createDatabase, isSwanError, ok, runRoute, toErrorResponse, type EventPublisher, type Route, type SwanError } from '@swan/core';
-import { redisUrl } from '@swan/test-utils';
+import { frozenClock, redisUrl } from '@swan/test-utils';
 import {
   createRateLimiter, rateLimitRoutes, tierLimits, twilioSenderKey, type RateLimitAlert, type RateLimiter, type RateLimiterOptions,
 } from '../src/index.js';
@@ -12,16 +12,14 @@ const url = redisUrl();
 const stores = [{ name: 'memory', redis: false }, ...(url ? [{ name: 'redis', redis: true }] : [])];
 
 const open: RateLimiter[] = [];
-// The limiters' clock stands still during each test, so no count straddles the end of a key's
-// window; tests of windows passing bring their own clock. Two minutes ahead, so that Redis keys
-// (which expire a second after their window) outlive the test and still expire soon after it.
-let frozen = 0;
+// The limiters' clock stands still during each test (tests of windows passing bring their own).
+let clock = frozenClock();
 beforeEach(() => {
-  frozen = Date.now() + 120_000;
+  clock = frozenClock();
 });
 function limiter(redis: boolean, options: RateLimiterOptions = {}): RateLimiter {
   // A generous command timeout: these tests are about counting; outage.test.ts covers the 50 ms default.
-  const l = createRateLimiter({ clock: () => frozen, ...(redis ? { redis: url!, prefix: uniquePrefix(), commandTimeoutMs: 2000 } : {}), ...options });
+  const l = createRateLimiter({ clock, ...(redis ? { redis: url!, prefix: uniquePrefix(), commandTimeoutMs: 2000 } : {}), ...options });
   open.push(l);
   return l;
 }

@@ -4,3 +4,4 @@ export * from './contract.js';
 export * from './clients.js';
 export * from './until.js';
 export * from './processes.js';
+export * from './clock.js';
