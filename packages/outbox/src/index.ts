@@ -1,5 +1,5 @@
 export { createOutbox, type Outbox, type OutboxOptions, type OutboxEventInput, type PublishResult, type OutboxStats, type DeadEvent, type DeadEventsOptions, type PruneOptions } from './outbox.service.js';
-export { createWorker, backoffDelay, PermanentError, UnavailableError, type Worker, type WorkerOptions, type OutboxHandler, type OutboxHandlerSteps, type HandlerContext, type ListenSource } from './worker.js';
+export { createWorker, backoffDelay, PermanentError, UnavailableError, type Worker, type WorkerOptions, type OutboxHandler, type OutboxHandlerSteps, type HandlerContext, type ListenSource, type PushChannel } from './worker.js';
 export { parseScheduleKey, type OutboxEvent } from './sql.js';
 export {
   createScheduler, createScheduleStore, setSchedule, removeSchedule, scheduleKey, validateSchedule,

@@ -16,7 +16,9 @@ export interface PgListenOptions {
  * A {@link ListenSource} over one dedicated PostgreSQL connection that `LISTEN`s on
  * `swan_outbox`. When the connection drops (a restart, `pg_terminate_backend`, a network
  * blip) it reconnects with backoff and wakes the worker once on every (re)connect, so events
- * published while it was not listening are claimed at once. Not for PgBouncer transaction
+ * published while it was not listening are claimed at once. Given a worker's push channel
+ * (see `WorkerOptions.push`), it also LISTENs there, passes its payloads on, and tells the worker
+ * when the connection is lost and back. Not for PgBouncer transaction
  * pooling (LISTEN needs a session): there, give the worker no `listen` and let it poll.
  *
  * @example
@@ -32,7 +34,7 @@ export function pgListen(url: string, options: PgListenOptions = {}): ListenSour
   const maxMs = options.reconnect?.maxMs ?? 10_000;
   const applicationName = options.applicationName ?? 'swan-outbox-listen';
   const onError = options.onError ?? (() => undefined);
-  return async (onNotify) => {
+  return async (onNotify, push) => {
     const pg = await import('pg');
     const Client = pg.default?.Client ?? (pg as unknown as typeof pg.default).Client;
     let closed = false;
@@ -60,16 +62,19 @@ export function pgListen(url: string, options: PgListenOptions = {}): ListenSour
         if (lost) return;
         lost = true;
         if (e) onError(e);
-        if (client === c) client = undefined;
+        if (client === c) {
+          client = undefined;
+          push?.onDisconnect();
+        }
         c.end().catch(() => undefined);
         reconnectLater();
       };
-      c.on('notification', () => onNotify());
+      c.on('notification', (n) => (push && n.channel === push.channel ? push.onPush(n.payload ?? '') : onNotify()));
       c.on('error', drop);
       c.on('end', () => drop());
       try {
         await c.connect();
-        await c.query('listen swan_outbox');
+        await c.query(push ? `listen swan_outbox; listen ${c.escapeIdentifier(push.channel)}` : 'listen swan_outbox');
       } catch (e) {
         lost = true;
         c.end().catch(() => undefined);
@@ -81,6 +86,7 @@ export function pgListen(url: string, options: PgListenOptions = {}): ListenSour
       }
       client = c;
       delay = minMs;
+      await push?.onConnect();
       onNotify(); // catch up on anything published while we were not listening
     };
 

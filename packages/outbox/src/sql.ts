@@ -127,6 +127,52 @@ export async function insertEvents(trx: Kysely<any>, rows: readonly InsertRow[])
   return inserted;
 }
 
+/**
+ * The largest notification text a push may send; PostgreSQL takes less than 8000 bytes, and the
+ * event id goes in front of it.
+ */
+const PUSH_MAX_BYTES = 7950;
+
+/**
+ * Inserts one due event like {@link insertEvents}, and pushes it when it can: if a registered
+ * worker that accepts pushes handles its type (see {@link registerListener}), the event is leased
+ * to that worker (picked at random among them) and sent whole on the worker's channel at commit,
+ * so it runs without a claim. Otherwise, or in a transaction that is not READ COMMITTED (reading
+ * the listeners there would add them to its snapshot or serialization checks), or when the event
+ * is too large for a notification, it is inserted pending.
+ */
+export async function insertOne(trx: Kysely<any>, r: InsertRow): Promise<{ event_id: string }[]> {
+  const { rows } = await sql<{ event_id: string }>`${prepared}
+    with m as (
+      select json_build_object('event_id', ${r.eventId}::uuid, 'event_type', ${r.eventType}::text, 'payload', ${r.payload}::jsonb,
+               'aggregate_type', nullif(${r.aggregateType}::text, ''), 'aggregate_id', ${r.aggregateId}::text,
+               'max_attempts', ${r.maxAttempts}::int, 'idempotency_key', ${r.idempotencyKey}::text,
+               'created_ms', extract(epoch from now())::float8 * 1000, 'trace_context', ${r.traceContext ?? null}::text)::text as body
+    ), l as (
+      select w.worker_id, w.channel, w.lease_ms from swan_outbox_listeners w, m
+       where current_setting('transaction_isolation') = 'read committed'
+         and w.accepting and w.expires_at > clock_timestamp()
+         and (w.event_types is null or ${r.eventType}::text = any(w.event_types))
+         and octet_length(m.body) <= ${PUSH_MAX_BYTES}::int
+       order by random()
+       limit 1
+    ), ins as (
+      insert into swan_outbox (event_id, event_type, aggregate_type, aggregate_id, idempotency_key, payload, max_attempts, trace_context,
+                               status, lease_owner, locked_until)
+      select ${r.eventId}::uuid, ${r.eventType}::text, ${r.aggregateType}::text, ${r.aggregateId}::text, ${r.idempotencyKey}::text,
+             ${r.payload}::jsonb, ${r.maxAttempts}::int, ${r.traceContext ?? null}::jsonb,
+             case when l.worker_id is null then 'pending' else 'processing' end, l.worker_id,
+             clock_timestamp() + l.lease_ms * interval '1 millisecond'
+        from (select 1) as one left join l on true
+       where set_config('swan.outbox_pushed', case when l.worker_id is null then '' else 'on' end, true) is not null
+      on conflict (idempotency_key) where idempotency_key is not null do nothing
+      returning id, event_id, lease_owner
+    )
+    select ins.event_id, case when ins.lease_owner is not null then pg_notify(l.channel, ins.id || ' ' || m.body) end as pushed
+      from ins cross join m left join l on true`.execute(trx);
+  return rows;
+}
+
 /** Event ids of existing events by idempotency key. */
 export async function eventIdsByKey(trx: Kysely<any>, keys: readonly string[]): Promise<Map<string, string>> {
   const { rows } = await sql<{ event_id: string; idempotency_key: string }>`
@@ -274,11 +320,13 @@ export async function fail(db: Kysely<any>, owner: string, failures: readonly Fa
   return rows.map((r) => ({ eventId: r.event_id, status: r.status }));
 }
 
-/** Gives events back without counting an attempt (shutdown). */
-export async function release(db: Kysely<any>, owner: string, ids: readonly (number | string)[]): Promise<void> {
+/** Gives events back without counting an attempt (shutdown): these, or every event the owner holds. */
+export async function release(db: Kysely<any>, owner: string, ids: readonly (number | string)[] | 'all'): Promise<void> {
+  // all: found through the partial index of leases
+  const which = ids === 'all' ? sql`status = 'processing'` : sql`id = any(${idArray(ids)}::bigint[]) and locked_until is not null`;
   await sql`
     update swan_outbox set status = 'pending', lease_owner = null, locked_until = null, updated_at = now()
-     where id = any(${idArray(ids)}::bigint[]) and lease_owner = ${owner}::text and locked_until is not null`.execute(db);
+     where ${which} and lease_owner = ${owner}::text`.execute(db);
 }
 
 /** Extends the leases this owner holds; returns the ids it still holds. */
@@ -293,4 +341,54 @@ export async function extendLeases(db: Kysely<any>, owner: string, ids: readonly
 /** Wakes listening workers (redrive). */
 export async function notify(db: Kysely<any>): Promise<void> {
   await sql`select pg_notify('swan_outbox', '')`.execute(db);
+}
+
+/** A worker's entry in `swan_outbox_listeners`: publishers push single due events to it. */
+export interface Listener {
+  owner: string;
+  /** Its LISTEN channel, `swan_outbox.<16 hex digits>`. */
+  channel: string;
+  /** Types it handles; `null` for every type. */
+  eventTypes: readonly string[] | null;
+  leaseMs: number;
+  /** False while its buffer is full. */
+  accepting: boolean;
+  /** Publishers stop pushing to it this long after the last refresh. */
+  ttlMs: number;
+}
+
+/** Registers a worker for pushes, or refreshes its entry. */
+export async function registerListener(db: Kysely<any>, l: Listener): Promise<void> {
+  await sql`${prepared}
+    insert into swan_outbox_listeners (worker_id, channel, event_types, lease_ms, accepting, expires_at)
+    values (${l.owner}::text, ${l.channel}::text, ${l.eventTypes}::text[], ${Math.round(l.leaseMs)}::int, ${l.accepting}::boolean,
+            clock_timestamp() + ${l.ttlMs}::float8 * interval '1 millisecond')
+    on conflict (worker_id) do update
+      set channel = excluded.channel, event_types = excluded.event_types, lease_ms = excluded.lease_ms,
+          accepting = excluded.accepting, expires_at = excluded.expires_at`.execute(db);
+}
+
+/** Removes a worker's entry, and entries of workers that stopped without removing theirs an hour ago. */
+export async function unregisterListener(db: Kysely<any>, owner: string): Promise<void> {
+  await sql`delete from swan_outbox_listeners where worker_id = ${owner}::text or expires_at < now() - interval '1 hour'`.execute(db);
+}
+
+/**
+ * Events leased to this owner that it does not know of (`known`): pushed while its LISTEN
+ * connection was down. Their leases are renewed and they are returned, to be run.
+ */
+export async function adopt(db: Kysely<any>, owner: string, known: readonly (number | string)[], leaseMs: number): Promise<OutboxEvent[]> {
+  const { rows } = await sql<EventRow>`
+    update swan_outbox o set locked_until = now() + ${leaseMs}::float8 * interval '1 millisecond', updated_at = now()
+     where o.status = 'processing' and o.lease_owner = ${owner}::text and o.id <> all(${idArray(known)}::bigint[])
+    returning ${EVENT_COLUMNS}`.execute(db);
+  return rows.map(toEvent).sort((a, b) => Number(a.id) - Number(b.id));
+}
+
+/** The event of a push notification (`<id> <json>`, see {@link insertOne}). */
+export function pushedEvent(message: string): OutboxEvent {
+  const space = message.indexOf(' ');
+  // a pushed event is new: no attempts, steps or lease expiries yet
+  const row = JSON.parse(message.slice(space + 1)) as Omit<EventRow, 'id' | 'attempts' | 'steps_done' | 'lease_expiries' | 'poisoned'>;
+  return toEvent({ ...row, id: message.slice(0, space), attempts: null, steps_done: null, lease_expiries: null, poisoned: null });
 }

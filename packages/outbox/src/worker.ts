@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { context } from '@opentelemetry/api';
 import type { Kysely } from 'kysely';
-import { claim, complete, extendLeases, fail, release, type Failure, type OutboxEvent } from './sql.js';
+import { adopt, claim, complete, extendLeases, fail, pushedEvent, registerListener, release, unregisterListener, type Failure, type OutboxEvent } from './sql.js';
 import { createScheduler, type Schedule, type Scheduler, type SchedulerOptions } from './schedules.js';
 import { endHandle, startHandleSpan } from './telemetry.js';
 
@@ -82,8 +82,24 @@ export type OutboxHandler<P = any> = (event: OutboxEvent<P>, ctx: HandlerContext
  */
 export type OutboxHandlerSteps<P = any> = OutboxHandler<P> | readonly OutboxHandler<P>[];
 
-/** Subscribes to outbox notifications; resolves to an unsubscribe function. */
-export type ListenSource = (onNotify: () => void) => Promise<() => Promise<void>>;
+/** What a worker asks of a {@link ListenSource} to receive pushed events (see `WorkerOptions.push`). */
+export interface PushChannel {
+  /** Also LISTEN on this channel (`swan_outbox.<16 hex digits>`). */
+  channel: string;
+  /** Called with the payload of each notification on `channel`. */
+  onPush: (payload: string) => void;
+  /** Awaited once LISTEN on `channel` succeeded: at the first connection and at every reconnection. */
+  onConnect: () => Promise<void>;
+  /** Called when the connection is lost: notifications are missed until the next `onConnect`. */
+  onDisconnect: () => void;
+}
+
+/**
+ * Subscribes to outbox notifications; resolves to an unsubscribe function. A source that supports
+ * `push` (as `pgListen` does) also listens on its channel and calls its callbacks; the worker
+ * registers for pushes only when `onConnect` is called, so a source that ignores `push` still works.
+ */
+export type ListenSource = (onNotify: () => void, push?: PushChannel) => Promise<() => Promise<void>>;
 
 export interface WorkerOptions {
   db: Kysely<any>;
@@ -108,6 +124,17 @@ export interface WorkerOptions {
    * pooling: leave it `false` there and rely on polling). Default `false`.
    */
   listen?: false | ListenSource;
+  /**
+   * Take events straight from publish (default true; needs a `listen` source that supports it,
+   * like `pgListen`; never for `ordered` workers). The worker registers in
+   * `swan_outbox_listeners`; a publish of one due event in a READ COMMITTED transaction then
+   * leases it to one registered worker that handles its type and sends it whole in a
+   * notification on that worker's own channel: it runs without a claim, and no other worker is
+   * woken. Events pushed while the worker's LISTEN connection was down are taken over when it
+   * reconnects; a worker that dies with pushed events returns them when their lease expires, as
+   * with claimed ones. The worker stops taking pushes while `batchSize` events wait in its buffer.
+   */
+  push?: boolean;
   /**
    * Poison events: an event whose lease expired this many times without its worker completing or
    * failing it (the worker crashed, was killed or hung) goes dead with the error "worker lost N
@@ -136,8 +163,11 @@ export interface WorkerOptions {
    */
   unavailableBackoff?: { baseMs?: number; capMs?: number };
   /**
-   * Completions are written in batches: after `flushMs` (default 2) or `flushSize` (default 200)
-   * events, or with the next claim if that comes first.
+   * Completions are written in batches: after `flushMs` or `flushSize` (default 200) events, or
+   * with the next claim if that comes first. `flushMs` defaults to 10, and to 2 for `ordered`
+   * workers, where a finished event makes the next one of its aggregate claimable only once it is
+   * written. (Pushed events come without a claim: a short wait would send one completion
+   * statement per event, each competing with the next event's publish.)
    */
   flushMs?: number;
   flushSize?: number;
@@ -163,6 +193,9 @@ export interface Worker {
 }
 
 const MAX_ERROR = 500;
+/** A pushing worker refreshes its registration this often; publishers skip it after PUSH_TTL_MS without one. */
+const PUSH_REFRESH_MS = 2000;
+const PUSH_TTL_MS = 6000;
 
 /**
  * One handler run: the context its handler gets (`signal`, `workerId`), and the worker's state of
@@ -234,7 +267,7 @@ export function createWorker(options: WorkerOptions): Worker {
   let unavailableSince = 0;
   const maxLeaseExpiries = options.maxLeaseExpiries ?? 3;
   if (!Number.isInteger(maxLeaseExpiries) || maxLeaseExpiries < 1) throw new TypeError('maxLeaseExpiries must be an integer ≥ 1');
-  const flushMs = options.flushMs ?? 2;
+  const flushMs = options.flushMs ?? (options.ordered === true ? 2 : 10);
   const flushSize = options.flushSize ?? 200;
   const handlers: Record<string, readonly OutboxHandler[]> = Object.fromEntries(
     Object.entries(options.handlers).map(([type, h]) => [type, typeof h === 'function' ? [h] : [...h]]),
@@ -268,6 +301,12 @@ export function createWorker(options: WorkerOptions): Worker {
   let pollTimer: NodeJS.Timeout | null = null;
   let heartbeatTimer: NodeJS.Timeout | null = null;
   let unlisten: (() => Promise<void>) | null = null;
+  // this worker's push channel (null: it takes no pushes); registered for pushes (LISTEN on the
+  // channel is up); the ids taken over at the last reconnect whose notification may still come
+  const pushChannel = options.push !== false && !ordered && options.listen ? `swan_outbox.${randomBytes(8).toString('hex')}` : null;
+  let pushing = false;
+  let adopted = new Set<string>();
+  let pushTimer: NodeJS.Timeout | null = null;
   let idleWaiters: (() => void)[] = [];
 
   const busy = () => queue.length > 0 || running.size > 0 || completions.length > 0 || failures.length > 0 || flushing !== null;
@@ -436,14 +475,57 @@ export function createWorker(options: WorkerOptions): Worker {
     checkIdle();
   };
 
+  const held = () => [...queue.map((e) => e.id), ...running.keys(), ...completions, ...failures.map((f) => f.id)];
+  // the registration being written, awaited by stop() so that none lands after its removal
+  let registering: Promise<void> = Promise.resolve();
+  const register = () =>
+    (registering = registerListener(db, { owner: workerId, channel: pushChannel!, eventTypes, leaseMs, accepting: queue.length < batchSize, ttlMs: PUSH_TTL_MS }));
+
+  const onPush = (message: string) => {
+    if (!started) return; // stop() gives back whatever this owner still holds
+    try {
+      const event = pushedEvent(message);
+      if (adopted.delete(String(event.id))) return;
+      queue.push(event);
+      dispatch();
+    } catch (e) {
+      report(e, 'push');
+    }
+  };
+  // (Re)connected: register, then take over events pushed while no notification could arrive.
+  const onPushConnect = async () => {
+    if (!started) return;
+    try {
+      await register();
+      if (!started) return; // stop() removes the registration
+      pushing = true;
+      const events = await adopt(db, workerId, held(), leaseMs);
+      const mine = new Set(held().map(String));
+      adopted = new Set();
+      for (const e of events) {
+        if (mine.has(String(e.id))) continue; // its notification came while adopt ran
+        adopted.add(String(e.id));
+        queue.push(e);
+      }
+      dispatch();
+    } catch (e) {
+      report(e, 'push');
+    }
+  };
+  const onPushDisconnect = () => {
+    if (!pushing) return;
+    pushing = false;
+    unregisterListener(db, workerId).catch((e) => report(e, 'push'));
+  };
+
   const heartbeat = async () => {
     const ids = [...queue.map((e) => e.id), ...running.keys()];
-    const all = [...ids, ...completions, ...failures.map((f) => f.id)];
+    const all = held();
     if (!all.length) return;
     try {
-      const held = await extendLeases(db, workerId, all, leaseMs);
+      const kept = await extendLeases(db, workerId, all, leaseMs);
       // A lease another worker took over (this process stalled past it): stop our copy.
-      const lost = new Set(ids.map(String).filter((id) => !held.has(id)));
+      const lost = new Set(ids.map(String).filter((id) => !kept.has(id)));
       if (!lost.size) return;
       for (const [id, c] of running) if (lost.has(String(id))) c.abort(new Error('lease lost'));
       for (let i = queue.length - 1; i >= 0; i--) if (lost.has(String(queue[i]!.id))) queue.splice(i, 1);
@@ -461,9 +543,11 @@ export function createWorker(options: WorkerOptions): Worker {
       started = true;
       pollTimer = setInterval(() => void fill(), pollMs);
       if (heartbeatMs > 0) heartbeatTimer = setInterval(() => void heartbeat(), heartbeatMs);
+      if (pushChannel) pushTimer = setInterval(() => void (pushing && register().catch((e) => report(e, 'push'))), PUSH_REFRESH_MS);
       if (options.listen) {
         try {
-          unlisten = await options.listen(() => void fill());
+          const push = pushChannel ? { channel: pushChannel, onPush, onConnect: onPushConnect, onDisconnect: onPushDisconnect } : undefined;
+          unlisten = await options.listen(() => void fill(), push);
         } catch (e) {
           report(e, 'listen'); // polling still works
         }
@@ -474,6 +558,13 @@ export function createWorker(options: WorkerOptions): Worker {
       if (!started) return;
       started = false;
       if (pollTimer) clearInterval(pollTimer);
+      if (pushTimer) clearInterval(pushTimer);
+      // publishers stop pushing before this worker stops listening
+      if (pushChannel) {
+        pushing = false;
+        await registering.catch(() => undefined);
+        await unregisterListener(db, workerId).catch((e) => report(e, 'push'));
+      }
       await unlisten?.().catch(() => undefined);
       unlisten = null;
       while (fetching) await new Promise((r) => setTimeout(r, 5));
@@ -494,7 +585,8 @@ export function createWorker(options: WorkerOptions): Worker {
       if (heartbeatTimer) clearInterval(heartbeatTimer);
       await scheduler?.stop();
       await flush();
-      if (buffered.length) await release(db, workerId, buffered).catch((e) => report(e, 'release'));
+      // every event still held: the buffered and aborted ones, and any pushed while stopping
+      if (buffered.length || pushChannel) await release(db, workerId, pushChannel ? 'all' : buffered).catch((e) => report(e, 'release'));
       checkIdle();
     },
     idle() {
