@@ -182,21 +182,31 @@ describe.runIf(postgres)('two example-server instances on one PostgreSQL', () =>
   });
 
   it.runIf(redisUrl())('rate limits are exact across both instances (Redis)', async () => {
-    // twilioWebhook: 2 per minute per sender, whichever instance answers
-    const sender = `+1202555${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
-    const statuses: number[] = [];
-    for (let i = 0; i < 6; i++) {
-      const base = i % 2 === 0 ? a!.url : await b!.listening;
-      const fields = inboundFields(sender, `hello ${i}`);
-      const res = await fetch(`${base}/webhooks/twilio/sms`, {
-        method: 'POST', body: new URLSearchParams(fields).toString(),
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilioSignature(`${PUBLIC_URL}/webhooks/twilio/sms`, fields) },
-      });
-      await res.text();
-      statuses.push(res.status);
+    // twilioWebhook: 2 per minute per sender, whichever instance answers. The servers keep the
+    // real clock, so a sequence may straddle the end of the sender's window: the `RateLimit`
+    // header's `t` (seconds to the reset) tells, and such a sequence is run again with another sender.
+    for (let round = 0; ; round++) {
+      const sender = `+1202555${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
+      const statuses: number[] = [];
+      const resets: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const base = i % 2 === 0 ? a!.url : await b!.listening;
+        const fields = inboundFields(sender, `hello ${i}`);
+        const res = await fetch(`${base}/webhooks/twilio/sms`, {
+          method: 'POST', body: new URLSearchParams(fields).toString(),
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilioSignature(`${PUBLIC_URL}/webhooks/twilio/sms`, fields) },
+        });
+        await res.text();
+        statuses.push(res.status);
+        const t = /"twilioWebhook";[^,]*t=(\d+)/.exec(res.headers.get('ratelimit') ?? '')?.[1];
+        expect(t, 'RateLimit header').toBeDefined();
+        resets.push(Date.now() / 1000 + Number(t));
+      }
+      if (Math.max(...resets) - Math.min(...resets) > 2 && round < 3) continue;
+      expect(statuses.filter((s) => s === 429)).toHaveLength(4);
+      expect(statuses.slice(0, 2).every((s) => s !== 429)).toBe(true);
+      return;
     }
-    expect(statuses.filter((s) => s === 429)).toHaveLength(4);
-    expect(statuses.slice(0, 2).every((s) => s !== 429)).toBe(true);
   });
 
   it('a per-client daily check-in goes out once at its slot, and its next occurrence is queued once', async () => {
