@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { isUuid, errors, type EventPublisher, type PublishableEvent } from '@swan/core';
 import { EVENT_TYPE, builtInValidators, validateEvent, type PayloadValidator, type SwanEventMap, type SwanEventType } from './events.js';
-import { eventIdsByKey, insertEvents, insertOne, notify, type InsertRow } from './sql.js';
+import { eventIdsByKey, insertEvents, notify, type InsertRow } from './sql.js';
 import { tracePublish } from './telemetry.js';
 
 /** An event to publish; built-in types get their payload type checked at compile time. */
@@ -153,9 +153,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   };
 
   const insert = async (trx: Kysely<any>, rows: InsertRow[]): Promise<PublishResult[]> => {
-    // one due event that fits a notification can be pushed to a waiting worker (see WorkerOptions.push)
-    const one = rows.length === 1 && rows[0]!.scheduledFor === null && rows[0]!.payload.length < 8000 ? rows[0] : undefined;
-    const inserted = new Set((await (one ? insertOne(trx, one) : insertEvents(trx, rows))).map((r) => r.event_id));
+    const inserted = new Set((await insertEvents(trx, rows)).map((r) => r.event_id));
     const skipped = rows.filter((r) => !inserted.has(r.eventId)).map((r) => r.idempotencyKey as string);
     const existing = skipped.length ? await eventIdsByKey(trx, skipped) : new Map<string, string>();
     const firstInCall = new Map<string, string>();

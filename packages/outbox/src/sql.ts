@@ -113,8 +113,20 @@ export interface InsertRow {
   traceContext?: string | null;
 }
 
-/** Inserts events; rows whose idempotency key exists already are skipped (not returned). */
+/**
+ * The largest notification text a push may send; PostgreSQL takes less than 8000 bytes, and the
+ * event id goes in front of it.
+ */
+const PUSH_MAX_BYTES = 7950;
+
+/**
+ * Inserts events; rows whose idempotency key exists already are skipped (not returned). One due
+ * event that may fit a notification goes through {@link insertOne}, which can push it.
+ */
 export async function insertEvents(trx: Kysely<any>, rows: readonly InsertRow[]): Promise<{ event_id: string }[]> {
+  const [one] = rows;
+  // its UTF-8 bytes are at least its UTF-16 length
+  if (rows.length === 1 && one!.scheduledFor === null && one!.payload.length <= PUSH_MAX_BYTES) return insertOne(trx, one!);
   const col = <K extends keyof InsertRow>(k: K) => rows.map((r) => r[k]);
   const { rows: inserted } = await sql<{ event_id: string }>`${prepared}
     insert into swan_outbox (event_id, event_type, aggregate_type, aggregate_id, idempotency_key, payload, scheduled_for, max_attempts, trace_context)
@@ -128,20 +140,14 @@ export async function insertEvents(trx: Kysely<any>, rows: readonly InsertRow[])
 }
 
 /**
- * The largest notification text a push may send; PostgreSQL takes less than 8000 bytes, and the
- * event id goes in front of it.
- */
-const PUSH_MAX_BYTES = 7950;
-
-/**
- * Inserts one due event like {@link insertEvents}, and pushes it when it can: if a registered
+ * Inserts one due event, and pushes it when it can: if a registered
  * worker that accepts pushes handles its type (see {@link registerListener}), the event is leased
  * to that worker (picked at random among them) and sent whole on the worker's channel at commit,
  * so it runs without a claim. Otherwise, or in a transaction that is not READ COMMITTED (reading
  * the listeners there would add them to its snapshot or serialization checks), or when the event
  * is too large for a notification, it is inserted pending.
  */
-export async function insertOne(trx: Kysely<any>, r: InsertRow): Promise<{ event_id: string }[]> {
+async function insertOne(trx: Kysely<any>, r: InsertRow): Promise<{ event_id: string }[]> {
   const { rows } = await sql<{ event_id: string }>`${prepared}
     with m as (
       select json_build_object('event_id', ${r.eventId}::uuid, 'event_type', ${r.eventType}::text, 'payload', ${r.payload}::jsonb,
