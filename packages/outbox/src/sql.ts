@@ -380,13 +380,17 @@ export async function unregisterListener(db: Kysely<any>, owner: string): Promis
 }
 
 /**
- * Events leased to this owner that it does not know of (`known`): pushed while its LISTEN
- * connection was down. Their leases are renewed and they are returned, to be run.
+ * Events pushed to this owner that it does not know of (`known`: held, or being written): pushed
+ * while its LISTEN connection was down. Their leases are renewed and they are returned, to be run.
+ * A pushed event is one still as it was inserted (`updated_at = created_at`): every claim,
+ * completion, failure and release of a row sets `updated_at`, so events this owner claimed (a
+ * claim may be on its way back) are never taken twice.
  */
 export async function adopt(db: Kysely<any>, owner: string, known: readonly (number | string)[], leaseMs: number): Promise<OutboxEvent[]> {
   const { rows } = await sql<EventRow>`
     update swan_outbox o set locked_until = now() + ${leaseMs}::float8 * interval '1 millisecond', updated_at = now()
-     where o.status = 'processing' and o.lease_owner = ${owner}::text and o.id <> all(${idArray(known)}::bigint[])
+     where o.status = 'processing' and o.lease_owner = ${owner}::text and o.updated_at = o.created_at
+       and o.id <> all(${idArray(known)}::bigint[])
     returning ${EVENT_COLUMNS}`.execute(db);
   return rows.map(toEvent).sort((a, b) => Number(a.id) - Number(b.id));
 }

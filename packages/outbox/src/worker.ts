@@ -290,6 +290,8 @@ export function createWorker(options: WorkerOptions): Worker {
   const running = new Map<number | string, RunControl>();
   let completions: (number | string)[] = [];
   let failures: Failure[] = [];
+  // ids of completions and failures being written (by a flush, or by a claim carrying completions)
+  const writing = new Set<readonly (number | string)[]>();
   let started = false;
   let fetching = false;
   // Due events may wait that no claim has taken yet (a notification, a poll, a full batch): claim
@@ -331,6 +333,8 @@ export function createWorker(options: WorkerOptions): Worker {
         const failed = failures;
         completions = [];
         failures = [];
+        const ids = failed.length ? [...done, ...failed.map((f) => f.id)] : done;
+        writing.add(ids);
         try {
           // a large batch (it grew while the previous write ran) as two statements on two connections
           const half = done.length >= 2 * flushSize ? Math.ceil(done.length / 2) : done.length;
@@ -342,11 +346,13 @@ export function createWorker(options: WorkerOptions): Worker {
               : undefined,
           ]);
           wrote = true;
+          writing.delete(ids);
         } catch (e) {
           // The leases stay held: the heartbeat keeps them, the next flush retries the writes.
           completions.push(...done);
           failures.push(...failed);
           report(e, 'flush');
+          writing.delete(ids);
           await new Promise((r) => setTimeout(r, 200));
           if (!started && !running.size) break;
         }
@@ -448,6 +454,7 @@ export function createWorker(options: WorkerOptions): Worker {
     again = false;
     // Completions waiting for their flush are written by the claim: one statement instead of two.
     const done = flushing || completions.length > flushSize ? [] : takeCompletions();
+    writing.add(done);
     try {
       const { events, poisoned } = await claim(db, { owner: workerId, leaseMs, limit: batchSize, eventTypes, ordered, maxLeaseExpiries, completed: done });
       // ordered: the claim could not see its own completions yet
@@ -468,6 +475,7 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       report(e, 'claim');
     } finally {
+      writing.delete(done);
       claiming--;
       fetching = claiming > 0;
     }
@@ -475,7 +483,7 @@ export function createWorker(options: WorkerOptions): Worker {
     checkIdle();
   };
 
-  const held = () => [...queue.map((e) => e.id), ...running.keys(), ...completions, ...failures.map((f) => f.id)];
+  const held = () => [...queue.map((e) => e.id), ...running.keys(), ...completions, ...failures.map((f) => f.id), ...[...writing].flat()];
   // the registration being written, awaited by stop() so that none lands after its removal
   let registering: Promise<void> = Promise.resolve();
   const register = () =>

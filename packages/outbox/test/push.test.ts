@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEngines, type TestDatabase, until as waitUntil } from '@swan/test-utils';
 import { createOutbox, createWorker, migrations, type ListenSource, type Outbox, type OutboxEventInput, type Worker, type WorkerOptions } from '@swan/outbox';
 import { pgListen } from '@swan/outbox/pg-listen';
+import { adopt, claim } from '../src/sql.js';
 
 const postgres = testEngines().find((e) => e.name === 'postgres');
 const until = (check: () => Promise<boolean> | boolean, ms = 5000) => waitUntil(check, ms, 'condition', 10);
@@ -215,6 +216,25 @@ describe.skipIf(!postgres)('push on postgres', () => {
       for (const id of runs) expect(await row(id)).toMatchObject({ status: 'completed', lease_expiries: 0 });
     } finally {
       await worker.stop();
+    }
+  });
+
+  it('at reconnection a worker takes over only events as they were pushed: none it claimed (a claim may be on its way back), none it holds', async () => {
+    await sql`insert into swan_outbox_listeners (worker_id, channel, event_types, lease_ms, expires_at)
+              values ('adopter', 'swan_outbox.00000000000000aa', array['push_ghost'], 60000, now() + interval '1 minute')`.execute(t.admin);
+    try {
+      const [held] = await inserted([{ eventType: 'push_ghost', payload: {} }]);
+      const [missed] = await inserted([{ eventType: 'push_ghost', payload: {} }]);
+      expect([held!.lease_owner, missed!.lease_owner]).toEqual(['adopter', 'adopter']);
+      await t.db.transaction().execute((trx) => outbox.publishMany(trx, [{ eventType: 'push_ghost', payload: {} }, { eventType: 'push_ghost', payload: {} }]));
+      const claimed = await claim(t.db, { owner: 'adopter', leaseMs: 60_000, limit: 10, eventTypes: ['push_ghost'], ordered: false });
+      expect(claimed.events).toHaveLength(2);
+      const heldId = (await sql<{ id: string }>`select id from swan_outbox where event_id = ${held!.eventId}::uuid`.execute(t.admin)).rows[0]!.id;
+      const adopted = await adopt(t.db, 'adopter', [heldId], 60_000);
+      expect(adopted.map((e) => e.eventId)).toEqual([missed!.eventId]);
+    } finally {
+      await sql`delete from swan_outbox_listeners where worker_id = 'adopter'`.execute(t.admin);
+      await sql`update swan_outbox set status = 'completed', lease_owner = null, locked_until = null where lease_owner = 'adopter'`.execute(t.admin);
     }
   });
 
