@@ -346,15 +346,15 @@ export function createWorker(options: WorkerOptions): Worker {
               : undefined,
           ]);
           wrote = true;
-          writing.delete(ids);
         } catch (e) {
           // The leases stay held: the heartbeat keeps them, the next flush retries the writes.
           completions.push(...done);
           failures.push(...failed);
           report(e, 'flush');
-          writing.delete(ids);
           await new Promise((r) => setTimeout(r, 200));
           if (!started && !running.size) break;
+        } finally {
+          writing.delete(ids);
         }
       }
     })().finally(() => {
